@@ -1,0 +1,78 @@
+"""Parity between an exported file and the Keras model it came from, and the gates on it.
+
+A gate check collects every failure, then raises one ParityError that lists them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from export.formats import FORMATS, Precision
+
+
+class ParityError(AssertionError):
+    """One or more exported files do not behave like their Keras reference."""
+
+
+@dataclass(frozen=True)
+class Gates:
+    float_max_abs_diff: float = 1e-4
+    int8_min_agreement: float = 0.998
+    int8_max_accuracy_drop: float = 0.002
+    int8_cross_agreement: float = 0.999
+
+
+def compare(reference: np.ndarray, probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy, top-1 agreement with the reference, and max |diff| of the probabilities."""
+    if reference.shape != probabilities.shape:
+        raise ParityError(f"output shape {probabilities.shape} differs from the reference's {reference.shape}")
+    predicted = probabilities.argmax(axis=1)
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "agreement": float((predicted == reference.argmax(axis=1)).mean()),
+        "max_abs_diff": float(np.abs(probabilities.astype(np.float64) - reference).max()),
+    }
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a.argmax(axis=1) == b.argmax(axis=1)).mean())
+
+
+def gate_failures(rows: dict[str, dict], keras_float_accuracy: float, gates: Gates,
+                  cross: float | None = None) -> list[str]:
+    """Every gate failure, as one line each; empty when all pass."""
+    failures = []
+    for fmt in FORMATS:
+        row = rows.get(fmt.name)
+        if row is None:
+            failures.append(f"{fmt.name}: missing")
+            continue
+        if fmt.precision is Precision.FLOAT:
+            if row["max_abs_diff"] > gates.float_max_abs_diff:
+                failures.append(
+                    f"{fmt.name}: max_abs_diff {row['max_abs_diff']:.3g} > {gates.float_max_abs_diff:g}"
+                )
+            if row["agreement"] < 1.0:
+                failures.append(f"{fmt.name}: agreement {row['agreement']:.4%} < 100%")
+        else:
+            if row["agreement"] < gates.int8_min_agreement:
+                failures.append(
+                    f"{fmt.name}: agreement with QAT {row['agreement']:.4%} < {gates.int8_min_agreement:.2%}"
+                )
+            drop = keras_float_accuracy - row["accuracy"]
+            if drop > gates.int8_max_accuracy_drop:
+                failures.append(
+                    f"{fmt.name}: accuracy {row['accuracy']:.4%} is {drop * 100:.2f} pp below keras_float "
+                    f"(allowed {gates.int8_max_accuracy_drop * 100:.2f} pp)"
+                )
+    if cross is not None and cross < gates.int8_cross_agreement:
+        failures.append(f"int8 files agree with each other on {cross:.4%} < {gates.int8_cross_agreement:.2%}")
+    return failures
+
+
+def check(rows: dict[str, dict], keras_float_accuracy: float, gates: Gates, cross: float | None = None) -> None:
+    failures = gate_failures(rows, keras_float_accuracy, gates, cross)
+    if failures:
+        raise ParityError(f"{len(failures)} parity gate(s) failed: " + "; ".join(failures))

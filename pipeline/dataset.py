@@ -1,0 +1,93 @@
+"""Training data shared by the train and QAT stages: the seeded split and host-side augmentation.
+
+Augmentation is plain numpy on the host (random translation), so it works the same under
+every Keras backend and never switches off XLA compilation the way Keras' Random* layers do.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from runtime.preprocess import to_model_input
+
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class Split:
+    x_train: np.ndarray  # uint8 (N, 28, 28)
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_split(path: Path | str, validation_size: int, seed: int) -> Split:
+    """Carve a seeded validation set out of the training set; the test set stays untouched."""
+    with np.load(path, allow_pickle=False) as npz:
+        x, y, x_test, y_test = (npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    order = np.random.default_rng(seed).permutation(len(x))
+    val, train = order[:validation_size], order[validation_size:]
+    return Split(x[train], y[train], x[val], y[val], x_test, y_test)
+
+
+def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
+    """Translate each uint8 image by up to `max_shift` pixels in x and y, filling with 0."""
+    if max_shift == 0:
+        return images
+    n, height, width = images.shape
+    padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
+    dy = rng.integers(0, 2 * max_shift + 1, size=n)
+    dx = rng.integers(0, 2 * max_shift + 1, size=n)
+    rows = dy[:, None] + np.arange(height)[None, :]
+    cols = dx[:, None] + np.arange(width)[None, :]
+    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+
+
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+
+def training_batches(
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, max_shift: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless seeded stream of augmented (images, one-hot labels) batches, reshuffled every epoch.
+
+    The last partial batch of each epoch is dropped so every step has the same shape
+    (one XLA compilation). Batches are prepared one step ahead on a background thread.
+    """
+
+    def produce() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        epoch = 0
+        while True:
+            rng = np.random.default_rng([seed, epoch])
+            order = rng.permutation(len(x))
+            for start in range(0, len(x) - batch_size + 1, batch_size):
+                index = order[start : start + batch_size]
+                yield to_model_input(shift_images(x[index], rng, max_shift)), one_hot(y[index])
+            epoch += 1
+
+    return _prefetch(produce())
+
+
+def _prefetch(source: Iterator, depth: int = 4) -> Iterator:
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+
+    def fill() -> None:
+        for item in source:
+            buffer.put(item)
+
+    threading.Thread(target=fill, daemon=True).start()
+    while True:
+        yield buffer.get()
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, n // batch_size)

@@ -1,0 +1,61 @@
+"""The one architecture definition, built with Keras 3 (training) or tf_keras (QAT, export).
+
+Both libraries expose the same layers API, so the same function builds the same graph in
+either; `set_weights(get_weights())` then moves trained weights across exactly.
+Every block is Conv2D -> BatchNormalization -> ReLU so that BN folds into the convolution
+when the model is converted to int8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Variant(str, Enum):
+    STANDARD = "standard"
+    TINY = "tiny"
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Conv widths per stage; a 2x2 max-pool closes every stage but the last."""
+
+    stages: tuple[tuple[int, ...], ...]
+
+
+ARCHITECTURES: dict[Variant, Architecture] = {
+    Variant.STANDARD: Architecture(stages=((16,), (32, 32), (64, 64))),
+    Variant.TINY: Architecture(stages=((8,), (16,), (32,))),
+}
+
+INPUT_SHAPE = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: str = "digits"):
+    """Build the classifier with `keras_module` (the `keras` or the `tf_keras` package).
+
+    Returns a functional model that maps float32 images in [0, 1] of shape (N, 28, 28, 1)
+    to softmax probabilities (N, 10). The output layer is float32 even under mixed precision.
+    """
+    arch = ARCHITECTURES[Variant(variant)]
+    layers = keras_module.layers
+    inputs = keras_module.Input(shape=INPUT_SHAPE, name="image")
+    x = inputs
+    for stage_index, widths in enumerate(arch.stages):
+        for conv_index, width in enumerate(widths):
+            tag = f"s{stage_index}c{conv_index}"
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"conv_{tag}")(x)
+            x = layers.BatchNormalization(name=f"bn_{tag}")(x)
+            x = layers.ReLU(name=f"relu_{tag}")(x)
+        if stage_index < len(arch.stages) - 1:
+            x = layers.MaxPooling2D(2, name=f"pool_s{stage_index}")(x)
+    x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(NUM_CLASSES, name="logits", dtype="float32")(x)
+    outputs = layers.Softmax(name="probabilities", dtype="float32")(x)
+    return keras_module.Model(inputs, outputs, name=name)
+
+
+def count_params(model) -> int:
+    return int(sum(int(w.size) if hasattr(w, "size") else int(w.numpy().size) for w in model.weights))

@@ -1,0 +1,94 @@
+"""PNG plots for the evaluate stage (PNG, so `dvc plots show` needs no CDN)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.atomic import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    _pyplot().close(fig)
+
+
+def _read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with path.open() as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    value_key = [k for k in rows[0] if k not in ("step", "timestamp")][0]
+    return np.array([int(r["step"]) + 1 for r in rows]), np.array([float(r[value_key]) for r in rows])
+
+
+def training_curves(live_dir: Path, out: Path) -> None:
+    """Loss and accuracy per epoch, train and validation, from dvclive's TSV files."""
+    plt = _pyplot()
+    base = live_dir / "plots" / "metrics"
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for axis, metric in zip(axes, ("loss", "accuracy")):
+        for name, style in ((metric, "-o"), (f"val_{metric}", "--s")):
+            path = base / f"{name}.tsv"
+            if path.exists():
+                steps, values = _read_tsv(path)
+                axis.plot(steps, values, style, label=name, markersize=3)
+        axis.set_xlabel("epoch")
+        axis.set_title(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    axes[1].set_ylim(0.97, 1.0)
+    fig.suptitle("Float training (Keras 3)")
+    _save(fig, out)
+
+
+def confusion(predicted: np.ndarray, labels: np.ndarray, out: Path, title: str) -> None:
+    plt = _pyplot()
+    matrix = np.zeros((10, 10), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    fig, axis = plt.subplots(figsize=(6.4, 5.6))
+    image = axis.imshow(off, cmap="Reds")
+    for i in range(10):
+        for j in range(10):
+            if matrix[i, j]:
+                axis.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
+                          color="black" if i != j else "tab:blue", weight="bold" if i == j else "normal")
+    axis.set_xticks(range(10))
+    axis.set_yticks(range(10))
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    errors = int(off.sum())
+    axis.set_title(f"{title}\n{errors} errors in {len(labels):,} (colour: errors only)", fontsize=9)
+    fig.colorbar(image, ax=axis, fraction=0.046)
+    _save(fig, out)
+
+
+def tradeoffs(rows: dict[str, dict], out: Path) -> None:
+    """Accuracy against file size and against batch-1 latency, one point per format."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for axis, key, label in ((axes[0], "size_bytes", "file size (kB)"), (axes[1], "latency_p50_ms",
+                                                                         "batch-1 latency p50 (ms)")):
+        for name, row in rows.items():
+            x = row[key] / 1024 if key == "size_bytes" else row[key]
+            marker = "s" if name.startswith("keras") else ("o" if "float" in name else "D")
+            axis.scatter(x, row["accuracy"] * 100, marker=marker, s=50)
+            axis.annotate(name, (x, row["accuracy"] * 100), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        axis.set_xscale("log")
+        axis.set_xlabel(label + " (log)")
+        axis.set_ylabel("test accuracy (%)")
+        axis.grid(alpha=0.3, which="both")
+    fig.suptitle("Accuracy vs size and latency per format (MNIST test set, 10,000 images)")
+    _save(fig, out)

@@ -1,0 +1,27 @@
+"""The runtime's own error types. Messages are one line and name the file or input."""
+
+from __future__ import annotations
+
+
+class RuntimeErrorBase(Exception):
+    """Base of every error the runtime raises on purpose."""
+
+
+class ModelLoadError(RuntimeErrorBase, OSError):
+    """A model file cannot be used: missing, unreadable, tampered with, or the wrong kind."""
+
+
+class ModelIntegrityError(ModelLoadError):
+    """A model's sha256 does not match its manifest."""
+
+
+class EngineUnavailableError(RuntimeErrorBase, ImportError):
+    """The engine a model needs is not installed."""
+
+
+class InputError(RuntimeErrorBase, ValueError):
+    """An input cannot be turned into a digit image."""
+
+
+class NoDigitError(InputError):
+    """The image is blank: there is no ink to classify."""

@@ -1,0 +1,194 @@
+"""Load a model file with the right engine, vouch for it against its manifest, and predict."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runtime.engines import ENGINE_BY_SUFFIX
+from runtime.errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError
+from runtime.preprocess import SIZE, preprocess
+
+BUNDLED_DIR = Path(__file__).parent / "models"
+MANIFEST_NAME = "manifest.json"
+EXPECTED_INPUT = (SIZE, SIZE, 1)
+TFLITE_MAGIC = b"TFL3"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: int
+    probability: float
+    probabilities: np.ndarray = field(repr=False)
+    top_k: list[tuple[int, float]]
+
+
+def _engine_class(engine: str):
+    if engine == "litert":
+        from runtime.engines.litert import LiteRtEngine
+
+        return LiteRtEngine
+    if engine == "onnx":
+        from runtime.engines.onnx import OnnxEngine
+
+        return OnnxEngine
+    raise ModelLoadError(f"unknown engine {engine!r}; choose one of {', '.join(sorted(set(ENGINE_BY_SUFFIX.values())))}")
+
+
+def _check_container(path: Path, engine: str) -> None:
+    """Catch a file of the wrong kind before the engine sees it (engines crash or mislead on those)."""
+    head = path.read_bytes()[:8] if path.stat().st_size else b""
+    if not head:
+        raise ModelLoadError(f"{path}: empty file")
+    is_tflite = head[4:8] == TFLITE_MAGIC
+    if engine == "onnx" and is_tflite:
+        raise ModelLoadError(f"{path}: is a TFLite file, not ONNX; rename it to .tflite or pass --engine litert")
+    if engine == "litert" and not is_tflite:
+        raise ModelLoadError(f"{path}: not a TFLite file (no TFL3 identifier)")
+
+
+def open_engine(path: Path | str, engine: str | None = None, threads: int | None = None):
+    """Open `path` with `engine` (default: chosen from the suffix). No manifest check."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no such model file")
+    if engine is None:
+        try:
+            engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
+        except KeyError:
+            raise ModelLoadError(f"{path}: unknown model type; expected .tflite or .onnx, or pass an engine") from None
+    _check_container(path, engine)
+    instance = _engine_class(engine)(path, threads=threads)
+    if tuple(instance.input_shape[1:]) != EXPECTED_INPUT:
+        raise ModelLoadError(
+            f"{path}: input shape {list(instance.input_shape)} is not a digit model's [N, 28, 28, 1]"
+        )
+    return instance
+
+
+def read_manifest(directory: Path) -> dict | None:
+    path = directory / MANIFEST_NAME
+    if not path.exists():
+        return None
+    try:
+        manifest = json.loads(path.read_text())
+        manifest["files"]  # noqa: B018  (a manifest without files is not one)
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ModelLoadError(f"{path}: unreadable manifest ({error})") from None
+    return manifest
+
+
+def verify(path: Path, manifest: dict) -> dict:
+    """Raise ModelIntegrityError unless `path`'s sha256 and size match its manifest entry."""
+    entry = manifest["files"].get(path.name)
+    if entry is None:
+        raise ModelIntegrityError(f"{path}: not listed in {path.parent / MANIFEST_NAME}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != entry.get("sha256"):
+        raise ModelIntegrityError(
+            f"{path}: sha256 {digest[:12]}... does not match the manifest's {str(entry.get('sha256'))[:12]}...; "
+            "the file was modified or truncated: re-export it (dvc repro) or reinstall"
+        )
+    return entry
+
+
+def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> Path:
+    """The bundled int8 model for `engine`, or for the first installed engine (LiteRT, then onnxruntime)."""
+    manifest = read_manifest(directory)
+    if manifest is None:
+        raise ModelLoadError(f"{directory}: no bundled model; run `dvc repro` or pass --model PATH")
+    choices = [engine] if engine else ["litert", "onnx"]
+    for choice in choices:
+        for name, entry in manifest["files"].items():
+            if entry.get("engine") == choice and entry.get("precision") == "int8" and _installed(choice):
+                return directory / name
+    wanted = engine or "litert or onnx"
+    raise EngineUnavailableError(f"no usable bundled model for {wanted}: install ai-edge-litert or onnxruntime")
+
+
+def _installed(engine: str) -> bool:
+    import importlib.util
+
+    module = {"litert": "ai_edge_litert", "onnx": "onnxruntime"}[engine]
+    return importlib.util.find_spec(module) is not None
+
+
+class Classifier:
+    """A verified model plus the shared preprocessing. `Classifier.load()` uses the bundled default."""
+
+    def __init__(self, path: Path, engine, manifest_entry: dict | None) -> None:
+        self.path = path
+        self.engine = engine
+        self.manifest_entry = manifest_entry
+
+    @classmethod
+    def load(
+        cls, path: Path | str | None = None, engine: str | None = None, threads: int | None = None,
+        require_manifest: bool | None = None,
+    ) -> Classifier:
+        """Open a model; verify its sha256 when a manifest sits beside it.
+
+        The bundled default must have one. An explicit path without a manifest loads with a
+        warning on stderr (set `require_manifest=True` to refuse it instead).
+        """
+        bundled = path is None
+        path = default_model(engine) if bundled else Path(path)
+        if not path.is_file():
+            raise ModelLoadError(f"{path}: no such model file")
+        manifest = read_manifest(path.parent)
+        entry = None
+        if manifest is not None:
+            entry = verify(path, manifest)
+        elif bundled or require_manifest:
+            raise ModelIntegrityError(f"{path}: no {MANIFEST_NAME} beside it to verify the model against")
+        else:
+            print(f"warning: {path}: no {MANIFEST_NAME} beside it; the model is not verified", file=sys.stderr)
+        return cls(path, open_engine(path, engine, threads), entry)
+
+    def probabilities(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities."""
+        return self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
+
+    def predict(self, inputs: Any, top_k: int = 3) -> Prediction | list[Prediction]:
+        """Classify one image or a batch (list/tuple, or an (N, H, W) array).
+
+        An image is a path, bytes, a PIL image or a numpy array of any size.
+        """
+        if top_k < 1:
+            raise InputError(f"top_k must be >= 1, got {top_k}")
+        single, items = _as_items(inputs)
+        if not items:
+            raise InputError("nothing to classify: empty batch")
+        batch = np.stack([preprocess(item) for item in items])
+        predictions = [to_prediction(row, top_k) for row in self.probabilities(batch)]
+        return predictions[0] if single else predictions
+
+
+def to_prediction(probabilities: np.ndarray, top_k: int = 3) -> Prediction:
+    order = np.argsort(-probabilities, kind="stable")[: min(top_k, len(probabilities))]
+    return Prediction(
+        label=int(order[0]),
+        probability=float(probabilities[order[0]]),
+        probabilities=probabilities,
+        top_k=[(int(i), float(probabilities[i])) for i in order],
+    )
+
+
+def _as_items(inputs: Any) -> tuple[bool, list]:
+    if isinstance(inputs, (list, tuple)):
+        return False, list(inputs)
+    if isinstance(inputs, np.ndarray):
+        if inputs.ndim == 4 or (inputs.ndim == 3 and inputs.shape[-1] not in (1, 3, 4)):
+            return False, list(inputs)
+    if isinstance(inputs, Iterable) and not isinstance(inputs, (str, bytes, Path, np.ndarray)) and not hasattr(
+        inputs, "getpixel"
+    ):
+        return False, list(inputs)
+    return True, [inputs]

@@ -1,0 +1,197 @@
+"""Turn a real picture of a digit into the 28x28 input the model was trained on.
+
+This is how MNIST itself was made: find the digit, scale it so its longer side is 20 px
+(aspect ratio kept), and centre it by centre of mass in a 28x28 field, light ink on dark.
+The pipeline and the runtime share this module, so a deployed model sees exactly what the
+evaluation saw.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from runtime.errors import InputError, NoDigitError
+
+# Float models take ink intensity in [0, 1]: pixel / 255, light ink on dark, as MNIST.
+NORMALIZATION = {"scale": 1.0 / 255.0, "offset": 0.0, "ink": "light-on-dark"}
+SIZE = 28
+DIGIT_BOX = 20
+MIN_SIDE = 8
+MAX_PIXELS = 40_000_000  # larger images are refused as possible decompression bombs
+MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of full scale
+INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+
+def to_model_input(images: np.ndarray) -> np.ndarray:
+    """uint8 MNIST-layout images (N, 28, 28) -> float32 model input (N, 28, 28, 1) in [0, 1]."""
+    scaled = images.astype(np.float32) * np.float32(NORMALIZATION["scale"]) + np.float32(NORMALIZATION["offset"])
+    return scaled[..., None]
+
+
+def open_image(source: str | Path | bytes) -> Image.Image:
+    """Open and fully decode an image file, with one-line errors for every way it can fail."""
+    name = "<bytes>" if isinstance(source, bytes) else str(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            handle = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
+            with handle:
+                image = Image.open(handle)
+                image.load()
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{name}: image too large to decode safely (over {MAX_PIXELS:,} pixels)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{name}: not an image (or an unsupported format)") from None
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{name}: corrupt or truncated image ({detail})") from None
+    return image
+
+
+def image_to_gray(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> float64 luminance in [0, 1]; transparency composited onto the paper."""
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a malformed EXIF block must not stop classification
+        pass
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        gray = np.asarray(image, dtype=np.float64)
+        if image.mode.startswith("I;16"):
+            gray = gray / 65535.0
+        else:
+            gray = _rescale(gray)
+        return gray
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
+        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        alpha = rgba[..., 3]
+        if alpha.min() < 1.0:
+            ink = luminance[alpha > 0.5]
+            # The paper is whatever contrasts with the opaque strokes.
+            paper = 1.0 if ink.size and np.median(ink) < 0.5 else 0.0
+            return luminance * alpha + paper * (1.0 - alpha)
+        return luminance
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+
+
+def _rescale(values: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(values)):
+        raise InputError("image contains NaN or infinite values")
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 0:
+        return np.zeros_like(values)
+    return (values - low) / (high - low)
+
+
+def array_to_gray(array: np.ndarray) -> np.ndarray:
+    """A numpy image (H, W), (H, W, 1|3|4) of any numeric dtype -> float64 luminance in [0, 1]."""
+    array = np.asarray(array)
+    if array.dtype == bool:
+        array = array.astype(np.uint8)
+    if array.dtype.kind not in "uif":
+        raise InputError(f"array of dtype {array.dtype} is not an image")
+    if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
+        if array.shape[-1] == 4:
+            mode_array = array
+            if array.dtype == np.uint8:
+                return image_to_gray(Image.fromarray(mode_array, "RGBA"))
+            array = array[..., :3]
+        array = array.mean(axis=-1) if array.shape[-1] == 3 else array[..., 0]
+    if array.ndim != 2:
+        raise InputError(f"array of shape {array.shape} is not a single image (H, W) or (H, W, C)")
+    if array.dtype == np.uint8:
+        return array.astype(np.float64) / 255.0
+    values = array.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        raise InputError("image contains NaN or infinite values")
+    if array.dtype.kind == "f" and values.min() >= 0.0 and values.max() <= 1.0:
+        return values
+    if array.dtype.kind in "ui" and values.min() >= 0 and values.max() <= 255:
+        return values / 255.0
+    return _rescale(values)
+
+
+def normalize_polarity(gray: np.ndarray) -> np.ndarray:
+    """Return ink intensity in [0, 1] (light on dark), whatever the picture's polarity.
+
+    The paper colour is the median of the border pixels; ink is the distance from it,
+    scaled by its robust peak.
+    """
+    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
+    paper = float(np.median(border))
+    dark_on_light = paper > 0.5 * (float(gray.min()) + float(gray.max()))
+    ink = (paper - gray) if dark_on_light else (gray - paper)
+    ink = np.clip(ink, 0.0, None)
+    peak = float(np.percentile(ink, 99.9)) if ink.size > 1000 else float(ink.max())
+    if peak < MIN_CONTRAST:
+        raise NoDigitError("no digit found (blank or ink-less image)")
+    return np.clip(ink / peak, 0.0, 1.0)
+
+
+def center_by_mass(digit: np.ndarray) -> np.ndarray:
+    """Paste a digit (at most 20x20) into 28x28 so that its centre of mass is at the centre."""
+    canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
+    total = float(digit.sum())
+    h, w = digit.shape
+    if total > 0:
+        rows, cols = np.indices(digit.shape)
+        cy, cx = float((rows * digit).sum() / total), float((cols * digit).sum() / total)
+    else:
+        cy, cx = (h - 1) / 2, (w - 1) / 2
+    top = int(np.clip(round(SIZE / 2 - 0.5 - cy), 0, SIZE - h))
+    left = int(np.clip(round(SIZE / 2 - 0.5 - cx), 0, SIZE - w))
+    canvas[top : top + h, left : left + w] = digit
+    return canvas
+
+
+def crop_and_scale(ink: np.ndarray) -> np.ndarray:
+    """Crop to the digit's bounding box and scale so the longer side is 20 px."""
+    mask = ink >= INK_THRESHOLD
+    if mask.sum() < 2:
+        raise NoDigitError("no digit found (too little ink)")
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = DIGIT_BOX / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(
+        (new_w, new_h), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
+    )
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def preprocess(image: Any) -> np.ndarray:
+    """Path, bytes, PIL image or numpy array -> float32 (28, 28, 1) model input in [0, 1].
+
+    Raises InputError (NoDigitError for a blank picture) with a one-line message.
+    """
+    if isinstance(image, (str, Path, bytes)):
+        image = open_image(image)
+    if isinstance(image, Image.Image):
+        if min(image.size) < MIN_SIDE:
+            raise InputError(f"image is {image.size[0]}x{image.size[1]} pixels; too small to hold a digit")
+        gray = image_to_gray(image)
+    elif isinstance(image, np.ndarray):
+        gray = array_to_gray(image)
+        if min(gray.shape) < MIN_SIDE:
+            raise InputError(f"image is {gray.shape[1]}x{gray.shape[0]} pixels; too small to hold a digit")
+    else:
+        raise InputError(f"cannot classify a {type(image).__name__}; pass a path, PIL image or numpy array")
+    ink = normalize_polarity(gray)
+    return center_by_mass(crop_and_scale(ink))[..., None]
