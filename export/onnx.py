@@ -171,8 +171,32 @@ def strip_qdq(model):
     graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, ["N", 10]))
     del graph.value_info[:]
     overrides = {k: v for k, v in overrides.items() if k in live or k == INPUT_NAME}
+    short = _shorten_names(model)
+    overrides = {short.get(k, k): v for k, v in overrides.items()}
     onnx.checker.check_model(model)
     return model, overrides
+
+
+def _shorten_names(model) -> dict[str, str]:
+    """Replace TFLite's long tensor names (a fifth of the file) with short ones; returns the map."""
+    graph = model.graph
+    keep = {INPUT_NAME, OUTPUT_NAME, ""}
+    names: dict[str, str] = {}
+
+    def short(name: str, prefix: str) -> str:
+        if name in keep:
+            return name
+        return names.setdefault(name, f"{prefix}{len(names)}")
+
+    for tensor in graph.initializer:
+        tensor.name = short(tensor.name, "w")
+    for index, node in enumerate(graph.node):
+        node.name = f"{node.op_type.lower()}{index}"
+        for i, name in enumerate(node.input):
+            node.input[i] = short(name, "t")
+        for i, name in enumerate(node.output):
+            node.output[i] = short(name, "t")
+    return names
 
 
 def _mirror_relu_ranges(model, overrides: dict[str, list[dict]]) -> bool:
