@@ -16,7 +16,7 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 pipeline: venv
-	$(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: venv
 	$(BIN)/python -m pytest -q

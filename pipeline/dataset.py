@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.preprocess import to_model_input
+from runtime.normalization import to_model_input
 
 NUM_CLASSES = 10
 

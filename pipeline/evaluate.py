@@ -20,7 +20,7 @@ from pipeline.atomic import install_signal_handlers, write_json  # noqa: E402
 from pipeline.legacy_keras import load_float, load_qat, tf  # noqa: E402
 from pipeline.params import EvaluateParams, ParamsError, evaluate_params, read_params  # noqa: E402
 from runtime.model import Classifier  # noqa: E402
-from runtime.preprocess import to_model_input  # noqa: E402
+from runtime.normalization import to_model_input  # noqa: E402
 from runtime.timing import latencies_ms, summary, throughput  # noqa: E402
 
 

@@ -26,7 +26,7 @@ from pipeline.atomic import install_signal_handlers  # noqa: E402
 from pipeline.legacy_keras import load_float, load_qat  # noqa: E402
 from pipeline.params import ExportParams, ParamsError, export_params, read_params  # noqa: E402
 from runtime.model import open_engine  # noqa: E402
-from runtime.preprocess import NORMALIZATION, to_model_input  # noqa: E402
+from runtime.normalization import NORMALIZATION, to_model_input  # noqa: E402
 
 
 def calibration_images(data: Path, count: int, seed: int = 0) -> np.ndarray:

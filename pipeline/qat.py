@@ -22,7 +22,7 @@ from pipeline.dataset import load_split, one_hot, steps_per_epoch, training_batc
 from pipeline.legacy_keras import tf_keras, tfmot  # noqa: E402
 from pipeline.model import Variant, build_model  # noqa: E402
 from pipeline.params import ParamsError, QatParams, qat_params, read_params  # noqa: E402
-from runtime.preprocess import to_model_input  # noqa: E402
+from runtime.normalization import to_model_input  # noqa: E402
 
 COPY_TOLERANCE = 1e-6  # float32 rounding between two kernels of the same math
 

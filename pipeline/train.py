@@ -117,7 +117,7 @@ def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path 
     logger = EpochLogger.create(keras, live_dir, params.epochs)
     validation = None
     if params.validation_size:
-        from runtime.preprocess import to_model_input
+        from runtime.normalization import to_model_input
 
         validation = (to_model_input(split.x_val), one_hot(split.y_val))
     fit_start = time.perf_counter()

@@ -4,30 +4,35 @@
     clf = Classifier.load()                 # bundled int8 model, sha256-verified
     clf.predict("digit.png").label          # -> 7
 
-Never imports TensorFlow or Keras.
+Never imports TensorFlow or Keras. Names load lazily, so `import runtime` is cheap.
 """
 
-from runtime.errors import (
-    EngineUnavailableError,
-    InputError,
-    ModelIntegrityError,
-    ModelLoadError,
-    NoDigitError,
-    RuntimeErrorBase,
-)
-from runtime.model import Classifier, Prediction, default_model, open_engine
-from runtime.preprocess import preprocess
+from __future__ import annotations
 
-__all__ = [
-    "Classifier",
-    "Prediction",
-    "preprocess",
-    "default_model",
-    "open_engine",
-    "RuntimeErrorBase",
-    "ModelLoadError",
-    "ModelIntegrityError",
-    "EngineUnavailableError",
-    "InputError",
-    "NoDigitError",
-]
+import importlib
+
+_EXPORTS = {
+    "Classifier": "runtime.model",
+    "Prediction": "runtime.model",
+    "default_model": "runtime.model",
+    "open_engine": "runtime.model",
+    "preprocess_image": "runtime.preprocess",
+    "RuntimeErrorBase": "runtime.errors",
+    "ModelLoadError": "runtime.errors",
+    "ModelIntegrityError": "runtime.errors",
+    "EngineUnavailableError": "runtime.errors",
+    "InputError": "runtime.errors",
+    "NoDigitError": "runtime.errors",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

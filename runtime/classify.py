@@ -54,13 +54,13 @@ def _chunks(items: Iterator, size: int) -> Iterator[list]:
 
 
 def _prepare(item: tuple[str, str | None]):
-    from runtime.preprocess import preprocess
+    from runtime.preprocess import preprocess_image
 
     path, error = item
     if error:
         return path, None, error
     try:
-        return path, preprocess(path), None
+        return path, preprocess_image(path), None
     except InputError as exc:
         return path, None, _strip_path(str(exc), path)
     except Exception as exc:  # never a traceback for one bad file; the others still run

@@ -14,7 +14,7 @@ import numpy as np
 
 from runtime.engines import ENGINE_BY_SUFFIX
 from runtime.errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError
-from runtime.preprocess import SIZE, preprocess
+from runtime.preprocess import SIZE, preprocess_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 MANIFEST_NAME = "manifest.json"
@@ -166,7 +166,7 @@ class Classifier:
         single, items = _as_items(inputs)
         if not items:
             raise InputError("nothing to classify: empty batch")
-        batch = np.stack([preprocess(item) for item in items])
+        batch = np.stack([preprocess_image(item) for item in items])
         predictions = [to_prediction(row, top_k) for row in self.probabilities(batch)]
         return predictions[0] if single else predictions
 

@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from runtime.errors import InputError, NoDigitError
+from runtime.normalization import NORMALIZATION, to_model_input
 
-# Float models take ink intensity in [0, 1]: pixel / 255, light ink on dark, as MNIST.
-NORMALIZATION = {"scale": 1.0 / 255.0, "offset": 0.0, "ink": "light-on-dark"}
+__all__ = ["NORMALIZATION", "to_model_input", "preprocess_image", "open_image"]
 SIZE = 28
 DIGIT_BOX = 20
 MIN_SIDE = 8
@@ -29,12 +29,6 @@ MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of full s
 INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
 
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-
-
-def to_model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 MNIST-layout images (N, 28, 28) -> float32 model input (N, 28, 28, 1) in [0, 1]."""
-    scaled = images.astype(np.float32) * np.float32(NORMALIZATION["scale"]) + np.float32(NORMALIZATION["offset"])
-    return scaled[..., None]
 
 
 def open_image(source: str | Path | bytes) -> Image.Image:
@@ -154,8 +148,8 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
         cy, cx = float((rows * digit).sum() / total), float((cols * digit).sum() / total)
     else:
         cy, cx = (h - 1) / 2, (w - 1) / 2
-    top = int(np.clip(round(SIZE / 2 - 0.5 - cy), 0, SIZE - h))
-    left = int(np.clip(round(SIZE / 2 - 0.5 - cx), 0, SIZE - w))
+    top = int(np.clip(round(SIZE / 2 - cy), 0, SIZE - h))  # MNIST puts the mass at (14, 14)
+    left = int(np.clip(round(SIZE / 2 - cx), 0, SIZE - w))
     canvas[top : top + h, left : left + w] = digit
     return canvas
 
@@ -176,7 +170,7 @@ def crop_and_scale(ink: np.ndarray) -> np.ndarray:
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
-def preprocess(image: Any) -> np.ndarray:
+def preprocess_image(image: Any) -> np.ndarray:
     """Path, bytes, PIL image or numpy array -> float32 (28, 28, 1) model input in [0, 1].
 
     Raises InputError (NoDigitError for a blank picture) with a one-line message.
