@@ -78,17 +78,21 @@ def confusion(predicted: np.ndarray, labels: np.ndarray, out: Path, title: str) 
 def tradeoffs(rows: dict[str, dict], out: Path) -> None:
     """Accuracy against file size and against batch-1 latency, one point per format."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for axis, key, label in ((axes[0], "size_bytes", "file size (kB)"), (axes[1], "latency_p50_ms",
-                                                                         "batch-1 latency p50 (ms)")):
-        for name, row in rows.items():
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    accuracies = [row["accuracy"] * 100 for row in rows.values()]
+    low, high = min(accuracies), max(accuracies)
+    for axis, key, label in ((axes[0], "size_bytes", "file size (kB)"),
+                             (axes[1], "latency_p50_ms", "batch-1 latency p50 (ms)")):
+        for index, (name, row) in enumerate(rows.items()):
             x = row[key] / 1024 if key == "size_bytes" else row[key]
             marker = "s" if name.startswith("keras") else ("o" if "float" in name else "D")
-            axis.scatter(x, row["accuracy"] * 100, marker=marker, s=50)
-            axis.annotate(name, (x, row["accuracy"] * 100), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            axis.scatter(x, row["accuracy"] * 100, marker=marker, s=60, color=f"C{index}", label=name,
+                         alpha=0.85)
         axis.set_xscale("log")
-        axis.set_xlabel(label + " (log)")
+        axis.set_ylim(low - 0.15, high + 0.1)
+        axis.set_xlabel(label + ", log scale")
         axis.set_ylabel("test accuracy (%)")
         axis.grid(alpha=0.3, which="both")
+    axes[1].legend(loc="lower right", fontsize=8)
     fig.suptitle("Accuracy vs size and latency per format (MNIST test set, 10,000 images)")
     _save(fig, out)

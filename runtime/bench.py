@@ -1,0 +1,141 @@
+"""Benchmark the runtime on this machine: python -m runtime.bench [--models DIR] [--cli] [--folder N]
+
+Per model file and engine (each in its own process, so peak RSS is its own): load time,
+batch-1 latency p50/p99, batch-256 throughput, peak RSS. Optionally the whole CLI process
+from start to answer, and classifying a folder of N generated PNGs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from runtime.engines import ENGINE_BY_SUFFIX
+from runtime.model import BUNDLED_DIR
+from runtime.timing import latencies_ms, summary, throughput
+
+
+def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:
+    from runtime.model import Classifier
+
+    start = time.perf_counter()
+    classifier = Classifier.load(path, engine, threads=1)
+    load_ms = (time.perf_counter() - start) * 1e3
+    rng = np.random.default_rng(0)
+    x1 = rng.random((1, 28, 28, 1), dtype=np.float32)
+    x256 = rng.random((256, 28, 28, 1), dtype=np.float32)
+    row = {"model": path.name, "engine": engine, "load_ms": round(load_ms, 1)}
+    row.update(summary(latencies_ms(lambda: classifier.probabilities(x1), runs, max(50, runs // 10))))
+    batched = Classifier.load(path, engine, threads=threads)
+    row["throughput_per_s"] = throughput(lambda: batched.probabilities(x256), 256, repeats=20)
+    row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return row
+
+
+def models_in(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.iterdir() if p.suffix in ENGINE_BY_SUFFIX)
+
+
+def cli_seconds(repeats: int) -> list[float]:
+    """Wall time of `python -m runtime.classify digit.png`, whole process, start to answer."""
+    from PIL import Image, ImageDraw
+
+    with tempfile.TemporaryDirectory() as tmp:
+        picture = Path(tmp) / "digit.png"
+        image = Image.new("L", (120, 120), 255)
+        ImageDraw.Draw(image).line([(30, 25), (90, 25), (50, 100)], fill=0, width=10)
+        image.save(picture)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "runtime.classify", str(picture)], check=True,
+                           capture_output=True)
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def folder_rate(count: int) -> dict:
+    """Images per second for `classify` on a folder of `count` MNIST-sized PNGs (generated here)."""
+    from PIL import Image
+
+    from runtime.classify import classify
+    from runtime.model import Classifier
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        base = np.zeros((28, 28), np.uint8)
+        for i in range(count):
+            image = base.copy()
+            r, c = rng.integers(6, 12, size=2)
+            image[r : r + 14, c + 6 : c + 9] = 255
+            image[r : r + 3, c : c + 12] = 230
+            Image.fromarray(image).save(folder / f"{i:06d}.png")
+        classifier = Classifier.load()
+        start = time.perf_counter()
+        done = sum(1 for result in classify(classifier, [str(folder)], top_k=1) if "label" in result)
+        seconds = time.perf_counter() - start
+    return {"images": done, "seconds": round(seconds, 2), "images_per_s": round(done / seconds, 1),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def print_table(rows: list[dict]) -> None:
+    header = f"{'model':<20} {'engine':<7} {'load ms':>8} {'p50 ms':>8} {'p99 ms':>8} {'img/s @256':>11} {'RSS MB':>7}"
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(f"{r['model']:<20} {r['engine']:<7} {r['load_ms']:>8.1f} {r['latency_p50_ms']:>8.4f} "
+              f"{r['latency_p99_ms']:>8.4f} {r['throughput_per_s']:>11,.0f} {r['peak_rss_mb']:>7.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m runtime.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=BUNDLED_DIR, help="folder of .tflite/.onnx files")
+    parser.add_argument("--runs", type=int, default=2000, help="timed batch-1 calls per model")
+    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for batch-256")
+    parser.add_argument("--cli", type=int, default=0, metavar="N", help="also time N whole CLI processes")
+    parser.add_argument("--folder", type=int, default=0, metavar="N", help="also classify a folder of N PNGs")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--one", nargs=2, metavar=("PATH", "ENGINE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure_one(Path(args.one[0]), args.one[1], args.runs, args.threads)))
+        return 0
+    rows = []
+    for path in models_in(args.models):
+        out = subprocess.run([sys.executable, "-m", "runtime.bench", "--one", str(path), ENGINE_BY_SUFFIX[path.suffix],
+                              "--runs", str(args.runs), "--threads", str(args.threads)],
+                             capture_output=True, text=True, check=True)
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    report: dict = {"cpu_count": os.cpu_count(), "models": rows}
+    if args.cli:
+        times = cli_seconds(args.cli)
+        report["cli_seconds"] = {"median": round(statistics.median(times), 3), "min": round(min(times), 3)}
+    if args.folder:
+        report["folder"] = folder_rate(args.folder)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"runtime benchmark, {os.cpu_count()} CPUs, batch-1 latency over {args.runs} calls after warm-up")
+    print_table(rows)
+    if "cli_seconds" in report:
+        print(f"\npython -m runtime.classify digit.png (whole process): median {report['cli_seconds']['median']} s")
+    if "folder" in report:
+        f = report["folder"]
+        print(f"classify folder of {f['images']:,} PNGs: {f['seconds']} s = {f['images_per_s']:,.0f} images/s, "
+              f"peak RSS {f['peak_rss_mb']} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Killing a stage mid-way leaves no partial output, and the next run redoes only what is needed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXTURE, ROOT, write_test_params
+
+PYTHON_DIR = str(Path(sys.executable).parent)
+
+
+def start(cmd: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, env={**os.environ, **(env or {})})
+
+
+def wait_for(process: subprocess.Popen, marker: str, timeout: float = 240) -> str:
+    seen = []
+    deadline = time.monotonic() + timeout
+    for line in process.stdout:
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+        if time.monotonic() > deadline:
+            break
+    process.kill()
+    raise AssertionError(f"never saw {marker!r}:\n" + "".join(seen[-20:]))
+
+
+def project_copy(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    for item in ("pipeline", "export", "runtime", "dvc.yaml"):
+        source = ROOT / item
+        if source.is_dir():
+            shutil.copytree(source, project / item, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(source, project / item)
+    write_test_params(project / "params.yaml", train={"epochs": 30})
+    (project / "data").mkdir()
+    shutil.copyfile(FIXTURE, project / "data" / "mnist.npz")
+    return project
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_killed_train_stage_leaves_no_partial_model(tmp_path, signum):
+    project = project_copy(tmp_path)
+    process = start([sys.executable, "-m", "pipeline.train"], project)
+    wait_for(process, "epoch 1/")
+    os.killpg(process.pid, signum)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    models = project / "models"
+    assert not models.exists() or list(models.iterdir()) == [], list(models.iterdir())
+
+
+def test_dvc_repro_after_an_interrupt_redoes_only_the_stage(tmp_path):
+    project = project_copy(tmp_path)
+    env = {"PATH": f"{PYTHON_DIR}:{os.environ['PATH']}"}
+    dvc = [sys.executable, "-m", "dvc"]
+    for cmd in (["git", "init", "-q"], [*dvc, "init", "-q"], [*dvc, "config", "core.analytics", "false"]):
+        subprocess.run(cmd, cwd=project, check=True, env={**os.environ, **env}, capture_output=True)
+    process = start([*dvc, "repro", "--single-item", "train"], project, env)
+    wait_for(process, "epoch 1/")
+    os.killpg(process.pid, signal.SIGINT)
+    process.wait(timeout=60)
+    assert process.returncode != 0
+    assert not (project / "models" / "float.keras").exists()
+    assert not (project / "dvc.lock").exists() or "train" not in (project / "dvc.lock").read_text()
+
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("epochs: 30", "epochs: 2"))
+    done = subprocess.run([*dvc, "repro", "--single-item", "train"], cwd=project, capture_output=True, text=True,
+                          env={**os.environ, **env}, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (project / "models" / "float.keras").stat().st_size > 0
+    again = subprocess.run([*dvc, "repro", "--single-item", "train"], cwd=project, capture_output=True, text=True,
+                           env={**os.environ, **env}, timeout=300)
+    assert again.returncode == 0 and "didn't change, skipping" in again.stdout, again.stdout[-1000:]

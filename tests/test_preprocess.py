@@ -1,0 +1,120 @@
+"""The shared preprocessing makes users' pictures look like MNIST, and MNIST stay MNIST."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digits import draw_digit, png_bytes, render_digit, variants
+from runtime import Classifier, InputError, NoDigitError
+from runtime.normalization import to_model_input
+from runtime.preprocess import preprocess_image
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier.load()  # the bundled int8 model
+
+
+def check_mnist_like(x: np.ndarray) -> None:
+    assert x.shape == (28, 28, 1) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    ink = x[..., 0]
+    rows, cols = np.nonzero(ink.any(axis=1))[0], np.nonzero(ink.any(axis=0))[0]
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 <= 21
+    r, c = np.indices(ink.shape)
+    cy, cx = (r * ink).sum() / ink.sum(), (c * ink).sum() / ink.sum()
+    assert abs(cy - 14) <= 1.5 and abs(cx - 14) <= 1.5
+
+
+def test_drawn_digits_in_every_size_position_polarity_and_colour(classifier):
+    pictures = variants(seed=7)
+    wrong = []
+    for label, description, picture in pictures:
+        x = preprocess_image(picture)
+        check_mnist_like(x)
+        predicted = classifier.predict(picture).label
+        if predicted != label:
+            wrong.append(f"{label}->{predicted} ({description})")
+    assert len(wrong) <= len(pictures) // 40, wrong  # >= 97.5% of 120 pictures
+
+
+@pytest.mark.parametrize("polarity", ["dark-on-light", "light-on-dark"])
+def test_polarity_is_normalised(polarity):
+    ink, paper = (0, 255) if polarity == "dark-on-light" else (255, 0)
+    x = preprocess_image(draw_digit(7, 100, 60, (20, 20), ink=ink, paper=paper))
+    reference = preprocess_image(draw_digit(7, 100, 60, (20, 20), ink=255, paper=0))
+    assert np.abs(x - reference).max() < 1e-6
+
+
+def test_typeset_digits(classifier):
+    labels = [d for d in range(10) if d != 1]  # the font's 1 has a flag and a foot, unlike MNIST's
+    correct = sum(classifier.predict(render_digit(d, 120, 80, (30, 10))).label == d for d in labels)
+    assert correct >= len(labels) - 1
+
+
+def test_mnist_images_as_png_keep_their_accuracy(classifier, mnist_sample):
+    x, y = mnist_sample["x_test"], mnist_sample["y_test"]
+    raw = classifier.probabilities(to_model_input(x)).argmax(1)
+    via_png = classifier.probabilities(np.stack([preprocess_image(png_bytes(Image.fromarray(i))) for i in x]))
+    drop = (raw == y).mean() - (via_png.argmax(1) == y).mean()
+    assert drop <= 0.001 + 1e-9, f"accuracy drop {drop:.2%}"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA", "P", "I;16", "I", "F", "CMYK", "LA", "1"])
+def test_every_pillow_mode(classifier, mode):
+    base = draw_digit(3, 80, 50, (15, 15))
+    if mode == "I;16":
+        picture = Image.fromarray(np.asarray(base, dtype=np.uint16) * 257)
+        assert picture.mode == "I;16"
+    elif mode == "RGBA":
+        picture = base.convert("RGBA")
+        picture.putalpha(Image.fromarray(255 - np.asarray(base)))
+    else:
+        picture = base.convert(mode)
+    x = preprocess_image(picture)
+    check_mnist_like(x)
+    assert classifier.predict(picture).label == 3
+
+
+def test_exif_orientation_is_applied(classifier):
+    upright = draw_digit(7, 90, 60, (20, 15))
+    stored = upright.rotate(90, expand=True)  # camera stored it sideways...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ...and says "rotate 90 CW to display"
+    buffer = io.BytesIO()
+    stored.save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
+    assert classifier.predict(buffer.getvalue()).label == 7
+
+
+def test_numpy_arrays_of_any_size_and_dtype(classifier):
+    big = np.asarray(draw_digit(4, 300, 200, (50, 40)))
+    assert classifier.predict(big).label == 4
+    assert classifier.predict(big.astype(np.float64) / 255).label == 4
+    assert classifier.predict(np.stack([big] * 3, axis=-1)).label == 4
+    assert classifier.predict(big.astype(np.int32) * 1000).label == 4
+
+
+@pytest.mark.parametrize("picture, message", [
+    (Image.new("L", (200, 200), 255), "no digit found"),
+    (Image.new("RGB", (64, 64), (30, 60, 90)), "no digit found"),
+    (Image.new("L", (1, 1), 0), "1x1 pixels; too small"),
+    (np.zeros((50, 50)), "no digit found"),
+    (np.full((40, 40), np.nan), "NaN or infinite"),
+    (np.ones((2, 3, 4, 5)), "is not a single image"),
+    ("no/such/file.png", "no such file"),
+    (b"definitely not an image", "not an image"),
+    (object(), "cannot classify a object"),
+])
+def test_bad_inputs_raise_one_line_input_errors(picture, message):
+    with pytest.raises(InputError) as error:
+        preprocess_image(picture)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_blank_page_is_a_no_digit_error():
+    with pytest.raises(NoDigitError):
+        preprocess_image(Image.new("L", (300, 400), 250))

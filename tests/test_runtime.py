@@ -1,0 +1,235 @@
+"""runtime/: the embeddable package and its CLI. Bundled model, integrity checks, bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from digits import draw_digit
+from runtime import Classifier, ModelIntegrityError, ModelLoadError, Prediction
+from runtime.classify import main
+from runtime.model import BUNDLED_DIR, MANIFEST_NAME, open_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("tensorflow", "keras", "tf_keras", "tf2onnx")
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("pictures")
+    out = {}
+    for digit in (0, 3, 7):
+        path = folder / "digits" / f"d{digit}.png"
+        path.parent.mkdir(exist_ok=True)
+        draw_digit(digit, 120, 80, (25, 20)).save(path)
+        out[f"d{digit}"] = path
+    (folder / "digits" / "nested").mkdir()
+    draw_digit(4, 64, 40, (10, 10), ink=255, paper=0).save(folder / "digits" / "nested" / "d4.jpg")
+    out["blank"] = folder / "blank.png"
+    Image.new("L", (100, 100), 255).save(out["blank"])
+    out["empty"] = folder / "empty.png"
+    out["empty"].write_bytes(b"")
+    out["text"] = folder / "notes.png"
+    out["text"].write_text("this is not a picture\n")
+    out["truncated"] = folder / "truncated.png"
+    out["truncated"].write_bytes(out["d7"].read_bytes()[:200])
+    out["tiny"] = folder / "tiny.png"
+    Image.new("L", (1, 1), 0).save(out["tiny"])
+    out["bomb"] = folder / "bomb.png"
+    out["bomb"].write_bytes(png_claiming_size(30000, 30000))
+    out["no_images"] = folder / "empty_folder"
+    out["no_images"].mkdir()
+    (out["no_images"] / "readme.txt").write_text("no pictures here")
+    return out
+
+
+def png_claiming_size(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge image: a decompression bomb in 100 bytes."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(
+        b"IEND", b"")
+
+
+def test_import_and_cli_never_load_the_training_stack(pictures):
+    code = (
+        "import sys, runtime, runtime.classify\n"
+        "runtime.Classifier.load().predict(sys.argv[1])\n"
+        "runtime.classify.main([sys.argv[1], '--json'])\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(pictures["d7"])], capture_output=True, text=True,
+                            cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr[-800:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_public_surface():
+    import runtime
+
+    assert set(runtime.__all__) >= {"Classifier", "Prediction", "preprocess_image", "ModelLoadError"}
+    for name in runtime.__all__:
+        assert getattr(runtime, name) is not None
+
+
+@pytest.mark.parametrize("engine", ["litert", "onnx"])
+def test_bundled_model_predicts_every_input_kind(pictures, engine):
+    classifier = Classifier.load(engine=engine)
+    assert classifier.path.parent == BUNDLED_DIR and classifier.manifest_entry["precision"] == "int8"
+    path = pictures["d7"]
+    image = Image.open(path)
+    array = np.asarray(image)
+    for single in (path, str(path), path.read_bytes(), image, array):
+        prediction = classifier.predict(single, top_k=3)
+        assert isinstance(prediction, Prediction) and prediction.label == 7
+        assert len(prediction.top_k) == 3 and prediction.top_k[0] == (7, prediction.probability)
+        assert prediction.probabilities.shape == (10,) and abs(prediction.probabilities.sum() - 1) < 0.05
+    batch = classifier.predict([pictures["d0"], pictures["d3"], image])
+    assert [p.label for p in batch] == [0, 3, 7]
+    stacked = classifier.predict(np.stack([array, array]))
+    assert [p.label for p in stacked] == [7, 7]
+
+
+def test_int8_input_quantization_is_read_from_the_model():
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = BUNDLED_DIR / "model_int8.tflite"
+    engine = open_engine(path)
+    detail = Interpreter(model_path=str(path)).get_input_details()[0]
+    scale, zero_point = detail["quantization"]
+    assert engine.input_quantization.scale == pytest.approx(scale)
+    assert engine.input_quantization.zero_point == zero_point
+    manifest = json.loads((BUNDLED_DIR / MANIFEST_NAME).read_text())
+    assert manifest["files"]["model_int8.tflite"]["input"]["zero_point"] == zero_point
+
+
+@pytest.fixture
+def model_copy(tmp_path) -> Path:
+    for name in ("model_int8.tflite", "model_int8.onnx", MANIFEST_NAME):
+        shutil.copyfile(BUNDLED_DIR / name, tmp_path / name)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["model_int8.tflite", "model_int8.onnx"])
+def test_tampered_model_is_refused(model_copy, name):
+    path = model_copy / name
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError, match=f"{name}: sha256 .* does not match the manifest"):
+        Classifier.load(path)
+
+
+@pytest.mark.parametrize("name", ["model_int8.tflite", "model_int8.onnx"])
+def test_truncated_model_is_refused_with_or_without_manifest(model_copy, name, capsys):
+    path = model_copy / name
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(ModelIntegrityError):
+        Classifier.load(path)
+    (model_copy / MANIFEST_NAME).unlink()
+    with pytest.raises(ModelLoadError, match=str(path).replace(".", r"\.")) as error:
+        Classifier.load(path)
+    assert "\n" not in str(error.value)
+
+
+def test_onnx_that_is_really_tflite(model_copy):
+    fake = model_copy / "renamed.onnx"
+    shutil.copyfile(model_copy / "model_int8.tflite", fake)
+    with pytest.raises(ModelIntegrityError, match="renamed.onnx: not listed in"):
+        Classifier.load(fake)
+    (model_copy / MANIFEST_NAME).unlink()
+    with pytest.raises(ModelLoadError, match="renamed.onnx: is a TFLite file, not ONNX"):
+        Classifier.load(fake)
+
+
+def test_wrong_input_shape_is_refused(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 32, 32, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 32, 32, 3])],
+    )
+    path = tmp_path / "other.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    with pytest.raises(ModelLoadError, match=r"other.onnx: input shape \[1, 32, 32, 3\] is not a digit model"):
+        Classifier.load(path)
+
+
+def test_explicit_model_without_manifest_loads_with_a_warning(model_copy, capsys):
+    (model_copy / MANIFEST_NAME).unlink()
+    classifier = Classifier.load(model_copy / "model_int8.onnx")
+    assert classifier.manifest_entry is None
+    assert "not verified" in capsys.readouterr().err
+    with pytest.raises(ModelIntegrityError):
+        Classifier.load(model_copy / "model_int8.onnx", require_manifest=True)
+
+
+def test_cli_text_output(pictures, capsys):
+    assert main([str(pictures["d7"])]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"{pictures['d7']}: 7 (") and out.endswith("%)")
+
+
+def test_cli_json_and_folders(pictures, capsys):
+    folder = pictures["d0"].parent
+    assert main([str(folder), "--json", "--top-k", "2"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(r["path"]).name for r in rows] == ["d0.png", "d3.png", "d7.png", "d4.jpg"]
+    assert [r["label"] for r in rows] == [0, 3, 7, 4]
+    assert all(len(r["top_k"]) == 2 and r["top_k"][0][0] == r["label"] for r in rows)
+    assert all(isinstance(r["probability"], float) for r in rows)
+
+
+@pytest.mark.parametrize("key, message", [
+    ("blank", "no digit found"),
+    ("empty", "not an image"),
+    ("text", "not an image"),
+    ("truncated", "corrupt or truncated image"),
+    ("tiny", "too small to hold a digit"),
+    ("bomb", "too large to decode safely"),
+    ("no_images", "folder contains no images"),
+])
+def test_cli_bad_inputs_fail_alone_with_one_line(pictures, capsys, key, message):
+    assert main([str(pictures[key]), str(pictures["d3"])]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.strip() == f"{pictures['d3']}: 3 (" + captured.out.strip().split(": 3 (")[1]
+    assert captured.err.count("\n") == 1 and message in captured.err and "Traceback" not in captured.err
+
+
+def test_cli_json_error_objects(pictures, capsys):
+    missing = str(pictures["d0"].parent / "missing.png")
+    assert main([missing, str(pictures["d0"]), "--json"]) == 1
+    first, second = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert first == {"path": missing, "error": "no such file or folder"}
+    assert second["label"] == 0
+
+
+def test_cli_usage_errors_exit_2(pictures, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--top-k", "0", str(pictures["d0"])])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        main([])
+    assert exit_info.value.code == 2
+    assert main(["--model", str(tmp_path / "nope.onnx"), str(pictures["d0"])]) == 2
+    assert "nope.onnx: no such model file" in capsys.readouterr().err
+
+
+def test_module_entry_point_runs_as_a_process(pictures):
+    result = subprocess.run([sys.executable, "-m", "runtime.classify", str(pictures["d7"]), "--engine", "onnx"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith(f"{pictures['d7']}: 7 (")
