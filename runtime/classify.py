@@ -12,7 +12,8 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from runtime.engines import ENGINE_BY_SUFFIX
@@ -73,28 +74,40 @@ def _strip_path(message: str, path: str) -> str:
 
 
 def classify(classifier, paths: list[str], top_k: int, batch: int = BATCH) -> Iterator[dict]:
-    """Stream results in input order, decoding on a thread pool and inferring in batches."""
+    """Stream results in input order, in batches of `batch`: memory stays flat for any folder size.
+
+    Decoding and preprocessing are Python-heavy, so beyond the first batch they move to a
+    pool of worker processes (one per CPU); small jobs never pay for starting it.
+    """
     import numpy as np
 
     from runtime.model import to_prediction
 
     workers = max(1, min(8, os.cpu_count() or 1))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        for chunk in _chunks(expand(paths), batch):
-            prepared = list(pool.map(_prepare, chunk))
-            good = [p for p in prepared if p[1] is not None]
-            probabilities = iter(classifier.probabilities(np.stack([p[1] for p in good])) if good else [])
-            for path, image, error in prepared:
-                if error:
-                    yield {"path": path, "error": error}
-                    continue
-                prediction = to_prediction(next(probabilities), top_k)
-                yield {
-                    "path": path,
-                    "label": prediction.label,
-                    "probability": round(prediction.probability, 6),
-                    "top_k": [[label, round(p, 6)] for label, p in prediction.top_k],
-                }
+    processes = None
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as threads:
+            for index, chunk in enumerate(_chunks(expand(paths), batch)):
+                if index == 1 and workers > 1:
+                    processes = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+                pool = processes or threads
+                prepared = list(pool.map(_prepare, chunk, chunksize=16 if processes else 1))
+                good = [p for p in prepared if p[1] is not None]
+                probabilities = iter(classifier.probabilities(np.stack([p[1] for p in good])) if good else [])
+                for path, _image, error in prepared:
+                    if error:
+                        yield {"path": path, "error": error}
+                        continue
+                    prediction = to_prediction(next(probabilities), top_k)
+                    yield {
+                        "path": path,
+                        "label": prediction.label,
+                        "probability": round(prediction.probability, 6),
+                        "top_k": [[label, round(p, 6)] for label, p in prediction.top_k],
+                    }
+    finally:
+        if processes is not None:
+            processes.shutdown(cancel_futures=True)
 
 
 def format_text(result: dict) -> str:

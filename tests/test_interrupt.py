@@ -65,7 +65,9 @@ def test_dvc_repro_after_an_interrupt_redoes_only_the_stage(tmp_path):
     project = project_copy(tmp_path)
     env = {"PATH": f"{PYTHON_DIR}:{os.environ['PATH']}"}
     dvc = [sys.executable, "-m", "dvc"]
-    for cmd in (["git", "init", "-q"], [*dvc, "init", "-q"], [*dvc, "config", "core.analytics", "false"]):
+    git_commit = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", "commit", "-q", "-m", "init"]
+    for cmd in (["git", "init", "-q"], [*dvc, "init", "-q"], [*dvc, "config", "core.analytics", "false"],
+                ["git", "add", "-A"], git_commit):
         subprocess.run(cmd, cwd=project, check=True, env={**os.environ, **env}, capture_output=True)
     process = start([*dvc, "repro", "--single-item", "train"], project, env)
     wait_for(process, "epoch 1/")
