@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.atomic import atomic_path, install_signal_handlers, write_json  # noqa: E402
 from pipeline.dataset import load_split, one_hot, steps_per_epoch, training_batches  # noqa: E402
-from pipeline.legacy_keras import tf_keras, tfmot  # noqa: E402
+from pipeline.legacy_keras import tf, tf_keras, tfmot  # noqa: E402
 from pipeline.model import Variant, build_model  # noqa: E402
 from pipeline.params import ParamsError, QatParams, qat_params, read_params  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
@@ -78,6 +78,7 @@ def calibrate_activation_ranges(qat, float_model, images: np.ndarray) -> dict[st
 def fine_tune(float_model, params: QatParams, split) -> tuple:
     """Wrap the float model with tfmot's default 8-bit QAT scheme and fine-tune it."""
     tf_keras.utils.set_random_seed(params.seed)
+    tf.config.experimental.enable_op_determinism()  # same seed, same weights, same int8 files
     qat = tfmot.quantization.keras.quantize_model(float_model)
     ranges = calibrate_activation_ranges(qat, float_model, to_model_input(split.x_train[:2048]))
     print(f"qat: initial activation ranges {ranges}", file=sys.stderr)

@@ -32,7 +32,6 @@ class LiteRtEngine:
             ) from None
         try:
             self._interpreter = Interpreter(model_path=str(path), num_threads=threads or 1)
-            self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ModelLoadError(f"{path}: not a valid TFLite model ({first})") from None
@@ -43,16 +42,26 @@ class LiteRtEngine:
         self.input_shape = tuple(int(d) for d in self._input["shape"])
         self.input_quantization = _quantization(self._input)
         self.output_quantization = _quantization(self._output)
-        self._batch = self.input_shape[0]
+        try:
+            self._bind(self.input_shape[0])
+        except (ValueError, RuntimeError) as error:
+            raise ModelLoadError(f"{path}: cannot allocate the model ({(str(error).strip() or 'error').splitlines()[0][:200]})") from None
+
+    def _bind(self, batch: int) -> None:
+        """(Re)size for `batch` and keep zero-copy views of the input and output buffers."""
+        self._in_view = self._out_view = None  # views pin the buffers; drop them before resizing
+        self._interpreter.resize_tensor_input(self._input["index"], [batch, *self.input_shape[1:]])
+        self._interpreter.allocate_tensors()
+        self._batch = batch
+        self._in_view = self._interpreter.tensor(self._input["index"])
+        self._out_view = self._interpreter.tensor(self._output["index"])
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) -> float32 probabilities (N, 10)."""
         if x.shape[0] != self._batch:
-            self._interpreter.resize_tensor_input(self._input["index"], [x.shape[0], *self.input_shape[1:]])
-            self._interpreter.allocate_tensors()
-            self._batch = x.shape[0]
-        feed = self.input_quantization.quantize(x) if self.input_quantization else x.astype(np.float32, copy=False)
-        self._interpreter.set_tensor(self._input["index"], feed)
+            self._bind(x.shape[0])
+        quant = self.input_quantization
+        self._in_view()[...] = quant.quantize(x) if quant else x
         self._interpreter.invoke()
-        out = self._interpreter.get_tensor(self._output["index"])
-        return self.output_quantization.dequantize(out) if self.output_quantization else out
+        out = self._out_view()
+        return self.output_quantization.dequantize(out) if self.output_quantization else out.copy()

@@ -1,0 +1,117 @@
+"""Model zoo: record each variant's evaluated figures and chart them against published points.
+
+    dvc exp run -S model.variant=tiny && python -m pipeline.zoo record
+    dvc exp run -S model.variant=standard && python -m pipeline.zoo record
+    python -m pipeline.zoo plot            # -> plots/zoo.png, and a Markdown table on stdout
+
+`metrics/zoo.json` keeps one entry per variant (committed), so the chart and the README table
+cover every variant, whichever one the workspace currently holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pipeline.atomic import write_json
+
+ZOO_FILE = Path("metrics/zoo.json")
+# Published points the project measures itself against. Sizes/latencies that were not published
+# are None and drawn as bands, not invented.
+REFERENCES = [
+    {"name": "tutorial seeds (float Keras)", "accuracy_range": [98.4, 99.25], "size_kb": None,
+     "latency_ms": None},
+    {"name": "ONNX Model Zoo MNIST-12 int8", "accuracy": 98.9, "size_kb": 11.0, "latency_ms": None},
+]
+
+
+def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.json"),
+           train: Path = Path("metrics/train.json")) -> dict:
+    rows = json.loads(evaluate.read_text())["formats"]
+    summary = json.loads(train.read_text())
+    entry = {
+        "variant": summary["variant"],
+        "params": summary["params"],
+        "float_accuracy": rows["keras_float"]["accuracy"],
+        "qat_accuracy": rows["keras_qat"]["accuracy"],
+        **{f"{name}_{key}": rows[name][key] for name in ("tflite_int8", "onnx_int8", "tflite_float", "onnx_float")
+           for key in ("accuracy", "size_bytes", "latency_p50_ms")},
+    }
+    zoo = json.loads(zoo_file.read_text()) if zoo_file.exists() else {"variants": {}}
+    zoo["variants"][entry["variant"]] = entry
+    zoo["references"] = REFERENCES
+    write_json(zoo_file, zoo)
+    return entry
+
+
+def table(zoo: dict) -> str:
+    lines = [
+        "| variant | parameters | float acc. | int8 TFLite acc. | int8 ONNX acc. | int8 TFLite size | "
+        "int8 ONNX size | int8 TFLite p50 | int8 ONNX p50 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for v in zoo["variants"].values():
+        lines.append(
+            f"| {v['variant']} | {v['params']:,} | {v['float_accuracy']:.2%} | {v['tflite_int8_accuracy']:.2%} | "
+            f"{v['onnx_int8_accuracy']:.2%} | {v['tflite_int8_size_bytes'] / 1024:.1f} kB | "
+            f"{v['onnx_int8_size_bytes'] / 1024:.1f} kB | {v['tflite_int8_latency_p50_ms']:.3f} ms | "
+            f"{v['onnx_int8_latency_p50_ms']:.3f} ms |")
+    return "\n".join(lines)
+
+
+def plot(zoo: dict, out: Path) -> None:
+    from pipeline.plots import _pyplot, _save
+
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), sharey=True)
+    for axis, key, label in ((axes[0], "size_bytes", "int8 file size (kB)"),
+                             (axes[1], "latency_p50_ms", "batch-1 latency p50 on 2 CPU cores (ms)")):
+        for reference in REFERENCES:
+            if "accuracy_range" in reference:
+                low, high = reference["accuracy_range"]
+                axis.axhspan(low, high, color="0.85", zorder=0)
+                axis.text(0.02, (low + high) / 2, reference["name"] + "\n(size not published)",
+                          transform=axis.get_yaxis_transform(), fontsize=7, va="center")
+            elif key == "size_bytes" and reference["size_kb"]:
+                axis.scatter(reference["size_kb"], reference["accuracy"], marker="x", s=70, color="black")
+                axis.annotate(reference["name"], (reference["size_kb"], reference["accuracy"]),
+                              textcoords="offset points", xytext=(6, -10), fontsize=7)
+        for index, v in enumerate(zoo["variants"].values()):
+            for fmt, marker in (("tflite_int8", "D"), ("onnx_int8", "o")):
+                x = v[f"{fmt}_{key}"] / 1024 if key == "size_bytes" else v[f"{fmt}_{key}"]
+                axis.scatter(x, v[f"{fmt}_accuracy"] * 100, marker=marker, s=60, color=f"C{index}",
+                             label=f"{v['variant']} {fmt}")
+        axis.set_xscale("log")
+        axis.set_xlabel(label + ", log scale")
+        axis.grid(alpha=0.3, which="both")
+    axes[0].set_ylabel("MNIST test accuracy (%)")
+    axes[0].set_ylim(98.2, 99.8)
+    axes[1].legend(fontsize=8, loc="lower right")
+    fig.suptitle("Model zoo: int8 variants vs published MNIST points (higher and further left is better)")
+    _save(fig, out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("action", choices=["record", "plot"])
+    parser.add_argument("--zoo", type=Path, default=ZOO_FILE)
+    parser.add_argument("--out", type=Path, default=Path("plots/zoo.png"))
+    args = parser.parse_args(argv)
+    if args.action == "record":
+        entry = record(args.zoo)
+        print(f"zoo: recorded {entry['variant']} in {args.zoo}")
+        return 0
+    if not args.zoo.exists():
+        print(f"zoo: error: {args.zoo} does not exist; run `python -m pipeline.zoo record` first", file=sys.stderr)
+        return 1
+    zoo = json.loads(args.zoo.read_text())
+    plot(zoo, args.out)
+    print(table(zoo))
+    print(f"\nzoo: wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
