@@ -29,14 +29,14 @@ def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:
     from runtime.model import Classifier
 
     start = time.perf_counter()
-    classifier = Classifier.load(path, engine, threads=1)
+    classifier = Classifier.load(path, engine)  # the runtime's default threads
     load_ms = (time.perf_counter() - start) * 1e3
     rng = np.random.default_rng(0)
     x1 = rng.random((1, 28, 28, 1), dtype=np.float32)
     x256 = rng.random((256, 28, 28, 1), dtype=np.float32)
     row = {"model": path.name, "engine": engine, "load_ms": round(load_ms, 1)}
     row.update(summary(latencies_ms(lambda: classifier.probabilities(x1), runs, max(50, runs // 10))))
-    batched = Classifier.load(path, engine, threads=threads)
+    batched = Classifier.load(path, engine, threads=threads) if threads else classifier
     row["throughput_per_s"] = throughput(lambda: batched.probabilities(x256), 256, repeats=20)
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return row
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runtime.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=BUNDLED_DIR, help="folder of .tflite/.onnx files")
     parser.add_argument("--runs", type=int, default=2000, help="timed batch-1 calls per model")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="threads for batch-256")
+    parser.add_argument("--threads", type=int, default=0, help="threads for batch-256 (default: the runtime's)")
     parser.add_argument("--cli", type=int, default=0, metavar="N", help="also time N whole CLI processes")
     parser.add_argument("--folder", type=int, default=0, metavar="N", help="also classify a folder of N PNGs")
     parser.add_argument("--json", action="store_true")
