@@ -72,19 +72,27 @@ def plot(zoo: dict, out: Path) -> None:
             if "accuracy_range" in reference:
                 low, high = reference["accuracy_range"]
                 axis.axhspan(low, high, color="0.85", zorder=0)
-                axis.text(0.02, (low + high) / 2, reference["name"] + "\n(size not published)",
-                          transform=axis.get_yaxis_transform(), fontsize=7, va="center")
+                axis.text(0.02, high - 0.03, reference["name"] + f" {low}-{high}%\n(size, latency not published)",
+                          transform=axis.get_yaxis_transform(), fontsize=7, va="top", ha="left")
             elif key == "size_bytes" and reference["size_kb"]:
                 axis.scatter(reference["size_kb"], reference["accuracy"], marker="x", s=70, color="black")
-                axis.annotate(reference["name"], (reference["size_kb"], reference["accuracy"]),
-                              textcoords="offset points", xytext=(6, -10), fontsize=7)
+                axis.annotate(f"{reference['name']}\n{reference['size_kb']:g} kB, {reference['accuracy']}%",
+                              (reference["size_kb"], reference["accuracy"]), textcoords="offset points",
+                              xytext=(4, 8), fontsize=7)
         for index, v in enumerate(zoo["variants"].values()):
             for fmt, marker in (("tflite_int8", "D"), ("onnx_int8", "o")):
                 x = v[f"{fmt}_{key}"] / 1024 if key == "size_bytes" else v[f"{fmt}_{key}"]
                 axis.scatter(x, v[f"{fmt}_accuracy"] * 100, marker=marker, s=60, color=f"C{index}",
                              label=f"{v['variant']} {fmt}")
-        axis.set_xscale("log")
-        axis.set_xlabel(label + ", log scale")
+        if key == "size_bytes":
+            axis.set_xscale("log")
+            axis.set_xticks([10, 20, 50, 100])
+            axis.xaxis.set_major_formatter(plt.matplotlib.ticker.FormatStrFormatter("%g"))
+            axis.xaxis.set_minor_formatter(plt.matplotlib.ticker.NullFormatter())
+            label += ", log scale"
+        else:
+            axis.set_xlim(left=0)
+        axis.set_xlabel(label)
         axis.grid(alpha=0.3, which="both")
     axes[0].set_ylabel("MNIST test accuracy (%)")
     axes[0].set_ylim(98.2, 99.8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -9,6 +10,26 @@ import numpy as np
 
 from runtime.engines import Quantization
 from runtime.errors import EngineUnavailableError, ModelLoadError
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """LiteRT prints an INFO line to the C-level stderr on every load; keep CLI output clean.
+
+    Failures still surface as Python exceptions with their own messages.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable fd 2 (embedded interpreters): nothing to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _quantization(detail: dict) -> Quantization | None:
@@ -53,7 +74,8 @@ class LiteRtEngine:
         """(Re)size for `batch` and keep zero-copy views of the input and output buffers."""
         self._in_view = self._out_view = None  # views pin the buffers; drop them before resizing
         self._interpreter.resize_tensor_input(self._input["index"], [batch, *self.input_shape[1:]])
-        self._interpreter.allocate_tensors()
+        with _quiet_stderr():  # the XNNPACK delegate announces itself here
+            self._interpreter.allocate_tensors()
         self._batch = batch
         self._in_view = self._interpreter.tensor(self._input["index"])
         self._out_view = self._interpreter.tensor(self._output["index"])
