@@ -56,6 +56,3 @@ def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: s
     outputs = layers.Softmax(name="probabilities", dtype="float32")(x)
     return keras_module.Model(inputs, outputs, name=name)
 
-
-def count_params(model) -> int:
-    return int(sum(int(w.size) if hasattr(w, "size") else int(w.numpy().size) for w in model.weights))

@@ -92,6 +92,7 @@ def compile_model(keras, model, params: TrainParams, total_steps: int, jit_compi
 
 def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path | None) -> dict:
     """Train and save the float model; return the summary metrics."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any probe imports TensorFlow
     selection = backend_choice.choose(params.backend, params.device)
     backend_choice.activate(selection)
     import keras

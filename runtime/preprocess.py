@@ -18,9 +18,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from runtime.errors import InputError, NoDigitError
-from runtime.normalization import NORMALIZATION, to_model_input
 
-__all__ = ["NORMALIZATION", "to_model_input", "preprocess_image", "open_image"]
+__all__ = ["preprocess_image", "open_image"]
 SIZE = 28
 DIGIT_BOX = 20
 MIN_SIDE = 8

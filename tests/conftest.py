@@ -77,7 +77,7 @@ def tiny_pipeline(tmp_path_factory) -> TinyPipeline:
 def keras_references(tiny_pipeline, mnist_sample):
     """Probabilities of the float and QAT Keras models on the sample's test images."""
     from pipeline.legacy_keras import load_float, load_qat
-    from runtime.preprocess import to_model_input
+    from runtime.normalization import to_model_input
 
     x = to_model_input(mnist_sample["x_test"])
     float_model, qat_model = load_float(tiny_pipeline.float_model), load_qat(tiny_pipeline.qat_model)
