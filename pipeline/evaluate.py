@@ -37,7 +37,6 @@ def keras_row(model, path: Path, x: np.ndarray, y: np.ndarray, reference: np.nda
         "predict_latency_p99_ms": round(float(np.percentile(predict, 99)), 4),
         "throughput_per_s": throughput(lambda: model(big, training=False), params.throughput_batch),
         "size_bytes": path.stat().st_size,
-        "timed": "model(x) direct call; predict_* fields time model.predict",
     })
     return row, probs
 
