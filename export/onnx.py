@@ -45,6 +45,7 @@ def export_int8(
     int8_tflite: Path, path: Path, opset: int, calibration: Iterable[np.ndarray], metadata: dict | None = None
 ) -> Path:
     """Build the int8 ONNX from the int8 TFLite file (see the module docstring)."""
+    import onnx
     import tf2onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
@@ -80,8 +81,6 @@ def export_int8(
                 "QDQKeepRemovableActivations": not relu_floor_exact,
             },
         )
-        import onnx
-
         quantized = onnx.load(str(quant_path))
     check_int8(quantized)
     return save(quantized, path, metadata or {})

@@ -44,7 +44,8 @@ def _engine_class(engine: str):
 
 def _check_container(path: Path, engine: str) -> None:
     """Catch a file of the wrong kind before the engine sees it (engines crash or mislead on those)."""
-    head = path.read_bytes()[:8] if path.stat().st_size else b""
+    with path.open("rb") as handle:
+        head = handle.read(8)
     if not head:
         raise ModelLoadError(f"{path}: empty file")
     is_tflite = head[4:8] == TFLITE_MAGIC

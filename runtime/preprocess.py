@@ -93,30 +93,32 @@ def _rescale(values: np.ndarray) -> np.ndarray:
 
 
 def array_to_gray(array: np.ndarray) -> np.ndarray:
-    """A numpy image (H, W), (H, W, 1|3|4) of any numeric dtype -> float64 luminance in [0, 1]."""
+    """A numpy image (H, W) or (H, W, 1|3|4) of any numeric dtype -> float64 luminance in [0, 1].
+
+    uint8 RGBA goes through the same alpha compositing as a PIL image. Values are read as
+    0-255 for integers in that range, as 0-1 for floats and booleans in that range, and
+    min-max scaled otherwise.
+    """
     array = np.asarray(array)
-    if array.dtype == bool:
-        array = array.astype(np.uint8)
-    if array.dtype.kind not in "uif":
+    kind = array.dtype.kind  # before channels are averaged into float
+    if kind not in "buif":
         raise InputError(f"array of dtype {array.dtype} is not an image")
+    if array.ndim == 3 and array.shape[-1] == 4 and array.dtype == np.uint8:
+        return image_to_gray(Image.fromarray(array, "RGBA"))
     if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
-        if array.shape[-1] == 4:
-            mode_array = array
-            if array.dtype == np.uint8:
-                return image_to_gray(Image.fromarray(mode_array, "RGBA"))
-            array = array[..., :3]
-        array = array.mean(axis=-1) if array.shape[-1] == 3 else array[..., 0]
+        array = array[..., :3].mean(axis=-1, dtype=np.float64) if array.shape[-1] > 1 else array[..., 0]
     if array.ndim != 2:
         raise InputError(f"array of shape {array.shape} is not a single image (H, W) or (H, W, C)")
-    if array.dtype == np.uint8:
-        return array.astype(np.float64) / 255.0
+    if array.size == 0:
+        raise InputError(f"array of shape {array.shape} is empty")
     values = array.astype(np.float64)
     if not np.all(np.isfinite(values)):
         raise InputError("image contains NaN or infinite values")
-    if array.dtype.kind == "f" and values.min() >= 0.0 and values.max() <= 1.0:
-        return values
-    if array.dtype.kind in "ui" and values.min() >= 0 and values.max() <= 255:
+    low, high = float(values.min()), float(values.max())
+    if kind in "ui" and low >= 0 and high <= 255:
         return values / 255.0
+    if kind in "bf" and low >= 0.0 and high <= 1.0:
+        return values
     return _rescale(values)
 
 

@@ -89,7 +89,7 @@ def test_random_encoded_and_truncated_files(image, fmt, cut):
 
 @FUZZ
 @given(
-    st.integers(1, 80), st.integers(1, 80),
+    st.integers(0, 80), st.integers(0, 80),
     st.sampled_from([np.float32, np.float64, np.uint8, np.int16, np.int64, np.uint16, bool]),
     st.sampled_from([None, np.nan, np.inf, -np.inf]),
     st.integers(0, 2**32 - 1), st.sampled_from([0, 1, 3, 4]),

@@ -96,6 +96,7 @@ def test_numpy_arrays_of_any_size_and_dtype(classifier):
     assert classifier.predict(big.astype(np.float64) / 255).label == 4
     assert classifier.predict(np.stack([big] * 3, axis=-1)).label == 4
     assert classifier.predict(big.astype(np.int32) * 1000).label == 4
+    assert classifier.predict(big < 128).label == 4  # a boolean mask: True is ink
 
 
 @pytest.mark.parametrize("picture, message", [
@@ -105,6 +106,8 @@ def test_numpy_arrays_of_any_size_and_dtype(classifier):
     (np.zeros((50, 50)), "no digit found"),
     (np.full((40, 40), np.nan), "NaN or infinite"),
     (np.ones((2, 3, 4, 5)), "is not a single image"),
+    (np.zeros((0, 40)), "is empty"),
+    (np.array([["a", "b"]]), "is not an image"),
     ("no/such/file.png", "no such file"),
     (b"definitely not an image", "not an image"),
     (object(), "cannot classify a object"),
