@@ -82,6 +82,7 @@ def export_int8(
             },
         )
         quantized = onnx.load(str(quant_path))
+    _shorten_names(quantized)  # the quantizer's "<name>_quantized/_scale/_zero_point" names add up
     check_int8(quantized)
     return save(quantized, path, metadata or {})
 

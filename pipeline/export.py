@@ -103,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         "normalization": NORMALIZATION,
     }
     calibration = calibration_images(args.data, params.calibration_samples)
-    written = export_all(float_model, qat_model, args.out_dir, params, calibration, {**common, "versions": versions})
+    # Files carry what a consumer needs to run them; versions and provenance live in the manifest.
+    written = export_all(float_model, qat_model, args.out_dir, params, calibration, common)
     training = json.loads(args.train_metrics.read_text()) if args.train_metrics.exists() else {}
     provenance = {
         "git_commit": manifest_mod.git_commit(),

@@ -26,7 +26,7 @@ class Architecture:
 
 ARCHITECTURES: dict[Variant, Architecture] = {
     Variant.STANDARD: Architecture(stages=((16,), (32, 32), (64, 64))),
-    Variant.TINY: Architecture(stages=((12,), (24,), (40,))),
+    Variant.TINY: Architecture(stages=((8, 8), (16, 16), (16, 16))),
 }
 
 INPUT_SHAPE = (28, 28, 1)
