@@ -5,11 +5,12 @@ The int8 route keeps exactly what the QAT model learned, as frozen in the int8 T
    scale and zero point, as QuantizeLinear/DequantizeLinear pairs. onnxruntime cannot fuse
    that graph (activations stay float around Conv/Relu), so it runs slowly.
 2. `strip_qdq` turns it into a float graph whose weights are the dequantized int8 weights,
-   and collects every Q/DQ's (scale, zero point) by tensor name, weights per channel.
-3. onnxruntime's `quantize_static` re-quantizes that float graph in QDQ format with all
-   those parameters imposed through TensorQuantOverrides. Re-quantizing an already-quantized
-   weight with its own scale is lossless, so the int8 weights equal the TFLite ones, and the
-   result fuses into QLinearConv / QGemm at load time.
+   and collects every activation's (scale, zero point) by tensor name.
+3. onnxruntime's `quantize_static` re-quantizes that float graph in QDQ format with those
+   activation parameters imposed through TensorQuantOverrides. Re-quantizing a per-channel
+   weight with max-abs scaling is lossless, so the convolution kernels equal the TFLite ones;
+   the classifier's per-tensor weight is re-quantized per channel, a slightly finer grid.
+   The result fuses into QLinearConv / QLinearMatMul at load time.
 Input and output stay float32 (the Q/DQ sit inside the graph), like any onnxruntime QDQ model.
 """
 
