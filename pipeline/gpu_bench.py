@@ -19,7 +19,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline.params import Backend, Device, MixedPrecision, read_params, train_params
+from pipeline.params import Device, MixedPrecision, read_params, train_params
 
 CONFIGS = {
     # The pipeline's GPU path: large batch, bf16 compute, XLA, data prefetched on the host.
@@ -41,7 +41,6 @@ def run_one(name: str, data: Path, params_path: Path, epochs: int | None, device
         learning_rate=base.learning_rate * config["learning_rate_scale"],
         mixed_precision=config["mixed_precision"],
         device=Device(device),
-        backend=Backend.AUTO if base.backend is Backend.AUTO else base.backend,
         epochs=epochs or base.epochs,
     )
     with tempfile.TemporaryDirectory() as tmp:
