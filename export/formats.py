@@ -1,10 +1,22 @@
-"""The one table of export formats. It drives the export stage, the evaluation rows,
-the test parametrization and the bundle; nothing indexes into it by position."""
+"""The one table of export formats. Each row says what the file is, which exporter makes it
+and from what; the export stage, the evaluation rows and gates, the bundle, the plots and the
+tests all read its columns. Nothing indexes into it by position or branches on a name.
+
+A new format is a new row here plus one exporter module.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from export import onnx as onnx_export
+from export import tflite as tflite_export
+from runtime.model import MANIFEST_NAME  # noqa: F401  (re-exported: the manifest's one name)
 
 
 class Precision(str, Enum):
@@ -19,12 +31,40 @@ class Reference(str, Enum):
     KERAS_QAT = "keras_qat"
 
 
+class Source(str, Enum):
+    """What an exporter converts: one of the two tf_keras models (or, see `Format.derived_from`, a file)."""
+
+    FLOAT_MODEL = "float_model"
+    QAT_MODEL = "qat_model"
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What every exporter may need besides its source: the stage's settings, shared per run."""
+
+    opset: int
+    calibration: np.ndarray  # float32 (N, 28, 28, 1) training images, one seeded sample
+    metadata: dict = field(default_factory=dict)  # embedded in the file (labels, normalization...)
+
+
+Exporter = Callable[[object, Path, ExportOptions], Path]
+
+
 @dataclass(frozen=True)
 class Format:
     name: str
     suffix: str
-    engine: str  # runtime engine name: "litert" | "onnx"
+    engine: str  # runtime engine name (runtime.engines.ENGINES)
     precision: Precision
+    exporter: Exporter = field(repr=False)
+    source: Source | None = None  # a tf_keras model, or None when derived from another format
+    derived_from: str | None = None  # the format whose file this one is converted from
+    deployed: bool = False  # the file the project recommends: confusion matrix, zoo
+    bundled: bool = False  # copied into runtime/models/ by the bundle stage
+
+    def __post_init__(self) -> None:
+        if (self.source is None) == (self.derived_from is None):
+            raise ValueError(f"format {self.name}: give exactly one of source and derived_from")
 
     @property
     def filename(self) -> str:
@@ -36,11 +76,28 @@ class Format:
 
 
 FORMATS: tuple[Format, ...] = (
-    Format("tflite_float", ".tflite", "litert", Precision.FLOAT),
-    Format("tflite_int8", ".tflite", "litert", Precision.INT8),
-    Format("onnx_float", ".onnx", "onnx", Precision.FLOAT),
-    Format("onnx_int8", ".onnx", "onnx", Precision.INT8),
+    Format("tflite_float", ".tflite", "litert", Precision.FLOAT, tflite_export.export_float,
+           source=Source.FLOAT_MODEL),
+    Format("tflite_int8", ".tflite", "litert", Precision.INT8, tflite_export.export_int8,
+           source=Source.QAT_MODEL, deployed=True, bundled=True),
+    Format("onnx_float", ".onnx", "onnx", Precision.FLOAT, onnx_export.export_float,
+           source=Source.FLOAT_MODEL, bundled=True),
+    Format("onnx_int8", ".onnx", "onnx", Precision.INT8, onnx_export.export_int8,
+           derived_from="tflite_int8", bundled=True),
 )
 
 BY_NAME: dict[str, Format] = {fmt.name: fmt for fmt in FORMATS}
-MANIFEST_NAME = "manifest.json"
+
+
+def export_order(formats: tuple[Format, ...] = FORMATS) -> list[Format]:
+    """The formats, each after the one it is derived from, whatever the table's order."""
+    done: list[Format] = []
+    pending = list(formats)
+    while pending:
+        ready = [f for f in pending if f.derived_from is None or f.derived_from in {d.name for d in done}]
+        if not ready:
+            names = ", ".join(f"{f.name} <- {f.derived_from}" for f in pending)
+            raise ValueError(f"formats table: derived_from names no exported format ({names})")
+        done.extend(ready)
+        pending = [f for f in pending if f not in ready]
+    return done

@@ -3,59 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import subprocess
 from pathlib import Path
 
 import numpy as np
-import yaml
 
+from export.atomic import write_json
 from export.formats import FORMATS, MANIFEST_NAME, Format
-from pipeline.atomic import write_json
 
 LABELS = [str(digit) for digit in range(10)]
-VERSIONED = (
-    "tensorflow", "tf-keras", "keras", "tensorflow-model-optimization", "tf2onnx",
-    "onnx", "onnxruntime", "ai-edge-litert", "numpy",
-)
 
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def library_versions() -> dict[str, str]:
-    versions = {}
-    for name in VERSIONED:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def git_commit(repo: Path = Path(".")) -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True, timeout=10
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
-                           capture_output=True, text=True, timeout=10).stdout.strip()
-    return out.stdout.strip() + ("-dirty" if dirty else "")
-
-
-def data_hash(lock: Path = Path("dvc.lock"), out: str = "data/mnist.npz") -> str:
-    """md5 of the data stage's output as recorded in dvc.lock ('unknown' before the first lock)."""
-    try:
-        stages = yaml.safe_load(lock.read_text()).get("stages", {})
-        for entry in stages.get("data", {}).get("outs", []):
-            if entry.get("path") == out:
-                return f"md5:{entry['md5']}"
-    except (OSError, AttributeError, yaml.YAMLError):
-        pass
-    return "unknown"
 
 
 def tensor_spec(engine) -> dict:

@@ -17,12 +17,15 @@ Input and output stay float32 (the Q/DQ sit inside the graph), like any onnxrunt
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.atomic import atomic_path
+from export.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from export.formats import ExportOptions
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
@@ -32,34 +35,42 @@ class OnnxExportError(RuntimeError):
     """The ONNX export did not produce the model that was asked for."""
 
 
-def export_float(model, path: Path, opset: int, metadata: dict | None = None) -> Path:
-    import tensorflow as tf
-    import tf2onnx
-
-    spec = (tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME),)
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
-    _rename_output(proto, OUTPUT_NAME)
-    return save(proto, path, metadata or {})
+CALIBRATION_BATCH = 64
 
 
-def export_int8(
-    int8_tflite: Path, path: Path, opset: int, calibration: Iterable[np.ndarray], metadata: dict | None = None
-) -> Path:
-    """Build the int8 ONNX from the int8 TFLite file (see the module docstring)."""
-    import onnx
-    import tf2onnx
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
-    qdq_from_tflite, _ = tf2onnx.convert.from_tflite(str(int8_tflite), opset=opset)
-    float_graph, overrides = strip_qdq(qdq_from_tflite)
+def calibration_reader(images: np.ndarray):
+    """The calibration sample in onnxruntime's form: a CalibrationDataReader of input batches."""
+    from onnxruntime.quantization import CalibrationDataReader
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._batches = iter(calibration)
+            self._batches = (images[i : i + CALIBRATION_BATCH] for i in range(0, len(images), CALIBRATION_BATCH))
 
         def get_next(self):
             batch = next(self._batches, None)
             return None if batch is None else {INPUT_NAME: batch}
+
+    return Reader()
+
+
+def export_float(model, path: Path, options: ExportOptions) -> Path:
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=options.opset)
+    _rename_output(proto, OUTPUT_NAME)
+    return save(proto, path, options.metadata)
+
+
+def export_int8(int8_tflite: Path, path: Path, options: ExportOptions) -> Path:
+    """Build the int8 ONNX from the int8 TFLite file (see the module docstring)."""
+    import onnx
+    import tf2onnx
+    from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
+
+    qdq_from_tflite, _ = tf2onnx.convert.from_tflite(str(int8_tflite), opset=options.opset)
+    float_graph, overrides = strip_qdq(qdq_from_tflite)
 
     relu_floor_exact = _mirror_relu_ranges(float_graph, overrides)
     with tempfile.TemporaryDirectory() as tmp:
@@ -68,7 +79,7 @@ def export_int8(
         quantize_static(
             str(float_path),
             str(quant_path),
-            Reader(),
+            calibration_reader(options.calibration),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
@@ -85,7 +96,7 @@ def export_int8(
         quantized = onnx.load(str(quant_path))
     _shorten_names(quantized)  # the quantizer's "<name>_quantized/_scale/_zero_point" names add up
     check_int8(quantized)
-    return save(quantized, path, metadata or {})
+    return save(quantized, path, options.metadata)
 
 
 def strip_qdq(model):
@@ -96,30 +107,46 @@ def strip_qdq(model):
     `probabilities`.
     """
     import onnx
-    from onnx import helper, numpy_helper
 
     graph = model.graph
+    (old_input,) = graph.input
+    (old_output,) = graph.output
+    kept, rename, overrides = _drop_qdq_nodes(graph)
+    final_output = _follow(rename, old_output.name)
+    new_names = {old_input.name: INPUT_NAME, final_output: OUTPUT_NAME}
+    used = _rewire(kept, rename, new_names)
+    del graph.node[:]
+    graph.node.extend(kept)
+    live = used | {OUTPUT_NAME}
+    _keep_initializers(graph, live)
+    _float_io(graph, old_input)
+    overrides = {new_names.get(k, k): v for k, v in overrides.items()}
+    overrides = {k: v for k, v in overrides.items() if k in live or k == INPUT_NAME}
+    short = _shorten_names(model)
+    overrides = {short.get(k, k): v for k, v in overrides.items()}
+    onnx.checker.check_model(model)
+    return model, overrides
+
+
+def _drop_qdq_nodes(graph) -> tuple[list, dict[str, str], dict[str, list[dict]]]:
+    """Fold weight DequantizeLinear into float initializers and bypass activation Q/DQ.
+
+    Returns the nodes to keep, the renames (a Q/DQ output -> the float tensor it carried) and
+    each activation's (scale, zero point) as TensorQuantOverrides entries.
+    """
+    from onnx import numpy_helper
+
     inits = {t.name: t for t in graph.initializer}
-    producers = {out: node for node in graph.node for out in node.output}
     overrides: dict[str, list[dict]] = {}
-    rename: dict[str, str] = {}  # tensor name -> the float tensor that replaces it
-    drop: set[int] = set()
+    rename: dict[str, str] = {}
+    kept = []
 
     def qparams(node):
         scale = numpy_helper.to_array(inits[node.input[1]]).astype(np.float32)
         zero = numpy_helper.to_array(inits[node.input[2]]) if len(node.input) > 2 else np.zeros_like(scale, np.int8)
         return scale, zero
 
-    def record(name: str, scale: np.ndarray, zero: np.ndarray) -> None:
-        entries = [
-            {"scale": np.array(s, dtype=np.float32), "zero_point": np.array(z, dtype=zero.dtype)}
-            for s, z in zip(scale.reshape(-1), np.broadcast_to(zero, scale.shape).reshape(-1))
-        ]
-        overrides.setdefault(name, entries)
-
-    (old_input,) = graph.input
-    (old_output,) = graph.output
-    for index, node in enumerate(graph.node):
+    for node in graph.node:
         if node.op_type == "DequantizeLinear" and node.input[0] in inits:  # a weight or bias
             scale, zero = qparams(node)
             q = numpy_helper.to_array(inits[node.input[0]])
@@ -131,51 +158,57 @@ def strip_qdq(model):
             graph.initializer.append(numpy_helper.from_array(real.astype(np.float32), node.output[0]))
             # Weights get no override: re-quantizing them symmetrically per channel recovers
             # the TFLite scale (max |w| / 127) and integers exactly.
-            drop.add(index)
         elif node.op_type in ("DequantizeLinear", "QuantizeLinear"):
             # An activation: Q and DQ both become the identity on the float tensor they carry.
             # (tf2onnx also moves quantized tensors through shape ops: Q -> Squeeze -> DQ.)
             scale, zero = qparams(node)
-            record(node.input[0], scale, zero)
+            entries = [
+                {"scale": np.array(s, dtype=np.float32), "zero_point": np.array(z, dtype=zero.dtype)}
+                for s, z in zip(scale.reshape(-1), np.broadcast_to(zero, scale.shape).reshape(-1))
+            ]
+            overrides.setdefault(node.input[0], entries)
             rename[node.output[0]] = node.input[0]
-            drop.add(index)
+        else:
+            kept.append(node)
+    return kept, rename, overrides
 
-    def resolve(name: str) -> str:
-        while name in rename:
-            name = rename[name]
-        return name
 
-    kept = [node for index, node in enumerate(graph.node) if index not in drop]
+def _follow(rename: dict[str, str], name: str) -> str:
+    while name in rename:
+        name = rename[name]
+    return name
+
+
+def _rewire(nodes: list, rename: dict[str, str], new_names: dict[str, str]) -> set[str]:
+    """Point every input past the removed Q/DQ, apply the I/O names; returns the tensors read."""
     used = set()
-    for node in kept:
+    for node in nodes:
         for i, name in enumerate(node.input):
-            node.input[i] = resolve(name)
-            used.add(node.input[i])
-    final_output = resolve(old_output.name)
-    new_names = {old_input.name: INPUT_NAME, final_output: OUTPUT_NAME}
-    for node in kept:
-        for i, name in enumerate(node.input):
-            node.input[i] = new_names.get(name, name)
+            resolved = _follow(rename, name)
+            used.add(resolved)
+            node.input[i] = new_names.get(resolved, resolved)
         for i, name in enumerate(node.output):
             node.output[i] = new_names.get(name, name)
-    overrides = {new_names.get(k, k): v for k, v in overrides.items()}
-    del graph.node[:]
-    graph.node.extend(kept)
-    live = used | {OUTPUT_NAME}
-    keep_inits = [t for t in graph.initializer if t.name in live]
+    return {new_names.get(name, name) for name in used}
+
+
+def _keep_initializers(graph, live: set[str]) -> None:
+    keep = [t for t in graph.initializer if t.name in live]
     del graph.initializer[:]
-    graph.initializer.extend(keep_inits)
+    graph.initializer.extend(keep)
+
+
+def _float_io(graph, old_input) -> None:
+    """float32 `image` [N, 28, 28, 1] in, float32 `probabilities` [N, 10] out."""
+    import onnx
+    from onnx import helper
+
     dims = [d.dim_param or d.dim_value for d in old_input.type.tensor_type.shape.dim]
     del graph.input[:]
     graph.input.append(helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, ["N", *dims[1:]]))
     del graph.output[:]
     graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, ["N", 10]))
     del graph.value_info[:]
-    overrides = {k: v for k, v in overrides.items() if k in live or k == INPUT_NAME}
-    short = _shorten_names(model)
-    overrides = {short.get(k, k): v for k, v in overrides.items()}
-    onnx.checker.check_model(model)
-    return model, overrides
 
 
 def _shorten_names(model) -> dict[str, str]:

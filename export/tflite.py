@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipeline.atomic import write_bytes
+from export.atomic import write_bytes
+
+if TYPE_CHECKING:
+    from export.formats import ExportOptions
 
 METADATA_NAME = "edge_digits"
 
@@ -23,14 +27,22 @@ def _converter(model):
     return tf.lite.TFLiteConverter.from_keras_model(model)
 
 
-def export_float(model, path: Path, metadata: dict | None = None) -> Path:
+def representative_dataset(images: np.ndarray):
+    """The calibration sample in TFLite's form: a callable yielding [one-image batch] lists."""
+
+    def generate() -> Iterator[list[np.ndarray]]:
+        for image in images:
+            yield [image[None]]
+
+    return generate
+
+
+def export_float(model, path: Path, options: ExportOptions) -> Path:
     converter = _converter(model)
-    return write_bytes(path, add_metadata(converter.convert(), metadata or {}))
+    return write_bytes(path, add_metadata(converter.convert(), options.metadata))
 
 
-def export_int8(
-    qat_model, path: Path, representative: Callable[[], Iterable[list[np.ndarray]]], metadata: dict | None = None
-) -> Path:
+def export_int8(qat_model, path: Path, options: ExportOptions) -> Path:
     """Full-integer conversion: int8 weights, int8 activations, int8 input and output.
 
     The QAT model carries its own ranges; the representative data only covers ops that
@@ -41,13 +53,13 @@ def export_int8(
 
     converter = _converter(qat_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]  # without it the file stays float
-    converter.representative_dataset = representative
+    converter.representative_dataset = representative_dataset(options.calibration)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
     data = converter.convert()
     check_full_integer(data)
-    return write_bytes(path, add_metadata(data, metadata or {}))
+    return write_bytes(path, add_metadata(data, options.metadata))
 
 
 def check_full_integer(data: bytes) -> None:

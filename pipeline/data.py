@@ -7,7 +7,6 @@ so any faithful repackaging of the real data passes and nothing else does.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import shutil
@@ -20,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_path, install_signal_handlers
-from pipeline.params import ParamsError, data_params, read_params
+from export.atomic import atomic_path
+from pipeline.dataset import DataError
+from pipeline.params import DataParams, data_params
+from pipeline.stage import Stage
 
 ENV_VAR = "MNIST_PATH"
 CACHE_FILE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edge-digits" / "mnist.npz"
@@ -41,10 +42,6 @@ EXPECTED: dict[str, ArraySpec] = {
     "x_test": ArraySpec((10000, 28, 28), "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"),
     "y_test": ArraySpec((10000,), "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"),
 }
-
-
-class DataError(ValueError):
-    """The MNIST source is missing, unreadable or not the real data."""
 
 
 def load_verified(path: Path | str, expected: dict[str, ArraySpec] = EXPECTED) -> dict[str, np.ndarray]:
@@ -112,22 +109,18 @@ def save(arrays: dict[str, np.ndarray], out: Path) -> Path:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("data/mnist.npz"))
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args(argv)
-    install_signal_handlers()
-    try:
-        params = data_params(read_params(args.params))
-        arrays = fetch(params.url)
-        save(arrays, args.out)
-    except (DataError, ParamsError) as error:
-        print(f"data: error: {error}", file=sys.stderr)
-        return 1
-    print(f"data: wrote {args.out} (train {len(arrays['y_train'])}, test {len(arrays['y_test'])}, sha256 verified)")
-    return 0
+def run(args, params: DataParams) -> str:
+    arrays = fetch(params.url)
+    save(arrays, args.out)
+    return f"wrote {args.out} (train {len(arrays['y_train'])}, test {len(arrays['y_test'])}, sha256 verified)"
 
+
+STAGE = Stage(
+    "data", __doc__.splitlines()[0], run, data_params,
+    arguments=lambda parser: parser.add_argument("--out", type=Path, default=Path("data/mnist.npz")),
+    catches=(DataError,),
+)
+main = STAGE.main
 
 if __name__ == "__main__":
     sys.exit(main())

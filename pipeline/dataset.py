@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,31 @@ import numpy as np
 from runtime.normalization import to_model_input
 
 NUM_CLASSES = 10
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+class DataError(ValueError):
+    """The MNIST file is missing, unreadable or not the real data."""
+
+
+def load_arrays(path: Path | str, keys: tuple[str, ...] = MNIST_KEYS) -> dict[str, np.ndarray]:
+    """The named arrays of an .npz file, or a DataError that names the file and what to do."""
+    path = Path(path)
+    try:
+        with path.open("rb") as handle:
+            if handle.read(4) != b"PK\x03\x04":
+                raise DataError(f"{path}: not an .npz file (no zip header); re-create it with `dvc repro data`")
+        with np.load(path, allow_pickle=False) as npz:
+            missing = [key for key in keys if key not in npz.files]
+            if missing:
+                raise DataError(f"{path}: no array {missing[0]!r}; re-create it with `dvc repro data`")
+            return {key: npz[key] for key in keys}
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file; run `dvc repro data` first") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(f"{path}: not a readable .npz file ({error}); re-create it with `dvc repro data`") from None
 
 
 @dataclass(frozen=True)
@@ -31,8 +57,10 @@ class Split:
 
 def load_split(path: Path | str, validation_size: int, seed: int) -> Split:
     """Carve a seeded validation set out of the training set; the test set stays untouched."""
-    with np.load(path, allow_pickle=False) as npz:
-        x, y, x_test, y_test = (npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    arrays = load_arrays(path)
+    x, y, x_test, y_test = (arrays[k] for k in MNIST_KEYS)
+    if len(x) <= validation_size:
+        raise DataError(f"{path}: {len(x)} training images cannot spare {validation_size} for validation")
     order = np.random.default_rng(seed).permutation(len(x))
     val, train = order[:validation_size], order[validation_size:]
     return Split(x[train], y[train], x[val], y[val], x_test, y_test)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 if "tensorflow" in sys.modules and os.environ.get("TF_USE_LEGACY_KERAS") != "1":
     raise ImportError("pipeline.legacy_keras must be imported before tensorflow (tfmot needs TF_USE_LEGACY_KERAS=1)")
@@ -18,9 +19,27 @@ __all__ = ["tf", "tf_keras", "tfmot", "load_float", "load_qat"]
 
 
 def load_float(path):
-    return tf_keras.models.load_model(path, compile=False)
+    """The float tf_keras model at `path`, or ModelFileError naming the file."""
+    return _load(path, lambda: tf_keras.models.load_model(path, compile=False))
 
 
 def load_qat(path):
-    with tfmot.quantization.keras.quantize_scope():
-        return tf_keras.models.load_model(path, compile=False)
+    """The QAT tf_keras model (tfmot wrappers) at `path`, or ModelFileError naming the file."""
+
+    def load():
+        with tfmot.quantization.keras.quantize_scope():
+            return tf_keras.models.load_model(path, compile=False)
+
+    return _load(path, load)
+
+
+def _load(path, load):
+    from pipeline.model import ModelFileError
+
+    if not Path(path).is_file():
+        raise ModelFileError(f"{path}: no such model file; run `dvc repro` to create it")
+    try:
+        return load()
+    except Exception as error:  # h5py and Keras raise OSError, ValueError, KeyError... for a bad file
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise ModelFileError(f"{path}: not a readable Keras model ({detail}); re-create it with `dvc repro`") from None

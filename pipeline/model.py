@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
+
 
 class Variant(str, Enum):
     STANDARD = "standard"
@@ -56,3 +58,23 @@ def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: s
     outputs = layers.Softmax(name="probabilities", dtype="float32")(x)
     return keras_module.Model(inputs, outputs, name=name)
 
+
+
+class ModelFileError(OSError):
+    """A saved model cannot be used: missing, unreadable, or not the architecture params.yaml names."""
+
+
+def weight_shapes(model) -> list[tuple[str, tuple[int, ...]]]:
+    return [(layer.name, tuple(int(d) for d in w.shape)) for layer in model.layers for w in layer.weights]
+
+
+def check_architecture(model, keras_module, variant: Variant, path) -> None:
+    """Raise ModelFileError unless `model` has exactly `variant`'s layers and weight shapes."""
+    expected = weight_shapes(build_model(keras_module, variant))
+    actual = weight_shapes(model)
+    if actual != expected:
+        counts = sum(int(np.prod(s)) for _, s in actual), sum(int(np.prod(s)) for _, s in expected)
+        raise ModelFileError(
+            f"{path}: is not the {Variant(variant).value} variant ({counts[0]:,} weights, expected {counts[1]:,}); "
+            "re-run the train and qat stages for this model.variant"
+        )

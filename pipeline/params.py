@@ -107,10 +107,13 @@ class TrainParams:
 @dataclass(frozen=True)
 class QatParams:
     variant: Variant
+    split: Split  # the train stage's split, so QAT never validates on images it trains on
     seed: int
     epochs: int
     batch_size: int
     learning_rate: float
+    final_learning_rate_fraction: float
+    max_shift: int
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "variant", _check_enum("model.variant", self.variant, Variant))
@@ -118,14 +121,26 @@ class QatParams:
         _check_int("qat.epochs", self.epochs, 1, 1000)
         _check_int("qat.batch_size", self.batch_size, 1, 65536)
         _check_float("qat.learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
+        _check_float("qat.final_learning_rate_fraction", self.final_learning_rate_fraction, 0.0, 1.0)
+        _check_int("qat.max_shift", self.max_shift, 0, 8)
+
+
+@dataclass(frozen=True)
+class Split:
+    """How the training set is split into train and validation (train.seed, train.validation_size)."""
+
+    validation_size: int
+    seed: int
 
 
 @dataclass(frozen=True)
 class ExportParams:
+    variant: Variant
     opset: int
     calibration_samples: int
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "variant", _check_enum("model.variant", self.variant, Variant))
         _check_int("export.opset", self.opset, 13, 18)  # tf2onnx supports opset 18 at most
         _check_int("export.calibration_samples", self.calibration_samples, 1, 60000)
 
@@ -150,12 +165,34 @@ class EvaluateParams:
         _check_float("evaluate.int8_cross_agreement", self.int8_cross_agreement, 0.0, 1.0)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses a key given twice in one mapping (plain YAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _value in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}; keep only one",
+                                           problem_mark=key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_params(path: Path | str = PARAMS_FILE) -> dict[str, Any]:
     path = Path(path)
     try:
-        loaded = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except OSError as error:
         raise ParamsError(f"{path}: cannot read ({error.strerror}); run from the repository root") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not a text file") from None
+    try:
+        loaded = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ParamsError(f"{where}: not valid YAML: {error.problem or error.context}") from None
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
     if not isinstance(loaded, dict):
@@ -193,11 +230,25 @@ def train_params(params: dict[str, Any]) -> TrainParams:
 
 
 def qat_params(params: dict[str, Any]) -> QatParams:
-    return _section(params, "qat", QatParams, {"variant": _variant(params)})
+    train = train_params(params)  # the split must be valid and identical to train's
+    return _section(params, "qat", QatParams, {
+        "variant": _variant(params), "split": Split(train.validation_size, train.seed)})
 
 
 def export_params(params: dict[str, Any]) -> ExportParams:
-    return _section(params, "export", ExportParams)
+    return _section(params, "export", ExportParams, {"variant": _variant(params)})
+
+
+def validate_all(params: dict[str, Any]) -> list[str]:
+    """Build every stage's params; returns the sections checked. Raises ParamsError on the first bad key."""
+    builders = {"data": data_params, "train": train_params, "qat": qat_params, "export": export_params,
+                "evaluate": evaluate_params}
+    for build in builders.values():
+        build(params)
+    unknown = sorted(set(params) - set(builders) - {"model"})
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown section {unknown[0]!r}; expected {', '.join(['model', *builders])}")
+    return ["model", *builders]
 
 
 def evaluate_params(params: dict[str, Any]) -> EvaluateParams:

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import atomic_path
+from export.atomic import atomic_path
+from export.formats import BY_NAME, Precision
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -19,10 +20,10 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> None:
+def save(fig, path: Path) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def _read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -34,7 +35,7 @@ def _read_tsv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def training_curves(live_dir: Path, out: Path) -> None:
     """Loss and accuracy per epoch, train and validation, from dvclive's TSV files."""
-    plt = _pyplot()
+    plt = pyplot()
     base = live_dir / "plots" / "metrics"
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for axis, metric in zip(axes, ("loss", "accuracy")):
@@ -49,11 +50,11 @@ def training_curves(live_dir: Path, out: Path) -> None:
         axis.legend()
     axes[1].set_ylim(0.97, 1.0)
     fig.suptitle("Float training (Keras 3)")
-    _save(fig, out)
+    save(fig, out)
 
 
 def confusion(predicted: np.ndarray, labels: np.ndarray, out: Path, title: str) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     matrix = np.zeros((10, 10), dtype=np.int64)
     np.add.at(matrix, (labels, predicted), 1)
     off = matrix.copy()
@@ -72,12 +73,12 @@ def confusion(predicted: np.ndarray, labels: np.ndarray, out: Path, title: str) 
     errors = int(off.sum())
     axis.set_title(f"{title}\n{errors} errors in {len(labels):,} (colour: errors only)", fontsize=9)
     fig.colorbar(image, ax=axis, fraction=0.046)
-    _save(fig, out)
+    save(fig, out)
 
 
 def tradeoffs(rows: dict[str, dict], out: Path) -> None:
     """Accuracy against file size and against batch-1 latency, one point per format."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     accuracies = [row["accuracy"] * 100 for row in rows.values()]
     low, high = min(accuracies), max(accuracies)
@@ -85,7 +86,8 @@ def tradeoffs(rows: dict[str, dict], out: Path) -> None:
                              (axes[1], "latency_p50_ms", "batch-1 latency p50 (ms)")):
         for index, (name, row) in enumerate(rows.items()):
             x = row[key] / 1024 if key == "size_bytes" else row[key]
-            marker = "s" if name.startswith("keras") else ("o" if "float" in name else "D")
+            fmt = BY_NAME.get(name)  # the Keras rows are not files in the table
+            marker = "s" if fmt is None else ("o" if fmt.precision is Precision.FLOAT else "D")
             axis.scatter(x, row["accuracy"] * 100, marker=marker, s=60, color=f"C{index}", label=name,
                          alpha=0.85)
         axis.set_xscale("log")
@@ -95,4 +97,4 @@ def tradeoffs(rows: dict[str, dict], out: Path) -> None:
         axis.grid(alpha=0.3, which="both")
     axes[1].legend(loc="lower right", fontsize=8)
     fig.suptitle("Accuracy vs size and latency per format (MNIST test set, 10,000 images)")
-    _save(fig, out)
+    save(fig, out)

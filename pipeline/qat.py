@@ -2,41 +2,58 @@
 
 tfmot supports only Keras 2 (tf_keras), so the same architecture is rebuilt there and the
 Keras 3 weights are copied with set_weights(get_weights()). The copy is checked on real
-images before any fine-tuning starts.
+images before any fine-tuning starts. TensorFlow is imported only after params.yaml is valid.
 """
 
 from __future__ import annotations
 
-from pipeline import legacy_keras  # noqa: F401  (must precede every TensorFlow import)
+import sys
+import time
+from pathlib import Path
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from pipeline.atomic import atomic_path, install_signal_handlers, write_json  # noqa: E402
-from pipeline.dataset import load_split, one_hot, steps_per_epoch, training_batches  # noqa: E402
-from pipeline.legacy_keras import tf, tf_keras, tfmot  # noqa: E402
-from pipeline.model import Variant, build_model  # noqa: E402
-from pipeline.params import ParamsError, QatParams, qat_params, read_params  # noqa: E402
-from runtime.normalization import to_model_input  # noqa: E402
+from export.atomic import atomic_path, write_json
+from pipeline.dataset import DataError, load_split, one_hot, steps_per_epoch, training_batches
+from pipeline.model import ModelFileError, Variant, build_model
+from pipeline.params import QatParams, qat_params
+from pipeline.stage import Stage
+from runtime.normalization import to_model_input
 
 COPY_TOLERANCE = 1e-6  # float32 rounding between two kernels of the same math
+COPY_PROBE_IMAGES = 512  # test images on which the tf_keras rebuild must match Keras 3
+RANGE_PROBE_IMAGES = 2048  # training images that set the initial activation ranges
+ACTIVATION_RANGE_VARS = ("output_min", "output_max", "post_activation_min", "post_activation_max")
 
 
 class WeightCopyError(RuntimeError):
     """The tf_keras rebuild does not reproduce the Keras 3 model."""
 
 
+def load_keras3(path: Path):
+    from pipeline import legacy_keras  # noqa: F401  (before Keras 3 loads TensorFlow)
+
+    import keras
+
+    if not Path(path).is_file():
+        raise ModelFileError(f"{path}: no such model file; run the train stage first (`dvc repro train`)")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises ValueError, zipfile and h5py errors for a bad file
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:160]
+        raise ModelFileError(f"{path}: not a readable Keras model ({detail}); re-run the train stage") from None
+
+
 def to_tf_keras(keras3_path: Path, variant: Variant, probe: np.ndarray):
     """Rebuild the trained Keras 3 model in tf_keras (float32) and check both give the same outputs."""
+    from pipeline.legacy_keras import tf_keras  # sets TF_USE_LEGACY_KERAS before Keras 3 loads TensorFlow
+    from pipeline.model import check_architecture
+
     import keras
 
     keras.config.set_dtype_policy("float32")
-    trained = keras.saving.load_model(keras3_path, compile=False)
+    trained = load_keras3(keras3_path)
+    check_architecture(trained, keras, variant, keras3_path)
     reference = build_model(keras, variant)  # float32 even if training ran in mixed precision
     reference.set_weights(trained.get_weights())
     legacy = build_model(tf_keras, variant)
@@ -49,9 +66,6 @@ def to_tf_keras(keras3_path: Path, variant: Variant, probe: np.ndarray):
     return legacy, diff
 
 
-ACTIVATION_RANGE_VARS = ("output_min", "output_max", "post_activation_min", "post_activation_max")
-
-
 def calibrate_activation_ranges(qat, float_model, images: np.ndarray) -> dict[str, tuple[float, float]]:
     """Start every activation range at the float model's observed range instead of tfmot's [-6, 6].
 
@@ -59,6 +73,8 @@ def calibrate_activation_ranges(qat, float_model, images: np.ndarray) -> dict[st
     fine-tune would otherwise keep ReLU outputs with a negative range, wasting int8 levels and
     leaving a zero point that is not the ReLU floor.
     """
+    from pipeline.legacy_keras import tf_keras
+
     ranges = {}
     for wrapper in qat.layers:
         variables = {v.name.split("/")[-1].split(":")[0]: v for v in wrapper.weights}
@@ -77,69 +93,47 @@ def calibrate_activation_ranges(qat, float_model, images: np.ndarray) -> dict[st
 
 def fine_tune(float_model, params: QatParams, split) -> tuple:
     """Wrap the float model with tfmot's default 8-bit QAT scheme and fine-tune it."""
+    from pipeline.legacy_keras import tf, tf_keras, tfmot
+    from pipeline.progress import epoch_logger
+
     tf_keras.utils.set_random_seed(params.seed)
     tf.config.experimental.enable_op_determinism()  # same seed, same weights, same int8 files
     qat = tfmot.quantization.keras.quantize_model(float_model)
-    ranges = calibrate_activation_ranges(qat, float_model, to_model_input(split.x_train[:2048]))
+    ranges = calibrate_activation_ranges(qat, float_model, to_model_input(split.x_train[:RANGE_PROBE_IMAGES]))
     print(f"qat: initial activation ranges {ranges}", file=sys.stderr)
     steps = steps_per_epoch(len(split.x_train), params.batch_size)
-    schedule = tf_keras.optimizers.schedules.CosineDecay(params.learning_rate, steps * params.epochs, alpha=0.05)
+    schedule = tf_keras.optimizers.schedules.CosineDecay(
+        params.learning_rate, steps * params.epochs, alpha=params.final_learning_rate_fraction)
     qat.compile(
         optimizer=tf_keras.optimizers.Adam(schedule),
         loss=tf_keras.losses.CategoricalCrossentropy(),
         metrics=["accuracy"],
     )
-
-    class Progress(tf_keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            shown = "  ".join(f"{k} {v:.4f}" for k, v in sorted((logs or {}).items()))
-            took = time.perf_counter() - self.start
-            print(f"qat: epoch {epoch + 1}/{params.epochs}  {took:.1f}s  {shown}", file=sys.stderr, flush=True)
-
     validation = (to_model_input(split.x_val), one_hot(split.y_val)) if len(split.x_val) else None
-    history = qat.fit(
-        training_batches(split.x_train, split.y_train, params.batch_size, params.seed + 1, max_shift=1),
+    logger = epoch_logger(tf_keras, "qat", params.epochs)
+    qat.fit(
+        training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift),
         steps_per_epoch=steps,
         epochs=params.epochs,
         validation_data=validation,
         validation_batch_size=1000,
-        callbacks=[Progress()],
+        callbacks=[logger],
         verbose=0,
     )
-    return qat, {k: float(v[-1]) for k, v in history.history.items()}
+    return qat, logger.history[-1]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
-    parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
-    parser.add_argument("--float-out", type=Path, default=Path("models/float_tfkeras.h5"))
-    parser.add_argument("--qat-out", type=Path, default=Path("models/qat.h5"))
-    parser.add_argument("--metrics", type=Path, default=Path("metrics/qat.json"))
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--validation-size", type=int, default=None, help="override train.validation_size")
-    args = parser.parse_args(argv)
-    install_signal_handlers()
+def run(args, params: QatParams) -> str:
     started = time.perf_counter()
-    try:
-        raw = read_params(args.params)
-        params = qat_params(raw)
-        validation_size = raw["train"]["validation_size"] if args.validation_size is None else args.validation_size
-        split = load_split(args.data, validation_size, raw["train"]["seed"])
-        probe = to_model_input(split.x_test[:512])
-        float_model, copy_diff = to_tf_keras(args.model, params.variant, probe)
-        print(f"qat: tf_keras rebuild matches Keras 3 (max |diff| {copy_diff:.2g})", file=sys.stderr)
-        with atomic_path(args.float_out) as tmp:
-            float_model.save(tmp)
-        qat, logs = fine_tune(float_model, params, split)
-        with atomic_path(args.qat_out) as tmp:
-            qat.save(tmp)
-    except (ParamsError, WeightCopyError) as error:
-        print(f"qat: error: {error}", file=sys.stderr)
-        return 1
+    split = load_split(args.data, params.split.validation_size, params.split.seed)
+    probe = to_model_input(split.x_test[:COPY_PROBE_IMAGES])
+    float_model, copy_diff = to_tf_keras(args.model, params.variant, probe)
+    print(f"qat: tf_keras rebuild matches Keras 3 (max |diff| {copy_diff:.2g})", file=sys.stderr)
+    qat, logs = fine_tune(float_model, params, split)
+    with atomic_path(args.float_out) as tmp:
+        float_model.save(tmp)
+    with atomic_path(args.qat_out) as tmp:
+        qat.save(tmp)
     summary = {
         "weight_copy_max_abs_diff": copy_diff,
         "qat_val_accuracy": logs.get("val_accuracy"),
@@ -148,9 +142,20 @@ def main(argv: list[str] | None = None) -> int:
         "stage_wall_seconds": round(time.perf_counter() - started, 2),
     }
     write_json(args.metrics, summary)
-    print("qat: " + json.dumps(summary))
-    return 0
+    return f"val_accuracy {summary['qat_val_accuracy']:.4f}; wrote {args.float_out} and {args.qat_out}"
 
+
+def arguments(parser) -> None:
+    parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
+    parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
+    parser.add_argument("--float-out", type=Path, default=Path("models/float_tfkeras.h5"))
+    parser.add_argument("--qat-out", type=Path, default=Path("models/qat.h5"))
+    parser.add_argument("--metrics", type=Path, default=Path("metrics/qat.json"))
+
+
+STAGE = Stage("qat", __doc__.splitlines()[0], run, qat_params, arguments,
+              catches=(DataError, ModelFileError, WeightCopyError))
+main = STAGE.main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,8 +1,9 @@
 """Stage `train`: train the float CNN with Keras 3 on the best available device.
 
 Writes the model (`.keras`), per-epoch curves through dvclive, and a summary with the
-backend, device, wall time and throughput. Nothing here imports TensorFlow unless
-TensorFlow is the chosen backend, so the stage runs on a JAX-only GPU machine.
+backend, device, wall time, throughput and what decides the bits (CPU features, library
+versions). Nothing here imports TensorFlow unless TensorFlow is the chosen backend, so the
+stage runs on a JAX-only GPU machine. Every output is replaced whole, only at the end.
 """
 
 from __future__ import annotations
@@ -11,74 +12,65 @@ import time
 
 STARTED = time.perf_counter()  # stage wall time includes imports and compilation
 
-import argparse  # noqa: E402
-import json  # noqa: E402
+import contextlib  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from export.atomic import atomic_dir, atomic_path, write_json  # noqa: E402
 from pipeline import backend as backend_choice  # noqa: E402
-from pipeline.atomic import atomic_path, install_signal_handlers, write_json  # noqa: E402
-from pipeline.dataset import load_split, one_hot, steps_per_epoch, training_batches  # noqa: E402
-from pipeline.params import Device, MixedPrecision, ParamsError, TrainParams, read_params, train_params  # noqa: E402
+from pipeline import provenance  # noqa: E402
+from pipeline.dataset import DataError, Split, load_split, one_hot, steps_per_epoch, training_batches  # noqa: E402
+from pipeline.params import Device, MixedPrecision, TrainParams, train_params  # noqa: E402
+from pipeline.stage import Stage  # noqa: E402
+
+# One-cycle schedule: linear warm-up over the first tenth of the steps from 1/20 of the peak,
+# then cosine decay to 1% of the peak.
+WARMUP_FRACTION = 0.1
+WARMUP_START_FRACTION = 1 / 20
+FINAL_FRACTION = 0.01
+VALIDATION_BATCH = 1000
 
 
-class EpochLogger:
-    """Keras callback factory: per-epoch metrics to dvclive (if installed) and to stderr."""
-
-    @staticmethod
-    def create(keras, live_dir: Path | None, total_epochs: int):
-        try:
-            from dvclive import Live
-        except ImportError:  # the GPU box carries only keras; curves still go to stderr
-            Live = None
-
-        class _Logger(keras.callbacks.Callback):
-            def __init__(self) -> None:
-                super().__init__()
-                self.live = Live(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False) if Live and live_dir else None
-                self.epoch_times: list[float] = []
-                self.history: list[dict[str, float]] = []
-
-            def on_epoch_begin(self, epoch, logs=None):
-                self._start = time.perf_counter()
-
-            def on_epoch_end(self, epoch, logs=None):
-                seconds = time.perf_counter() - self._start
-                self.epoch_times.append(seconds)
-                logs = {k: float(v) for k, v in (logs or {}).items()}
-                self.history.append(logs)
-                shown = "  ".join(f"{k} {v:.4f}" for k, v in sorted(logs.items()) if k != "learning_rate")
-                print(f"train: epoch {epoch + 1}/{total_epochs}  {seconds:.1f}s  {shown}", file=sys.stderr, flush=True)
-                if self.live:
-                    for name, value in logs.items():
-                        self.live.log_metric(name, value, plot=True)
-                    self.live.log_metric("epoch_seconds", seconds, plot=True)
-                    self.live.next_step()
-
-            def on_train_end(self, logs=None):
-                if self.live:
-                    self.live.end()
-
-        return _Logger()
+@dataclass(frozen=True)
+class Setup:
+    keras: object
+    selection: backend_choice.Selection
+    mixed: bool
+    jit: bool
 
 
-def seed_everything(keras, selection: backend_choice.Selection, seed: int) -> None:
-    keras.utils.set_random_seed(seed)
+def set_up(params: TrainParams) -> Setup:
+    """Choose backend and device, import Keras 3 on it, set precision and seeds."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any probe imports TensorFlow
+    selection = backend_choice.choose(params.backend, params.device)
+    backend_choice.activate(selection)
+    import keras
+
+    on_gpu = selection.device is Device.GPU
+    mixed = params.mixed_precision is MixedPrecision.ON or (params.mixed_precision is MixedPrecision.AUTO and on_gpu)
+    keras.config.set_dtype_policy("mixed_bfloat16" if mixed else "float32")
+    keras.utils.set_random_seed(params.seed)
     if selection.backend.value == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    # XLA on the CPU is slower than TensorFlow's own kernels for these convolutions.
+    jit = on_gpu or selection.backend.value == "jax"
+    print(f"train: backend {selection.backend.value}, device {selection.device_name}, "
+          f"{'bf16 mixed' if mixed else 'fp32'}, variant {params.variant.value}", file=sys.stderr)
+    return Setup(keras, selection, mixed, jit)
 
 
 def compile_model(keras, model, params: TrainParams, total_steps: int, jit_compile: bool):
-    warmup = max(1, total_steps // 10)
+    warmup = max(1, int(total_steps * WARMUP_FRACTION))
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=params.learning_rate / 20,
-        decay_steps=total_steps - warmup,
-        alpha=0.01,
+        initial_learning_rate=params.learning_rate * WARMUP_START_FRACTION,
+        decay_steps=max(1, total_steps - warmup),
+        alpha=FINAL_FRACTION,
         warmup_target=params.learning_rate,
         warmup_steps=warmup,
     )
@@ -90,63 +82,44 @@ def compile_model(keras, model, params: TrainParams, total_steps: int, jit_compi
     )
 
 
-def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path | None) -> dict:
-    """Train and save the float model; return the summary metrics."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any probe imports TensorFlow
-    selection = backend_choice.choose(params.backend, params.device)
-    backend_choice.activate(selection)
-    import keras
-
+def fit(setup: Setup, params: TrainParams, split: Split, live_dir: Path | None):
+    """Build, compile and fit the model; returns (model, epoch logger, fit seconds)."""
     from pipeline.model import build_model
+    from pipeline.progress import epoch_logger
+    from runtime.normalization import to_model_input
 
-    on_gpu = selection.device is Device.GPU
-    mixed = params.mixed_precision is MixedPrecision.ON or (params.mixed_precision is MixedPrecision.AUTO and on_gpu)
-    keras.config.set_dtype_policy("mixed_bfloat16" if mixed else "float32")
-    seed_everything(keras, selection, params.seed)
-    print(
-        f"train: backend {selection.backend.value}, device {selection.device_name}, "
-        f"{'bf16 mixed' if mixed else 'fp32'}, variant {params.variant.value}",
-        file=sys.stderr,
-    )
-
-    split = load_split(data_path, params.validation_size, params.seed)
+    keras = setup.keras
     steps = steps_per_epoch(len(split.x_train), params.batch_size)
     model = build_model(keras, params.variant)
-    # XLA on the CPU is slower than TensorFlow's own kernels for these convolutions.
-    jit = on_gpu or selection.backend.value == "jax"
-    compile_model(keras, model, params, steps * params.epochs, jit)
-    logger = EpochLogger.create(keras, live_dir, params.epochs)
-    validation = None
-    if params.validation_size:
-        from runtime.normalization import to_model_input
-
-        validation = (to_model_input(split.x_val), one_hot(split.y_val))
-    fit_start = time.perf_counter()
+    compile_model(keras, model, params, steps * params.epochs, setup.jit)
+    logger = epoch_logger(keras, "train", params.epochs, live_dir)
+    validation = (to_model_input(split.x_val), one_hot(split.y_val)) if params.validation_size else None
+    start = time.perf_counter()
     model.fit(
         training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift),
         steps_per_epoch=steps,
         epochs=params.epochs,
         validation_data=validation,
-        validation_batch_size=1000,
+        validation_batch_size=VALIDATION_BATCH,
         callbacks=[logger],
         shuffle=False,  # the generator shuffles, seeded
         verbose=0,
     )
-    fit_seconds = time.perf_counter() - fit_start
-    with atomic_path(model_out) as tmp:
-        model.save(tmp)
+    return model, logger, time.perf_counter() - start
 
-    images_per_epoch = steps * params.batch_size
+
+def summarize(setup: Setup, params: TrainParams, model, logger, fit_seconds: float, n_train: int) -> dict:
+    images_per_epoch = steps_per_epoch(n_train, params.batch_size) * params.batch_size
     steady = logger.epoch_times[1:] or logger.epoch_times
     final = logger.history[-1]
     return {
         "variant": params.variant.value,
-        "backend": selection.backend.value,
-        "device": selection.device.value,
-        "device_name": selection.device_name,
+        "backend": setup.selection.backend.value,
+        "device": setup.selection.device.value,
+        "device_name": setup.selection.device_name,
         "cpu_count": os.cpu_count(),
-        "mixed_precision": mixed,
-        "jit_compile": jit,
+        "mixed_precision": setup.mixed,
+        "jit_compile": setup.jit,
         "params": int(model.count_params()),
         "epochs": params.epochs,
         "batch_size": params.batch_size,
@@ -158,28 +131,48 @@ def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path 
         "steady_images_per_second": round(images_per_epoch / float(np.median(steady)), 1),
         "val_accuracy": final.get("val_accuracy"),
         "train_accuracy": final.get("accuracy"),
+        # What decides the bits: the same code, data and seed give the same weights only on the
+        # same CPU features and library versions (see README, Reproducibility).
+        "machine": provenance.machine(),
+        "versions": provenance.library_versions(),
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path | None,
+          metrics_out: Path | None = None) -> dict:
+    """Train and save the float model; return the summary metrics.
+
+    The curves are written to a temporary folder and swapped in with the model and the
+    summary at the end, so an interrupted run leaves the previous run's outputs untouched.
+    """
+    split = load_split(data_path, params.validation_size, params.seed)
+    setup = set_up(params)
+    with atomic_dir(live_dir) if live_dir else contextlib.nullcontext() as live_tmp:
+        model, logger, fit_seconds = fit(setup, params, split, live_tmp)
+        summary = summarize(setup, params, model, logger, fit_seconds, len(split.x_train))
+        with atomic_path(model_out) as tmp:
+            model.save(tmp)
+        if metrics_out:
+            write_json(metrics_out, summary)
+    return summary
+
+
+def run(args, params: TrainParams) -> str:
+    summary = train(params, args.data, args.model, args.live_dir, args.metrics)
+    return (f"{summary['variant']} on {summary['backend']}/{summary['device_name']}: "
+            f"val_accuracy {summary['val_accuracy']:.4f}, {summary['stage_wall_seconds']:.0f} s; wrote {args.model}")
+
+
+def arguments(parser) -> None:
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics/train.json"))
     parser.add_argument("--live-dir", type=Path, default=Path("metrics/train"))
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args(argv)
-    install_signal_handlers()
-    try:
-        params = train_params(read_params(args.params))
-        summary = train(params, args.data, args.model, args.live_dir)
-    except (ParamsError, backend_choice.BackendError) as error:
-        print(f"train: error: {error}", file=sys.stderr)
-        return 1
-    write_json(args.metrics, summary)
-    print("train: " + json.dumps(summary))
-    return 0
 
+
+STAGE = Stage("train", __doc__.splitlines()[0], run, train_params, arguments,
+              catches=(DataError, backend_choice.BackendError))
+main = STAGE.main
 
 if __name__ == "__main__":
     sys.exit(main())

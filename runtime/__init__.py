@@ -17,7 +17,7 @@ _EXPORTS = {
     "default_model": "runtime.model",
     "open_engine": "runtime.model",
     "preprocess_image": "runtime.preprocess",
-    "RuntimeErrorBase": "runtime.errors",
+    "ClassifierError": "runtime.errors",
     "ModelLoadError": "runtime.errors",
     "ModelIntegrityError": "runtime.errors",
     "EngineUnavailableError": "runtime.errors",

@@ -48,13 +48,11 @@ def models_in(directory: Path) -> list[Path]:
 
 def cli_seconds(repeats: int) -> list[float]:
     """Wall time of `python -m runtime.classify digit.png`, whole process, start to answer."""
-    from PIL import Image, ImageDraw
+    from runtime.synthetic import draw_digit
 
     with tempfile.TemporaryDirectory() as tmp:
         picture = Path(tmp) / "digit.png"
-        image = Image.new("L", (120, 120), 255)
-        ImageDraw.Draw(image).line([(30, 25), (90, 25), (50, 100)], fill=0, width=10)
-        image.save(picture)
+        draw_digit(7, 120, 80, (20, 20)).save(picture)
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -66,24 +64,15 @@ def cli_seconds(repeats: int) -> list[float]:
 
 def folder_rate(count: int) -> dict:
     """Images per second for `classify` on a folder of `count` MNIST-sized PNGs (generated here)."""
-    from PIL import Image
-
     from runtime.classify import classify
     from runtime.model import Classifier
+    from runtime.synthetic import write_digit_folder
 
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        base = np.zeros((28, 28), np.uint8)
-        for i in range(count):
-            image = base.copy()
-            r, c = rng.integers(6, 12, size=2)
-            image[r : r + 14, c + 6 : c + 9] = 255
-            image[r : r + 3, c : c + 12] = 230
-            Image.fromarray(image).save(folder / f"{i:06d}.png")
+        write_digit_folder(Path(tmp), count)
         classifier = Classifier.load()
         start = time.perf_counter()
-        done = sum(1 for result in classify(classifier, [str(folder)], top_k=1) if "label" in result)
+        done = sum(1 for result in classify(classifier, [tmp], top_k=1) if "label" in result)
         seconds = time.perf_counter() - start
     return {"images": done, "seconds": round(seconds, 2), "images_per_s": round(done / seconds, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

@@ -17,7 +17,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from runtime.engines import ENGINE_BY_SUFFIX
-from runtime.errors import InputError, RuntimeErrorBase
+from runtime.errors import InputError, ClassifierError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
 BATCH = 256
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         classifier = Classifier.load(args.model, args.engine)
-    except RuntimeErrorBase as error:
+    except ClassifierError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     failed = 0

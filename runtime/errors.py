@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 
-class RuntimeErrorBase(Exception):
-    """Base of every error the runtime raises on purpose."""
+class ClassifierError(Exception):
+    """Base of every error the runtime raises on purpose; each subclass also has the builtin
+    base that fits it (OSError, ImportError, ValueError), so callers may catch either."""
 
 
-class ModelLoadError(RuntimeErrorBase, OSError):
+class ModelLoadError(ClassifierError, OSError):
     """A model file cannot be used: missing, unreadable, tampered with, or the wrong kind."""
 
 
@@ -15,11 +16,11 @@ class ModelIntegrityError(ModelLoadError):
     """A model's sha256 does not match its manifest."""
 
 
-class EngineUnavailableError(RuntimeErrorBase, ImportError):
+class EngineUnavailableError(ClassifierError, ImportError):
     """The engine a model needs is not installed."""
 
 
-class InputError(RuntimeErrorBase, ValueError):
+class InputError(ClassifierError, ValueError):
     """An input cannot be turned into a digit image."""
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from runtime.engines import ENGINE_BY_SUFFIX
+from runtime.engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
 from runtime.errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError
 from runtime.preprocess import SIZE, preprocess_image
 
@@ -28,18 +28,6 @@ class Prediction:
     probability: float
     probabilities: np.ndarray = field(repr=False)
     top_k: list[tuple[int, float]]
-
-
-def _engine_class(engine: str):
-    if engine == "litert":
-        from runtime.engines.litert import LiteRtEngine
-
-        return LiteRtEngine
-    if engine == "onnx":
-        from runtime.engines.onnx import OnnxEngine
-
-        return OnnxEngine
-    raise ModelLoadError(f"unknown engine {engine!r}; choose one of {', '.join(sorted(set(ENGINE_BY_SUFFIX.values())))}")
 
 
 def _check_container(path: Path, engine: str) -> None:
@@ -66,7 +54,7 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
         except KeyError:
             raise ModelLoadError(f"{path}: unknown model type; expected .tflite or .onnx, or pass an engine") from None
     _check_container(path, engine)
-    instance = _engine_class(engine)(path, threads=threads)
+    instance = engine_spec(engine).load_class()(path, threads=threads)
     if tuple(instance.input_shape[1:]) != EXPECTED_INPUT:
         raise ModelLoadError(
             f"{path}: input shape {list(instance.input_shape)} is not a digit model's [N, 28, 28, 1]"
@@ -80,9 +68,12 @@ def read_manifest(directory: Path) -> dict | None:
         return None
     try:
         manifest = json.loads(path.read_text())
-        manifest["files"]  # noqa: B018  (a manifest without files is not one)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ModelLoadError(f"{path}: unreadable manifest ({error})") from None
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"{path}: unreadable manifest ({str(error).splitlines()[0]})") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
+        raise ModelLoadError(f"{path}: unreadable manifest (no 'files' mapping of file name to entry); "
+                             "re-export it (dvc repro) or reinstall")
     return manifest
 
 
@@ -91,6 +82,12 @@ def verify(path: Path, manifest: dict) -> dict:
     entry = manifest["files"].get(path.name)
     if entry is None:
         raise ModelIntegrityError(f"{path}: not listed in {path.parent / MANIFEST_NAME}")
+    size = path.stat().st_size
+    if size != entry.get("size_bytes"):
+        raise ModelIntegrityError(
+            f"{path}: {size:,} bytes, but the manifest says {entry.get('size_bytes')}; "
+            "the file was modified or truncated: re-export it (dvc repro) or reinstall"
+        )
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != entry.get("sha256"):
         raise ModelIntegrityError(
@@ -105,20 +102,14 @@ def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> P
     manifest = read_manifest(directory)
     if manifest is None:
         raise ModelLoadError(f"{directory}: no bundled model; run `dvc repro` or pass --model PATH")
-    choices = [engine] if engine else ["litert", "onnx"]
-    for choice in choices:
+    choices = [engine_spec(engine)] if engine else list(ENGINES.values())
+    for spec in choices:
         for name, entry in manifest["files"].items():
-            if entry.get("engine") == choice and entry.get("precision") == "int8" and _installed(choice):
+            if entry.get("engine") == spec.name and entry.get("precision") == "int8" and spec.installed():
                 return directory / name
-    wanted = engine or "litert or onnx"
-    raise EngineUnavailableError(f"no usable bundled model for {wanted}: install ai-edge-litert or onnxruntime")
-
-
-def _installed(engine: str) -> bool:
-    import importlib.util
-
-    module = {"litert": "ai_edge_litert", "onnx": "onnxruntime"}[engine]
-    return importlib.util.find_spec(module) is not None
+    wanted = " or ".join(spec.name for spec in choices)
+    install = " or ".join(spec.pip for spec in choices)
+    raise EngineUnavailableError(f"no usable bundled model for {wanted}: pip install {install}")
 
 
 class Classifier:

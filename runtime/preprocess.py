@@ -2,8 +2,9 @@
 
 This is how MNIST itself was made: find the digit, scale it so its longer side is 20 px
 (aspect ratio kept), and centre it by centre of mass in a 28x28 field, light ink on dark.
-The pipeline and the runtime share this module, so a deployed model sees exactly what the
-evaluation saw.
+The CLI, the library and the benchmark all go through this one function. The pipeline
+evaluates on MNIST's own arrays, which are already in this form; the MNIST-as-PNG test
+(tests/test_preprocess.py) checks that this path keeps their accuracy.
 """
 
 from __future__ import annotations
@@ -80,7 +81,13 @@ def image_to_gray(image: Image.Image) -> np.ndarray:
             paper = 1.0 if ink.size and np.median(ink) < 0.5 else 0.0
             return luminance * alpha + paper * (1.0 - alpha)
         return luminance
-    return np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    if image.mode == "LAB":  # Pillow cannot convert LAB to L; its L channel is the lightness
+        return np.asarray(image.getchannel("L"), dtype=np.float64) / 255.0
+    try:
+        gray = image.convert("L")
+    except ValueError:
+        raise InputError(f"cannot read {image.mode} images; convert the picture to RGB or grayscale") from None
+    return np.asarray(gray, dtype=np.float64) / 255.0
 
 
 def _rescale(values: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import FIXTURE, ROOT, write_test_params
 
@@ -49,16 +50,29 @@ def project_copy(tmp_path: Path) -> Path:
     return project
 
 
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_killed_train_stage_leaves_no_partial_model(tmp_path, signum):
+def test_killed_train_stage_leaves_every_output_as_it_was(tmp_path, signum):
     project = project_copy(tmp_path)
+    previous_curves = project / "metrics" / "train" / "plots" / "metrics"
+    previous_curves.mkdir(parents=True)
+    (previous_curves / "loss.tsv").write_text("step\tloss\n0\t0.5\n1\t0.3\n")
+    (project / "metrics" / "train" / "metrics.json").write_text('{"step": 1}')
+    before = snapshot(project / "metrics")
     process = start([sys.executable, "-m", "pipeline.train"], project)
-    wait_for(process, "epoch 1/")
+    wait_for(process, "epoch 2/")  # dvclive has logged a step by now
     os.killpg(process.pid, signum)
-    process.wait(timeout=60)
+    output, _ = process.communicate(timeout=60)
     assert process.returncode != 0
     models = project / "models"
     assert not models.exists() or list(models.iterdir()) == [], list(models.iterdir())
+    assert snapshot(project / "metrics") == before  # dvclive's curves and metrics untouched
+    assert sorted(p.name for p in (project / "metrics").iterdir()) == ["train"]  # no temporary left behind
+    assert "Traceback" not in output, output[-2000:]
+    assert output.strip().splitlines()[-1] in ("train: interrupted", "train: terminated")
 
 
 def test_dvc_repro_after_an_interrupt_redoes_only_the_stage(tmp_path):
@@ -69,13 +83,16 @@ def test_dvc_repro_after_an_interrupt_redoes_only_the_stage(tmp_path):
     for cmd in (["git", "init", "-q"], [*dvc, "init", "-q"], [*dvc, "config", "core.analytics", "false"],
                 ["git", "add", "-A"], git_commit):
         subprocess.run(cmd, cwd=project, check=True, env={**os.environ, **env}, capture_output=True)
+    subprocess.run([*dvc, "repro", "--single-item", "check_params"], cwd=project, check=True,
+                   env={**os.environ, **env}, capture_output=True)
     process = start([*dvc, "repro", "--single-item", "train"], project, env)
     wait_for(process, "epoch 1/")
     os.killpg(process.pid, signal.SIGINT)
     process.wait(timeout=60)
     assert process.returncode != 0
     assert not (project / "models" / "float.keras").exists()
-    assert not (project / "dvc.lock").exists() or "train" not in (project / "dvc.lock").read_text()
+    lock = yaml.safe_load((project / "dvc.lock").read_text()) if (project / "dvc.lock").exists() else {}
+    assert "train" not in lock.get("stages", {})
 
     params = project / "params.yaml"
     params.write_text(params.read_text().replace("epochs: 30", "epochs: 2"))
@@ -86,3 +103,15 @@ def test_dvc_repro_after_an_interrupt_redoes_only_the_stage(tmp_path):
     again = subprocess.run([*dvc, "repro", "--single-item", "train"], cwd=project, capture_output=True, text=True,
                            env={**os.environ, **env}, timeout=300)
     assert again.returncode == 0 and "didn't change, skipping" in again.stdout, again.stdout[-1000:]
+
+    # An invalid value is refused by check_params before DVC removes train's outputs.
+    model_bytes = (project / "models" / "float.keras").read_bytes()
+    metrics = snapshot(project / "metrics")
+    params.write_text(params.read_text().replace("epochs: 2", "epochs: -1"))
+    refused = subprocess.run([*dvc, "repro", "--single-item", "check_params", "train"], cwd=project,
+                             capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    assert refused.returncode != 0
+    assert "train.epochs must be between 1 and 1000, got -1" in refused.stdout + refused.stderr
+    assert (project / "models" / "float.keras").read_bytes() == model_bytes
+    assert {k: v for k, v in snapshot(project / "metrics").items() if k != "params_check.json"} == {
+        k: v for k, v in metrics.items() if k != "params_check.json"}

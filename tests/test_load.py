@@ -13,18 +13,9 @@ SCRIPT = """
 import json, resource, sys
 from pathlib import Path
 import numpy as np
-from PIL import Image
+from runtime.synthetic import write_digit_folder
 folder, count = Path(sys.argv[1]), int(sys.argv[2])
-rng = np.random.default_rng(0)
-for i in range(count):
-    image = np.zeros((28, 28), np.uint8)
-    r, c = rng.integers(5, 12, size=2)
-    image[r:r + 14, c + 5:c + 8] = 255
-    name = folder / f"{i:05d}.png"
-    if i == count // 2:
-        name.write_bytes(b"corrupt in the middle")
-    else:
-        Image.fromarray(image).save(name)
+write_digit_folder(folder, count, corrupt_at=count // 2)
 from runtime.classify import classify
 from runtime.model import Classifier
 results = list(r for r in classify(Classifier.load(), [str(folder)], top_k=1))

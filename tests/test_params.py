@@ -46,8 +46,14 @@ def test_each_stage_lists_its_own_script():
 
 
 def test_typed_params_build_from_params_yaml():
-    P.train_params(PARAMS), P.qat_params(PARAMS), P.export_params(PARAMS), P.evaluate_params(PARAMS)
-    P.data_params(PARAMS)
+    train, qat = P.train_params(PARAMS), P.qat_params(PARAMS)
+    assert train.backend is P.Backend(PARAMS["train"]["backend"]) and train.epochs == PARAMS["train"]["epochs"]
+    # QAT reads the train stage's split from the typed train params, never from the raw dict.
+    assert qat.split == P.Split(train.validation_size, train.seed)
+    assert P.export_params(PARAMS).variant.value == PARAMS["model"]["variant"]
+    assert P.evaluate_params(PARAMS).int8_min_agreement == PARAMS["evaluate"]["int8_min_agreement"]
+    assert P.data_params(PARAMS).url == PARAMS["data"]["url"]
+    assert P.validate_all(PARAMS) == ["model", "data", "train", "qat", "export", "evaluate"]
 
 
 def test_stage_params_match_dataclass_fields():
@@ -55,7 +61,7 @@ def test_stage_params_match_dataclass_fields():
 
     for section, cls in (("train", P.TrainParams), ("qat", P.QatParams), ("export", P.ExportParams),
                          ("evaluate", P.EvaluateParams), ("data", P.DataParams)):
-        fields = {f.name for f in dataclasses.fields(cls)} - {"variant"}
+        fields = {f.name for f in dataclasses.fields(cls)} - {"variant", "split"}
         assert fields == set(PARAMS[section]), section
 
 
@@ -89,9 +95,48 @@ def test_unknown_and_missing_keys(tmp_path):
     with pytest.raises(P.ParamsError, match="missing key train.seed"):
         P.train_params(bad)
     broken = tmp_path / "params.yaml"
-    broken.write_text("train: [unclosed")
-    with pytest.raises(P.ParamsError, match="not valid YAML"):
+    broken.write_text("model:\n  variant: tiny\ntrain: [unclosed\n")
+    with pytest.raises(P.ParamsError, match=r"params.yaml:4:1: not valid YAML: expected ',' or ']'"):
         P.read_params(broken)
+
+
+def test_duplicate_keys_are_refused_with_their_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("train:\n  epochs: 3\n  seed: 1\n  epochs: 4\n")
+    with pytest.raises(P.ParamsError, match=r"params.yaml:4:3: not valid YAML: duplicate key 'epochs'"):
+        P.read_params(path)
+
+
+def test_unknown_section_is_refused():
+    bad = yaml.safe_load(yaml.safe_dump(PARAMS))
+    bad["trian"] = {"epochs": 3}
+    with pytest.raises(P.ParamsError, match="unknown section 'trian'"):
+        P.validate_all(bad)
+
+
+VARIANT_HUGE = ("model", "variant", "huge", "model.variant must be one of standard, tiny; got 'huge'")
+
+
+@pytest.mark.parametrize("stage, section, key, value, message", [
+    ("check_params", *VARIANT_HUGE), ("train", *VARIANT_HUGE), ("qat", *VARIANT_HUGE), ("export", *VARIANT_HUGE),
+    ("evaluate", "evaluate", "int8_min_agreement", 1.5, "evaluate.int8_min_agreement must be in [0.0, 1.0], got 1.5"),
+])
+def test_bad_params_are_refused_before_tensorflow_loads(tmp_path, stage, section, key, value, message):
+    import subprocess
+    import sys
+
+    bad = yaml.safe_load(yaml.safe_dump(PARAMS))
+    bad[section][key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(bad))
+    code = (f"import sys; from pipeline.{stage} import main\n"
+            f"code = main(['--params', {str(path)!r}])\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))\n"
+            "sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"{stage}: error: params.yaml: {message}"
+    assert done.stdout.strip() == "[]"
 
 
 def test_bad_params_stop_a_stage_before_work(tmp_path, capsys):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digits import draw_digit
+from runtime.synthetic import draw_digit
 from runtime import Classifier, ModelIntegrityError, ModelLoadError, Prediction
 from runtime.classify import main
 from runtime.model import BUNDLED_DIR, MANIFEST_NAME, open_engine
@@ -79,8 +79,14 @@ def test_public_surface():
     import runtime
 
     assert set(runtime.__all__) >= {"Classifier", "Prediction", "preprocess_image", "ModelLoadError"}
+    import importlib
+
     for name in runtime.__all__:
-        assert getattr(runtime, name) is not None
+        module = importlib.import_module(runtime._EXPORTS[name])
+        assert getattr(runtime, name) is getattr(module, name), name
+    assert sorted(dir(runtime)) == sorted(runtime.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        runtime.nope  # noqa: B018
 
 
 @pytest.mark.parametrize("engine", ["litert", "onnx"])

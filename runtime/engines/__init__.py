@@ -4,9 +4,13 @@ dequantized with the scale and zero point read from the model itself."""
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
+
+from runtime.errors import ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -24,4 +28,37 @@ class Quantization:
         return (q.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
 
 
-ENGINE_BY_SUFFIX = {".tflite": "litert", ".onnx": "onnx"}
+@dataclass(frozen=True)
+class EngineSpec:
+    """One inference engine: the files it opens, where its wrapper lives, what to install."""
+
+    name: str
+    suffix: str
+    wrapper: str  # "module:Class"
+    package: str  # the import that proves the engine is installed
+    pip: str
+
+    def load_class(self):
+        module, name = self.wrapper.split(":")
+        return getattr(importlib.import_module(module), name)
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.package) is not None
+
+
+# The one registry of engines, in order of preference for the bundled default.
+ENGINES: dict[str, EngineSpec] = {
+    spec.name: spec
+    for spec in (
+        EngineSpec("litert", ".tflite", "runtime.engines.litert:LiteRtEngine", "ai_edge_litert", "ai-edge-litert"),
+        EngineSpec("onnx", ".onnx", "runtime.engines.onnx:OnnxEngine", "onnxruntime", "onnxruntime"),
+    )
+}
+ENGINE_BY_SUFFIX = {spec.suffix: name for name, spec in ENGINES.items()}
+
+
+def engine_spec(name: str) -> EngineSpec:
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise ModelLoadError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}") from None

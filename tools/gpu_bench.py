@@ -1,6 +1,6 @@
 """GPU training benchmark: the train stage's own code path, then plain Keras defaults, same run.
 
-    KERAS_BACKEND=jax python -m pipeline.gpu_bench --data data/mnist.npz
+    KERAS_BACKEND=jax python -m tools.gpu_bench --data data/mnist.npz
 
 Prints, for each configuration: stage wall time (imports and XLA compilation included),
 steady-state images/s per epoch, and accuracy on the MNIST test set. Needs no TensorFlow
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for name in CONFIGS:
-        cmd = [sys.executable, "-m", "pipeline.gpu_bench", "--one", name, "--data", str(args.data),
+        cmd = [sys.executable, "-m", "tools.gpu_bench", "--one", name, "--data", str(args.data),
                "--params", str(args.params), "--device", args.device]
         if args.epochs:
             cmd += ["--epochs", str(args.epochs)]

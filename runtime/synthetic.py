@@ -1,11 +1,14 @@
-"""Pictures of digits made by the tests themselves: rendered and hand-drawn-like, at many
-sizes and positions, both polarities, in colour and with transparency."""
+"""Synthetic pictures of digits, the one generator shared by the tests and `runtime.bench`:
+hand-drawn-like strokes and typeset digits, at many sizes and positions, both polarities,
+in colour and with transparency. Pillow and numpy only."""
 
 from __future__ import annotations
 
 import io
 
 import numpy as np
+from pathlib import Path
+
 from PIL import Image, ImageDraw, ImageFont
 
 # Stroke drawings (polylines in a unit box, y down) that look like handwriting, not type.
@@ -91,3 +94,25 @@ def png_bytes(image: Image.Image, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", **options)
     return buffer.getvalue()
+
+
+def write_digit_folder(folder: Path, count: int, seed: int = 0, size: int = 28,
+                       corrupt_at: int | None = None) -> list[int]:
+    """Write `count` drawn digits as PNGs named 000000.png...; returns their labels.
+
+    With `corrupt_at`, that file holds bytes that are not an image (a bad file mid-folder).
+    """
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = []
+    for i in range(count):
+        digit = int(rng.integers(0, 10))
+        labels.append(digit)
+        path = folder / f"{i:06d}.png"
+        if i == corrupt_at:
+            path.write_bytes(b"not an image")
+            continue
+        box = int(size * 0.7)
+        x, y = (int(v) for v in rng.integers(1, max(2, size - box), size=2))
+        draw_digit(digit, size, box, (x, y), ink=255, paper=0).save(path)
+    return labels

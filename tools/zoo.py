@@ -1,8 +1,8 @@
 """Model zoo: record each variant's evaluated figures and chart them against published points.
 
-    dvc exp run -S model.variant=tiny && python -m pipeline.zoo record
-    dvc exp run -S model.variant=standard && python -m pipeline.zoo record
-    python -m pipeline.zoo plot            # -> plots/zoo.png, and a Markdown table on stdout
+    dvc exp run -S model.variant=tiny && python -m tools.zoo record
+    dvc exp run -S model.variant=standard && python -m tools.zoo record
+    python -m tools.zoo plot            # -> plots/zoo.png, and a Markdown table on stdout
 
 `metrics/zoo.json` keeps one entry per variant (committed), so the chart and the README table
 cover every variant, whichever one the workspace currently holds.
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from pipeline.atomic import write_json
+from export.atomic import write_json
 
 ZOO_FILE = Path("metrics/zoo.json")
 # Published points the project measures itself against. Sizes/latencies that were not published
@@ -62,9 +62,9 @@ def table(zoo: dict) -> str:
 
 
 def plot(zoo: dict, out: Path) -> None:
-    from pipeline.plots import _pyplot, _save
+    from pipeline.plots import pyplot, save
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), sharey=True)
     for axis, key, label in ((axes[0], "size_bytes", "int8 file size (kB)"),
                              (axes[1], "latency_p50_ms", "batch-1 latency p50 on 2 CPU cores (ms)")):
@@ -98,7 +98,7 @@ def plot(zoo: dict, out: Path) -> None:
     axes[0].set_ylim(98.2, 99.8)
     axes[1].legend(fontsize=8, loc="lower right")
     fig.suptitle("Model zoo: int8 variants vs published MNIST points (higher and further left is better)")
-    _save(fig, out)
+    save(fig, out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zoo: recorded {entry['variant']} in {args.zoo}")
         return 0
     if not args.zoo.exists():
-        print(f"zoo: error: {args.zoo} does not exist; run `python -m pipeline.zoo record` first", file=sys.stderr)
+        print(f"zoo: error: {args.zoo} does not exist; run `python -m tools.zoo record` first", file=sys.stderr)
         return 1
     zoo = json.loads(args.zoo.read_text())
     plot(zoo, args.out)

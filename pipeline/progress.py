@@ -1,0 +1,50 @@
+"""One per-epoch progress callback for the train and QAT stages (Keras 3 or tf_keras).
+
+It prints each epoch's time and metrics to stderr, keeps the epoch times for the stage's
+summary, and logs curves to dvclive when a folder is given (the train stage's).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+
+def epoch_logger(keras_module, stage: str, total_epochs: int, live_dir: Path | None = None):
+    """A Callback instance for `keras_module` (the `keras` or the `tf_keras` package)."""
+    live_class = None
+    if live_dir is not None:
+        try:
+            from dvclive import Live as live_class
+        except ImportError:  # the GPU box carries only keras; curves still go to stderr
+            live_class = None
+
+    class EpochLogger(keras_module.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.live = live_class(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False) if live_class else None
+            self.epoch_times: list[float] = []
+            self.history: list[dict[str, float]] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self._start
+            self.epoch_times.append(seconds)
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            self.history.append(logs)
+            shown = "  ".join(f"{k} {v:.4f}" for k, v in sorted(logs.items()) if k != "learning_rate")
+            print(f"{stage}: epoch {epoch + 1}/{total_epochs}  {seconds:.1f}s  {shown}", file=sys.stderr, flush=True)
+            if self.live:
+                for name, value in logs.items():
+                    self.live.log_metric(name, value, plot=True)
+                self.live.log_metric("epoch_seconds", seconds, plot=True)
+                self.live.next_step()
+
+        def on_train_end(self, logs=None):
+            if self.live:
+                self.live.end()
+
+    return EpochLogger()

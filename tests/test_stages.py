@@ -1,0 +1,310 @@
+"""The stage runner and the stages not covered elsewhere: evaluate, bundle, the zoo tool, plots,
+corrupt inputs, and the shape of the code (imports flow one way; dvc.yaml lists them)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import ROOT, write_test_params
+from export.formats import FORMATS, Format, Precision, Source, export_order
+
+STAGES = ["check_params", "data", "train", "qat", "export", "evaluate", "bundle"]
+
+
+# --- the shape of the code -------------------------------------------------------------
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return names
+
+
+def project_file(module: str) -> Path | None:
+    base = ROOT / Path(*module.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def closure(module: str) -> set[Path]:
+    """Every project file `module` imports, directly or not (function-level imports included)."""
+    seen: set[Path] = set()
+    stack = [module]
+    while stack:
+        path = project_file(stack.pop())
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        stack += [m for m in imported_modules(path) if m.split(".")[0] in ("pipeline", "export", "runtime")]
+    return seen
+
+
+@pytest.mark.parametrize("layer, forbidden", [("export", {"pipeline", "tools"}),
+                                              ("runtime", {"pipeline", "export", "tools"})])
+def test_imports_flow_one_way(layer, forbidden):
+    for path in sorted((ROOT / layer).rglob("*.py")):
+        upward = {m for m in imported_modules(path) if m.split(".")[0] in forbidden}
+        assert not upward, f"{path.relative_to(ROOT)} imports {sorted(upward)}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_each_stage_lists_the_modules_it_imports(stage):
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
+    for path in closure(f"pipeline.{stage}"):
+        relative = path.relative_to(ROOT).as_posix()
+        if path.name == "__init__.py" and not path.read_text().strip().replace('"', "").strip():
+            continue
+        covered = any(relative == dep or relative.startswith(dep.rstrip("/") + "/") for dep in deps)
+        if not covered and path.name == "__init__.py" and path.stat().st_size < 200:
+            continue  # a package marker with only a docstring
+        assert covered, f"stage {stage} imports {relative}, which dvc.yaml does not list"
+
+
+def test_every_stage_but_check_params_depends_on_it():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert set(stages) == set(STAGES)
+    checked = stages["check_params"]["outs"][0]
+    checked = next(iter(checked)) if isinstance(checked, dict) else checked
+    for name, stage in stages.items():
+        if name != "check_params":
+            assert checked in stage["deps"], name
+
+
+# --- the formats table -----------------------------------------------------------------
+
+def test_export_order_follows_sources_not_table_order():
+    order = [fmt.name for fmt in export_order(tuple(reversed(FORMATS)))]
+    for fmt in FORMATS:
+        if fmt.derived_from:
+            assert order.index(fmt.derived_from) < order.index(fmt.name)
+    orphan = Format("x", ".x", "onnx", Precision.INT8, lambda *a: None, derived_from="nothing")
+    with pytest.raises(ValueError, match="derived_from names no exported format"):
+        export_order((orphan,))
+    with pytest.raises(ValueError, match="exactly one of source and derived_from"):
+        Format("y", ".y", "onnx", Precision.INT8, lambda *a: None, source=Source.QAT_MODEL, derived_from="x")
+
+
+def test_table_columns_name_one_deployed_file_and_the_bundle():
+    assert sum(fmt.deployed for fmt in FORMATS) == 1
+    assert all(fmt.precision is Precision.INT8 for fmt in FORMATS if fmt.deployed)
+    from pipeline.bundle import BUNDLED
+
+    assert set(BUNDLED) == {fmt.filename for fmt in FORMATS if fmt.bundled}
+
+
+# --- corrupt inputs: one line, exit 1, no traceback --------------------------------------
+
+@pytest.fixture()
+def corrupt_project(tmp_path, tiny_pipeline):
+    """A project whose data or model files are random bytes."""
+    root = tmp_path
+    params = write_test_params(root / "params.yaml")
+    rng = np.random.default_rng(0)
+    for name in ("data/mnist.npz", "models/float.keras", "models/float_tfkeras.h5", "models/qat.h5",
+                 "artifacts/manifest.json", *(f"artifacts/{f.filename}" for f in FORMATS)):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(rng.bytes(4096))
+    return root, params
+
+
+def stage_args(stage: str, root: Path, data: Path) -> list[str]:
+    models, artifacts = root / "models", root / "artifacts"
+    return {
+        "train": ["--data", str(data), "--model", str(models / "new.keras"), "--metrics", str(root / "t.json"),
+                  "--live-dir", str(root / "live")],
+        "qat": ["--data", str(data), "--model", str(models / "float.keras"), "--float-out", str(models / "f.h5"),
+                "--qat-out", str(models / "q.h5"), "--metrics", str(root / "q.json")],
+        "export": ["--data", str(data), "--float-model", str(models / "float_tfkeras.h5"), "--qat-model",
+                   str(models / "qat.h5"), "--out-dir", str(root / "out")],
+        "evaluate": ["--data", str(data), "--float-model", str(models / "float_tfkeras.h5"), "--qat-model",
+                     str(models / "qat.h5"), "--artifacts", str(artifacts), "--metrics", str(root / "e.json"),
+                     "--plots", str(root / "plots"), "--train-live", str(root / "live")],
+        "bundle": ["--artifacts", str(artifacts), "--out-dir", str(root / "bundled")],
+    }[stage]
+
+
+@pytest.mark.parametrize("stage", ["train", "qat", "export", "evaluate"])
+def test_corrupt_data_is_one_line(corrupt_project, stage, capsys):
+    import importlib
+
+    root, params = corrupt_project
+    main = importlib.import_module(f"pipeline.{stage}").main
+    assert main([*stage_args(stage, root, root / "data" / "mnist.npz"), "--params", str(params)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"{stage}: error: {root / 'data' / 'mnist.npz'}: not an .npz file (no zip header); " \
+                      "re-create it with `dvc repro data`"
+
+
+@pytest.mark.parametrize("stage, culprit", [("qat", "models/float.keras"), ("export", "models/float_tfkeras.h5"),
+                                            ("evaluate", "models/float_tfkeras.h5"),
+                                            ("bundle", "artifacts/manifest.json")])
+def test_corrupt_models_are_one_line(corrupt_project, mnist_sample, stage, culprit, capsys):
+    import importlib
+
+    from conftest import FIXTURE
+
+    root, params = corrupt_project
+    main = importlib.import_module(f"pipeline.{stage}").main
+    assert main([*stage_args(stage, root, FIXTURE), "--params", str(params)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith(f"{stage}: error: {root / culprit}: "), err[-3:]
+    assert len(err[-1]) < 400
+
+
+def test_corrupt_model_file_in_a_real_process_prints_no_traceback(corrupt_project):
+    from conftest import FIXTURE
+
+    root, params = corrupt_project
+    done = subprocess.run([sys.executable, "-m", "pipeline.qat", *stage_args("qat", root, FIXTURE),
+                           "--params", str(params)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"qat: error: {root / 'models' / 'float.keras'}: "
+                                                           "not a readable Keras model")
+
+
+def test_export_refuses_a_model_of_another_variant(tiny_pipeline, tmp_path, capsys):
+    from pipeline import export
+
+    params = write_test_params(tmp_path / "params.yaml", model={"variant": "tiny"})
+    code = export.main(["--data", str(tiny_pipeline.data), "--params", str(params), "--float-model",
+                        str(tiny_pipeline.float_model), "--qat-model", str(tiny_pipeline.qat_model),
+                        "--out-dir", str(tmp_path / "out")])
+    assert code == 1
+    assert "is not the tiny variant" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+# --- evaluate, bundle, zoo, plots ------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_pipeline, tmp_path_factory):
+    from pipeline import evaluate
+
+    root = tmp_path_factory.mktemp("evaluate")
+    params = write_test_params(root / "params.yaml", evaluate={
+        "latency_runs": 10, "warmup_runs": 1, "throughput_batch": 16, "int8_min_agreement": 0.9,
+        "int8_max_accuracy_drop": 0.05, "int8_cross_agreement": 0.99})
+    args = ["--data", str(tiny_pipeline.data), "--float-model", str(tiny_pipeline.float_model), "--qat-model",
+            str(tiny_pipeline.qat_model), "--artifacts", str(tiny_pipeline.artifacts), "--train-live",
+            str(tiny_pipeline.root / "live"), "--metrics", str(root / "evaluate.json"), "--plots", str(root / "plots"),
+            "--params", str(params)]
+    code = evaluate.main(args)
+    return root, code, args
+
+
+def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
+    root, code, _ = evaluated
+    assert code == 0
+    result = json.loads((root / "evaluate.json").read_text())
+    assert set(result["formats"]) == {"keras_float", "keras_qat", *(f.name for f in FORMATS)}
+    for fmt in FORMATS:
+        row = result["formats"][fmt.name]
+        assert row["reference"] == fmt.reference.value and 0 <= row["accuracy"] <= 1 and row["size_bytes"] > 0
+        assert ("agreement_with_source" in row) == bool(fmt.derived_from)
+    assert result["test_images"] == 1000
+    for name in ("training_curves.png", "confusion_int8.png", "accuracy_vs_size_latency.png"):
+        assert (root / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_gate_failure_is_one_line_and_keeps_the_metrics(evaluated, tmp_path, capsys):
+    from pipeline import evaluate
+
+    root, _, args = evaluated
+    params = write_test_params(tmp_path / "params.yaml", evaluate={
+        "latency_runs": 10, "warmup_runs": 0, "throughput_batch": 16, "float_max_abs_diff": 0.0})
+    metrics = tmp_path / "evaluate.json"
+    args = [*args[: args.index("--metrics")], "--metrics", str(metrics), "--plots", str(tmp_path / "plots"),
+            "--params", str(params)]
+    code = evaluate.main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    if json.loads(metrics.read_text())["formats"]["tflite_float"]["max_abs_diff"] > 0:
+        assert code == 1 and err[-1].startswith("evaluate: error: ") and "parity gate(s) failed" in err[-1]
+
+
+def test_bundle_copies_the_bundled_formats_and_refuses_a_tampered_one(tiny_pipeline, tmp_path, capsys):
+    from pipeline import bundle
+
+    out = tmp_path / "bundled"
+    assert bundle.main(["--artifacts", str(tiny_pipeline.artifacts), "--out-dir", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert set(manifest["files"]) == set(bundle.BUNDLED)
+    for name in bundle.BUNDLED:
+        assert (out / name).read_bytes() == (tiny_pipeline.artifacts / name).read_bytes()
+
+    tampered = tmp_path / "artifacts"
+    shutil.copytree(tiny_pipeline.artifacts, tampered)
+    victim = tampered / bundle.BUNDLED[0]
+    data = bytearray(victim.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    assert bundle.main(["--artifacts", str(tampered), "--out-dir", str(tmp_path / "again")]) == 1
+    assert "does not match the manifest" in capsys.readouterr().err
+    assert not (tmp_path / "again" / "manifest.json").exists()
+
+
+def test_zoo_records_a_variant_and_draws_the_chart(evaluated, tiny_pipeline, tmp_path):
+    from tools import zoo
+
+    root, _, _ = evaluated
+    zoo_file = tmp_path / "zoo.json"
+    entry = zoo.record(zoo_file, root / "evaluate.json", tiny_pipeline.root / "train.json")
+    result = json.loads((root / "evaluate.json").read_text())["formats"]
+    assert entry["tflite_int8_accuracy"] == result["tflite_int8"]["accuracy"]
+    saved = json.loads(zoo_file.read_text())
+    assert list(saved["variants"]) == ["standard"] and saved["references"]
+    zoo.plot(saved, tmp_path / "zoo.png")
+    assert (tmp_path / "zoo.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| standard |" in zoo.table(saved)
+
+
+def test_shift_images_moves_pixels_within_the_bound():
+    from pipeline.dataset import shift_images
+
+    images = np.zeros((200, 28, 28), np.uint8)
+    images[:, 14, 14] = 255
+    assert shift_images(images, np.random.default_rng(0), 0) is images
+    shifted = shift_images(images, np.random.default_rng(0), 2)
+    assert shifted.shape == images.shape and shifted.dtype == np.uint8
+    rows, cols = np.nonzero(shifted.reshape(200, -1) == 255)[1] // 28, np.nonzero(shifted.reshape(200, -1))[1] % 28
+    assert set(np.unique(rows)) == {12, 13, 14, 15, 16} and set(np.unique(cols)) == {12, 13, 14, 15, 16}
+    again = shift_images(images, np.random.default_rng(0), 2)
+    assert np.array_equal(shifted, again)
+
+
+def test_int8_checks_refuse_float_files(tiny_pipeline):
+    import onnx
+
+    from export.onnx import OnnxExportError, check_int8
+    from export.tflite import TfliteExportError, check_full_integer
+
+    with pytest.raises(OnnxExportError, match="int8 ONNX has float weights in"):
+        check_int8(onnx.load(str(tiny_pipeline.artifacts / "model_float.onnx")))
+    with pytest.raises(TfliteExportError, match="int8 TFLite still has float tensors"):
+        check_full_integer((tiny_pipeline.artifacts / "model_float.tflite").read_bytes())
+    check_int8(onnx.load(str(tiny_pipeline.artifacts / "model_int8.onnx")))
+    check_full_integer((tiny_pipeline.artifacts / "model_int8.tflite").read_bytes())
+
+
+def test_runtime_bench_prints_a_row_per_bundled_model():
+    done = subprocess.run([sys.executable, "-m", "runtime.bench", "--runs", "50", "--json"], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr[-1000:]
+    report = json.loads(done.stdout)
+    assert {row["model"] for row in report["models"]} == {"model_int8.tflite", "model_int8.onnx", "model_float.onnx"}
+    for row in report["models"]:
+        assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"] and row["throughput_per_s"] > 0
