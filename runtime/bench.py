@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.engines import ENGINE_BY_SUFFIX
+from runtime.engines import ENGINE_BY_SUFFIX, ENGINES
 from runtime.model import BUNDLED_DIR
 from runtime.timing import latencies_ms, summary, throughput
 
@@ -94,19 +94,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="threads for batch-256 (default: the runtime's)")
     parser.add_argument("--cli", type=int, default=0, metavar="N", help="also time N whole CLI processes")
     parser.add_argument("--folder", type=int, default=0, metavar="N", help="also classify a folder of N PNGs")
+    parser.add_argument("--app", action="store_true",
+                        help="also time what an app sees: predict(path) vs Pillow decoding, predict(array) vs "
+                             "the raw engine call, and 1 vs 2 threads sharing one Classifier")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--one", nargs=2, metavar=("PATH", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure_one(Path(args.one[0]), args.one[1], args.runs, args.threads)))
         return 0
-    rows = []
+    rows, skipped = [], []
     for path in models_in(args.models):
-        out = subprocess.run([sys.executable, "-m", "runtime.bench", "--one", str(path), ENGINE_BY_SUFFIX[path.suffix],
+        engine = ENGINE_BY_SUFFIX[path.suffix]
+        if not ENGINES[engine].installed():
+            skipped.append(f"{path.name} ({engine} not installed: pip install {ENGINES[engine].pip})")
+            continue
+        out = subprocess.run([sys.executable, "-m", "runtime.bench", "--one", str(path), engine,
                               "--runs", str(args.runs), "--threads", str(args.threads)],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            skipped.append(f"{path.name} (failed: {(out.stderr.strip().splitlines() or ['?'])[-1][:160]})")
+            continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    report: dict = {"cpu_count": os.cpu_count(), "models": rows}
+    report: dict = {"cpu_count": os.cpu_count(), "models": rows, "skipped": skipped}
+    if args.app and rows:
+        from runtime.bench_app import app_rows
+
+        report["app"] = app_rows(args.runs)
     if args.cli:
         times = cli_seconds(args.cli)
         report["cli_seconds"] = {"median": round(statistics.median(times), 3), "min": round(min(times), 3)}
@@ -117,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"runtime benchmark, {os.cpu_count()} CPUs, batch-1 latency over {args.runs} calls after warm-up")
     print_table(rows)
+    for line in skipped:
+        print(f"skipped: {line}")
+    if "app" in report:
+        from runtime.bench_app import print_app
+
+        print_app(report["app"])
     if "cli_seconds" in report:
         print(f"\npython -m runtime.classify digit.png (whole process): median {report['cli_seconds']['median']} s")
     if "folder" in report:

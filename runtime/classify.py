@@ -1,8 +1,8 @@
 """Name the digit in each picture: python -m runtime.classify PATH [PATH ...]
 
 Folders are searched recursively. One line per image, in text or JSON. Exit status:
-0 if every input was classified, 1 if any failed, 2 for a usage error (including a model
-that cannot be loaded).
+0 if every input was classified, 1 if any failed (or the output could not be written),
+2 for a usage error (including a model that cannot be loaded), 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -10,104 +10,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
-from runtime.engines import ENGINE_BY_SUFFIX
-from runtime.errors import InputError, ClassifierError
+from runtime.engines import ENGINES
+from runtime.errors import ClassifierError
+from runtime.files import BATCH
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
-BATCH = 256
-
-
-def expand(paths: list[str]) -> Iterator[tuple[str, str | None]]:
-    """Yield (path, error) per input: files as given, folders as their images, recursively."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = False
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    if Path(name).suffix.lower() in IMAGE_SUFFIXES:
-                        found = True
-                        yield str(Path(root) / name), None
-            if not found:
-                yield raw, "folder contains no images"
-        elif path.exists():
-            yield raw, None
-        else:
-            yield raw, "no such file or folder"
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
-def _chunks(items: Iterator, size: int) -> Iterator[list]:
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def to_json(result) -> dict:
+    """A Result as the CLI's JSON object."""
+    if not result.ok:
+        return {"path": result.path, "error": result.error}
+    p = result.prediction
+    out = {"path": result.path, "label": p.label, "probability": round(p.probability, 6),
+           "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
+    if result.note:
+        out["note"] = result.note
+    return out
 
 
-def _prepare(item: tuple[str, str | None]):
-    from runtime.preprocess import preprocess_image
-
-    path, error = item
-    if error:
-        return path, None, error
-    try:
-        return path, preprocess_image(path), None
-    except InputError as exc:
-        return path, None, _strip_path(str(exc), path)
-    except Exception as exc:  # never a traceback for one bad file; the others still run
-        return path, None, f"cannot read image ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-
-
-def _strip_path(message: str, path: str) -> str:
-    prefix = f"{path}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
-
-
-def classify(classifier, paths: list[str], top_k: int, batch: int = BATCH) -> Iterator[dict]:
-    """Stream results in input order, in batches of `batch`: memory stays flat for any folder size.
-
-    Decoding and preprocessing are Python-heavy, so beyond the first batch they move to a
-    pool of worker processes (one per CPU); small jobs never pay for starting it.
-    """
-    import numpy as np
-
-    from runtime.model import to_prediction
-
-    workers = max(1, min(8, os.cpu_count() or 1))
-    processes = None
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as threads:
-            for index, chunk in enumerate(_chunks(expand(paths), batch)):
-                if index == 1 and workers > 1:
-                    processes = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
-                pool = processes or threads
-                prepared = list(pool.map(_prepare, chunk, chunksize=16 if processes else 1))
-                good = [p for p in prepared if p[1] is not None]
-                probabilities = iter(classifier.probabilities(np.stack([p[1] for p in good])) if good else [])
-                for path, _image, error in prepared:
-                    if error:
-                        yield {"path": path, "error": error}
-                        continue
-                    prediction = to_prediction(next(probabilities), top_k)
-                    yield {
-                        "path": path,
-                        "label": prediction.label,
-                        "probability": round(prediction.probability, 6),
-                        "top_k": [[label, round(p, 6)] for label, p in prediction.top_k],
-                    }
-    finally:
-        if processes is not None:
-            processes.shutdown(cancel_futures=True)
+def classify(classifier, paths: list[str], top_k: int, batch: int = BATCH):
+    """The CLI's stream of JSON-ready dicts (kept for scripts that used it); see Classifier.classify_paths."""
+    return (to_json(result) for result in classifier.classify_paths(paths, top_k, batch))
 
 
 def format_text(result: dict) -> str:
@@ -122,7 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runtime.classify", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument("--model", type=Path, help="a .tflite or .onnx model (default: the bundled int8 model)")
-    parser.add_argument("--engine", choices=sorted(set(ENGINE_BY_SUFFIX.values())), help="default: from the suffix")
+    parser.add_argument("--engine", choices=list(ENGINES), help="default: from the suffix")
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="also report the K best labels")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
@@ -131,36 +59,73 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error(f"--top-k must be between 1 and 10, got {args.top_k}")
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
+    if any(path == "" for path in args.paths):
+        parser.error("an empty PATH was given (to classify the current folder, pass '.')")
     return args
+
+
+def _raise_interrupt(_signum, _frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _reconfigure_streams() -> None:
+    """File names that are not valid UTF-8 are printed as their original bytes, never an error."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
+
+
+def _silence_stdout() -> None:
+    """After a failed write, stop Python from failing again when it flushes stdout at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    _reconfigure_streams()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # a supervisor's stop, handled like Ctrl-C
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
     from runtime.model import Classifier
 
     try:
         classifier = Classifier.load(args.model, args.engine)
     except ClassifierError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     failed = 0
     try:
-        for result in classify(classifier, args.paths, args.top_k, args.batch_size):
-            if "error" in result:
+        for result in classifier.classify_paths(args.paths, args.top_k, args.batch_size):
+            line = to_json(result)
+            if not result.ok:
                 failed += 1
                 if args.json:
-                    print(json.dumps(result), flush=False)
+                    print(json.dumps(line))
                 else:
-                    print(f"{result['path']}: error: {result['error']}", file=sys.stderr)
+                    print(f"{result.path}: error: {result.error}", file=sys.stderr)
             else:
-                print(json.dumps(result) if args.json else format_text(result))
+                print(json.dumps(line) if args.json else format_text(line))
+        sys.stdout.flush()
     except BrokenPipeError:  # `classify ... | head` is fine
-        sys.stderr.close()
-        return 1 if failed else 0
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 1 if failed else 0
+        _silence_stdout()
+        return EXIT_FAILED if failed else 0
+    except OSError as error:  # stdout on a full disk, a closed terminal...
+        _silence_stdout()
+        print(f"error: cannot write the results ({error.strerror or error})", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_FAILED if failed else 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from runtime.preprocess import SIZE, preprocess_image
 BUNDLED_DIR = Path(__file__).parent / "models"
 MANIFEST_NAME = "manifest.json"
 EXPECTED_INPUT = (SIZE, SIZE, 1)
+NUM_LABELS = 10
 TFLITE_MAGIC = b"TFL3"
 
 
@@ -28,6 +29,20 @@ class Prediction:
     probability: float
     probabilities: np.ndarray = field(repr=False)
     top_k: list[tuple[int, float]]
+
+
+@dataclass(frozen=True)
+class Result:
+    """One file's outcome from `Classifier.classify_paths`: a prediction, or the error for that file."""
+
+    path: str
+    prediction: Prediction | None = None
+    error: str | None = None
+    note: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.prediction is not None
 
 
 def _check_container(path: Path, engine: str) -> None:
@@ -59,7 +74,20 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
         raise ModelLoadError(
             f"{path}: input shape {list(instance.input_shape)} is not a digit model's [N, 28, 28, 1]"
         )
+    _check_output(path, instance)
     return instance
+
+
+def _check_output(path: Path, instance) -> None:
+    """A digit model answers [N, 10]; run one blank image to be sure (declared shapes can be symbolic)."""
+    try:
+        out = np.asarray(instance.run(np.zeros((1, *EXPECTED_INPUT), np.float32)))
+    except Exception as error:  # the engines raise their own untyped errors for a broken graph
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise ModelLoadError(f"{path}: the model cannot run on a [1, 28, 28, 1] image ({detail})") from None
+    if out.shape != (1, NUM_LABELS):
+        raise ModelLoadError(f"{path}: output shape {list(out.shape)} for one image is not a digit model's "
+                             f"[N, {NUM_LABELS}]")
 
 
 def read_manifest(directory: Path) -> dict | None:
@@ -113,7 +141,12 @@ def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> P
 
 
 class Classifier:
-    """A verified model plus the shared preprocessing. `Classifier.load()` uses the bundled default."""
+    """A verified model plus the shared preprocessing. `Classifier.load()` uses the bundled default.
+
+    Thread-safe: one Classifier may be shared by any number of threads, with either engine.
+    onnxruntime sessions allow concurrent runs; the LiteRT engine gives each thread its own
+    interpreter of the same model. A single thread pays nothing for this.
+    """
 
     def __init__(self, path: Path, engine, manifest_entry: dict | None) -> None:
         self.path = path
@@ -153,14 +186,39 @@ class Classifier:
 
         An image is a path, bytes, a PIL image or a numpy array of any size.
         """
-        if top_k < 1:
-            raise InputError(f"top_k must be >= 1, got {top_k}")
+        _check_top_k(top_k)
         single, items = _as_items(inputs)
         if not items:
             raise InputError("nothing to classify: empty batch")
         batch = np.stack([preprocess_image(item) for item in items])
         predictions = [to_prediction(row, top_k) for row in self.probabilities(batch)]
         return predictions[0] if single else predictions
+
+    def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256) -> Iterator[Result]:
+        """One Result per image file, in order; folders are searched recursively.
+
+        A file that cannot be classified gets its own `error`; it never costs the other files
+        their answers. Memory stays flat for any number of files (batches of `batch`), and
+        decoding moves to a pool of worker processes after the first batch.
+        """
+        from runtime.files import prepared_batches
+
+        _check_top_k(top_k)
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        for prepared in prepared_batches(paths, batch):
+            good = [image for _path, image, _error, _note in prepared if image is not None]
+            rows = iter(self.probabilities(np.stack(good)) if good else [])
+            for path, image, error, note in prepared:
+                if image is None:
+                    yield Result(path, error=error)
+                else:
+                    yield Result(path, prediction=to_prediction(next(rows), top_k), note=note)
+
+
+def _check_top_k(top_k: Any) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise InputError(f"top_k must be a whole number >= 1, got {top_k!r}")
 
 
 def to_prediction(probabilities: np.ndarray, top_k: int = 3) -> Prediction:
@@ -173,14 +231,23 @@ def to_prediction(probabilities: np.ndarray, top_k: int = 3) -> Prediction:
     )
 
 
+SINGLE_SOURCES = (str, bytes, bytearray, memoryview, Path)
+
+
 def _as_items(inputs: Any) -> tuple[bool, list]:
+    """(is one image, the items). One image: a path, bytes-like, a file object, a PIL image, or an
+    array (H, W) / (H, W, 1|3|4). A batch: a list or tuple, or an array (N, H, W) / (N, H, W, C)."""
     if isinstance(inputs, (list, tuple)):
         return False, list(inputs)
     if isinstance(inputs, np.ndarray):
-        if inputs.ndim == 4 or (inputs.ndim == 3 and inputs.shape[-1] not in (1, 3, 4)):
+        if inputs.ndim == 4 or (inputs.ndim == 3 and inputs.shape[-1] > 4):
             return False, list(inputs)
-    if isinstance(inputs, Iterable) and not isinstance(inputs, (str, bytes, Path, np.ndarray)) and not hasattr(
-        inputs, "getpixel"
-    ):
+        if inputs.ndim == 3 and inputs.shape[-1] == 2:
+            raise InputError(f"array of shape {inputs.shape} is ambiguous: pass one image as (H, W) or "
+                             "(H, W, 1|3|4), or a batch as (N, H, W) or (N, H, W, C)")
+        return True, [inputs]
+    if isinstance(inputs, SINGLE_SOURCES) or hasattr(inputs, "read") or hasattr(inputs, "getpixel"):
+        return True, [inputs]
+    if isinstance(inputs, Iterable):
         return False, list(inputs)
     return True, [inputs]

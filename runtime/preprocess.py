@@ -10,6 +10,8 @@ evaluates on MNIST's own arrays, which are already in this form; the MNIST-as-PN
 from __future__ import annotations
 
 import io
+import os
+import stat
 import struct
 import warnings
 from pathlib import Path
@@ -24,22 +26,65 @@ __all__ = ["preprocess_image", "open_image"]
 SIZE = 28
 DIGIT_BOX = 20
 MIN_SIDE = 8
-MAX_PIXELS = 40_000_000  # larger images are refused as possible decompression bombs
+MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond this, a possible bomb
+# JPEGs decode at 1/2, 1/4 or 1/8 scale (draft), so phone photos of 50 MP and more are fine up to
+# Pillow's own hard limit, above which it refuses the file as a decompression bomb.
+WORK_SIDE = 640  # work at no less than this on the longer side: thin strokes survive the 20 px box
 MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of full scale
 INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
+PEAK_PERCENTILE = 99.9  # the ink's robust peak, read from a histogram on large images
+HISTOGRAM_BINS = 4096
 
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+
+def _source_name(source: Any) -> str:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    if hasattr(source, "read"):
+        return str(getattr(source, "name", "<file object>"))
+    return str(source)
 
 
-def open_image(source: str | Path | bytes) -> Image.Image:
-    """Open and fully decode an image file, with one-line errors for every way it can fail."""
-    name = "<bytes>" if isinstance(source, bytes) else str(source)
+def _open_handle(source: Any, name: str):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise InputError(f"{name}: file object gave {type(data).__name__}, not bytes; open it in binary mode")
+        return io.BytesIO(data)
+    mode = os.stat(source).st_mode  # a FIFO or device would block or never end: regular files only
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(source)
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{name}: not a regular file")
+    return open(source, "rb")
+
+
+def _decode_size(width: int, height: int) -> tuple[int, int]:
+    """The smallest size that keeps WORK_SIDE on the longer side (the full size if already small)."""
+    scale = min(1.0, WORK_SIDE / max(width, height))
+    return max(1, int(np.ceil(width * scale))), max(1, int(np.ceil(height * scale)))
+
+
+def open_image(source: Any) -> Image.Image:
+    """Open and decode an image file at the resolution the answer needs, with one-line errors.
+
+    `source` is a path, bytes (or bytearray, memoryview) or a binary file object. JPEGs are
+    decoded at reduced scale, other formats are box-reduced after decoding, so memory and time
+    stay bounded for camera frames. Pillow's global limits are left as the host app set them.
+    """
+    name = _source_name(source)
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            handle = io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb")
-            with handle:
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, per file
+            with _open_handle(source, name) as handle:
                 image = Image.open(handle)
+                width, height = image.size
+                if image.format == "JPEG":
+                    image.draft(image.mode, _decode_size(width, height))
+                elif width * height > MAX_PIXELS:
+                    raise InputError(f"{name}: image too large to decode safely ({width}x{height}, over "
+                                     f"{MAX_PIXELS:,} pixels)")
                 image.load()
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
@@ -47,64 +92,59 @@ def open_image(source: str | Path | bytes) -> Image.Image:
         raise InputError(f"{name}: is a directory") from None
     except PermissionError:
         raise InputError(f"{name}: permission denied") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{name}: image too large to decode safely (over {MAX_PIXELS:,} pixels)") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{name}: image too large to decode safely (a possible decompression bomb)") from None
     except UnidentifiedImageError:
         raise InputError(f"{name}: not an image (or an unsupported format)") from None
+    except InputError:
+        raise
     except (OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as error:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{name}: corrupt or truncated image ({detail})") from None
+    factor = max(image.size) // WORK_SIDE
+    if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F", "I;16"):
+        image = image.reduce(factor)  # box average: a thin stroke fades but is not lost
     return image
 
 
 def image_to_gray(image: Image.Image) -> np.ndarray:
-    """Any Pillow mode -> float64 luminance in [0, 1]; transparency composited onto the paper."""
+    """Any Pillow mode -> float32 luminance in [0, 1]; transparency composited onto the paper.
+
+    High-bit-depth modes (I;16, I, F) go through `array_to_gray`, so a file and the same pixels
+    as an array give the same answer (a 12-bit camera frame in a 16-bit PNG included).
+    """
     try:
         image = ImageOps.exif_transpose(image)
     except Exception:  # a malformed EXIF block must not stop classification
         pass
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        gray = np.asarray(image, dtype=np.float64)
-        if image.mode.startswith("I;16"):
-            gray = gray / 65535.0
-        else:
-            gray = _rescale(gray)
-        return gray
+        return array_to_gray(np.asarray(image))
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     if has_alpha:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float64) / 255.0
-        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114])
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / np.float32(255.0)
+        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
         alpha = rgba[..., 3]
         if alpha.min() < 1.0:
             ink = luminance[alpha > 0.5]
             # The paper is whatever contrasts with the opaque strokes.
             paper = 1.0 if ink.size and np.median(ink) < 0.5 else 0.0
-            return luminance * alpha + paper * (1.0 - alpha)
+            return luminance * alpha + np.float32(paper) * (1.0 - alpha)
         return luminance
     if image.mode == "LAB":  # Pillow cannot convert LAB to L; its L channel is the lightness
-        return np.asarray(image.getchannel("L"), dtype=np.float64) / 255.0
+        return np.asarray(image.getchannel("L"), dtype=np.float32) / np.float32(255.0)
     try:
         gray = image.convert("L")
     except ValueError:
         raise InputError(f"cannot read {image.mode} images; convert the picture to RGB or grayscale") from None
-    return np.asarray(gray, dtype=np.float64) / 255.0
-
-
-def _rescale(values: np.ndarray) -> np.ndarray:
-    if not np.all(np.isfinite(values)):
-        raise InputError("image contains NaN or infinite values")
-    low, high = float(values.min()), float(values.max())
-    if high - low <= 0:
-        return np.zeros_like(values)
-    return (values - low) / (high - low)
+    return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
 
 
 def array_to_gray(array: np.ndarray) -> np.ndarray:
-    """A numpy image (H, W) or (H, W, 1|3|4) of any numeric dtype -> float64 luminance in [0, 1].
+    """A numpy image (H, W) or (H, W, 1|3|4) of any numeric dtype -> float32 luminance in [0, 1].
 
     uint8 RGBA goes through the same alpha compositing as a PIL image. Values are read as
     0-255 for integers in that range, as 0-1 for floats and booleans in that range, and
-    min-max scaled otherwise.
+    min-max scaled otherwise. Arrays larger than the working resolution are box-reduced first.
     """
     array = np.asarray(array)
     kind = array.dtype.kind  # before channels are averaged into float
@@ -113,20 +153,41 @@ def array_to_gray(array: np.ndarray) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] == 4 and array.dtype == np.uint8:
         return image_to_gray(Image.fromarray(array, "RGBA"))
     if array.ndim == 3 and array.shape[-1] in (1, 3, 4):
-        array = array[..., :3].mean(axis=-1, dtype=np.float64) if array.shape[-1] > 1 else array[..., 0]
+        array = array[..., :3].mean(axis=-1, dtype=np.float32) if array.shape[-1] > 1 else array[..., 0]
     if array.ndim != 2:
         raise InputError(f"array of shape {array.shape} is not a single image (H, W) or (H, W, C)")
     if array.size == 0:
         raise InputError(f"array of shape {array.shape} is empty")
-    values = array.astype(np.float64)
-    if not np.all(np.isfinite(values)):
+    low, high = float(np.min(array)), float(np.max(array))
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise InputError("image contains NaN or infinite values")
-    low, high = float(values.min()), float(values.max())
+    values = _box_reduce(array)
     if kind in "ui" and low >= 0 and high <= 255:
-        return values / 255.0
+        return values / np.float32(255.0)
     if kind in "bf" and low >= 0.0 and high <= 1.0:
         return values
-    return _rescale(values)
+    if high - low <= 0:
+        return np.zeros_like(values)
+    return (values - np.float32(low)) / np.float32(high - low)
+
+
+def _box_reduce(array: np.ndarray) -> np.ndarray:
+    """float32 copy of a 2-D array, averaged over k x k blocks when it is k >= 2 times WORK_SIDE."""
+    factor = max(array.shape) // WORK_SIDE
+    if factor < 2:
+        return array.astype(np.float32)
+    h, w = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
+    blocks = array[:h, :w].reshape(h // factor, factor, w // factor, factor)
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
+
+
+def _robust_peak(ink: np.ndarray) -> float:
+    """The PEAK_PERCENTILE of `ink` (values in [0, 1]): exact for small images, from a histogram else."""
+    if ink.size <= 1000:
+        return float(ink.max())
+    counts, edges = np.histogram(ink, bins=HISTOGRAM_BINS, range=(0.0, 1.0))
+    rank = np.searchsorted(np.cumsum(counts), PEAK_PERCENTILE / 100 * ink.size)
+    return float(edges[min(rank + 1, HISTOGRAM_BINS)])
 
 
 def normalize_polarity(gray: np.ndarray) -> np.ndarray:
@@ -139,12 +200,12 @@ def normalize_polarity(gray: np.ndarray) -> np.ndarray:
     middle = len(border) // 2
     paper = float(np.partition(border, middle)[middle])  # median, upper for even counts
     dark_on_light = paper > 0.5 * (float(gray.min()) + float(gray.max()))
-    ink = (paper - gray) if dark_on_light else (gray - paper)
+    ink = (np.float32(paper) - gray) if dark_on_light else (gray - np.float32(paper))
     np.maximum(ink, 0.0, out=ink)
-    peak = float(np.percentile(ink, 99.9)) if ink.size > 1000 else float(ink.max())
+    peak = _robust_peak(ink)
     if peak < MIN_CONTRAST:
         raise NoDigitError("no digit found (blank or ink-less image)")
-    ink /= peak
+    ink /= np.float32(peak)
     return np.minimum(ink, 1.0, out=ink)
 
 
@@ -186,7 +247,7 @@ def preprocess_image(image: Any) -> np.ndarray:
 
     Raises InputError (NoDigitError for a blank picture) with a one-line message.
     """
-    if isinstance(image, (str, Path, bytes)):
+    if isinstance(image, (str, Path, bytes, bytearray, memoryview)) or hasattr(image, "read"):
         image = open_image(image)
     if isinstance(image, Image.Image):
         if min(image.size) < MIN_SIDE:
@@ -200,3 +261,14 @@ def preprocess_image(image: Any) -> np.ndarray:
         raise InputError(f"cannot classify a {type(image).__name__}; pass a path, PIL image or numpy array")
     ink = normalize_polarity(gray)
     return center_by_mass(crop_and_scale(ink))[..., None]
+
+
+def describe_source(path: str | Path) -> str | None:
+    """A note on how a file was read, where it matters: an animated image uses its first frame."""
+    try:
+        with Image.open(path) as image:
+            if getattr(image, "n_frames", 1) > 1:
+                return f"animated image with {image.n_frames} frames: the first frame was classified"
+    except Exception:  # the file was already decoded once; a note is never worth an error
+        return None
+    return None

@@ -9,7 +9,8 @@ import numpy as np
 from runtime.engines import Quantization
 from runtime.errors import EngineUnavailableError, ModelLoadError
 
-_ONNX_TYPES = {"tensor(float)": np.float32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8}
+_ONNX_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
+               "tensor(int8)": np.int8, "tensor(uint8)": np.uint8}
 
 
 def _quantization(meta: dict[str, str], prefix: str, dtype: np.dtype, path: Path) -> Quantization | None:
@@ -23,6 +24,9 @@ def _quantization(meta: dict[str, str], prefix: str, dtype: np.dtype, path: Path
 
 
 class OnnxEngine:
+    """An .onnx model in onnxruntime. Safe to share across threads: onnxruntime allows
+    concurrent `InferenceSession.run` calls on one session."""
+
     name = "onnx"
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
@@ -47,13 +51,37 @@ class OnnxEngine:
             raise ModelLoadError(f"{path}: expected 1 input and 1 output, got {len(inputs)} and {len(outputs)}")
         self._input_name, self._output_name = inputs[0].name, outputs[0].name
         self.input_shape = tuple(d if isinstance(d, int) else -1 for d in inputs[0].shape)
+        self.output_shape = tuple(d if isinstance(d, int) else -1 for d in outputs[0].shape)
+        # A model exported with a fixed batch (often [1, 28, 28, 1]) runs larger batches in chunks.
+        self._fixed_batch = self.input_shape[0] if self.input_shape and self.input_shape[0] > 0 else None
         meta = self._session.get_modelmeta().custom_metadata_map
-        in_type = np.dtype(_ONNX_TYPES.get(inputs[0].type, np.float32))
-        out_type = np.dtype(_ONNX_TYPES.get(outputs[0].type, np.float32))
+        for tensor, role in ((inputs[0], "input"), (outputs[0], "output")):
+            if tensor.type not in _ONNX_TYPES:
+                raise ModelLoadError(f"{path}: {role} of type {tensor.type} is not an image model's; "
+                                     f"expected one of {', '.join(_ONNX_TYPES)}")
+        in_type, out_type = np.dtype(_ONNX_TYPES[inputs[0].type]), np.dtype(_ONNX_TYPES[outputs[0].type])
+        self._input_type = in_type
         self.input_quantization = _quantization(meta, "input", in_type, path)
         self.output_quantization = _quantization(meta, "output", out_type, path)
 
     def run(self, x: np.ndarray) -> np.ndarray:
-        feed = self.input_quantization.quantize(x) if self.input_quantization else x.astype(np.float32, copy=False)
-        (out,) = self._session.run([self._output_name], {self._input_name: feed})
-        return self.output_quantization.dequantize(out) if self.output_quantization else out
+        """float32 (N, 28, 28, 1) -> float32 probabilities (N, 10)."""
+        feed = self.input_quantization.quantize(x) if self.input_quantization else x.astype(self._input_type, copy=False)
+        if self._fixed_batch and len(feed) != self._fixed_batch:
+            out = self._run_in_chunks(feed, self._fixed_batch)
+        else:
+            (out,) = self._session.run([self._output_name], {self._input_name: feed})
+        if self.output_quantization:
+            return self.output_quantization.dequantize(out)
+        return out.astype(np.float32, copy=False)
+
+    def _run_in_chunks(self, feed: np.ndarray, size: int) -> np.ndarray:
+        outputs = []
+        for start in range(0, len(feed), size):
+            chunk = feed[start : start + size]
+            short = size - len(chunk)
+            if short:  # pad the last chunk to the model's batch, then drop the padding's answers
+                chunk = np.concatenate([chunk, np.zeros((short, *chunk.shape[1:]), chunk.dtype)])
+            (out,) = self._session.run([self._output_name], {self._input_name: chunk})
+            outputs.append(out[: size - short])
+        return np.concatenate(outputs)

@@ -1,0 +1,239 @@
+"""The runtime inside real apps: threads, many files, hostile but realistic inputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from runtime import Classifier, InputError, ModelLoadError
+from runtime.synthetic import draw_digit, write_digit_folder
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def images(mnist_sample) -> np.ndarray:
+    return mnist_sample["x_test"][:240]
+
+
+@pytest.mark.parametrize("engine", ["litert", "onnx"])
+def test_shared_classifier_gives_single_thread_answers_under_threads(engine, images):
+    shared = Classifier.load(engine=engine)
+    expected = [p.probabilities for p in shared.predict(list(images))]
+    answers: dict[int, np.ndarray] = {}
+    errors: list[BaseException] = []
+
+    def work(worker: int) -> None:
+        mine = list(range(worker, len(images), 4))
+        try:
+            position, size = 0, 1
+            while position < len(mine):  # batches of 1 and 3 in turn, interleaved across threads
+                chunk = mine[position : position + size]
+                for i, prediction in zip(chunk, shared.predict(images[chunk])):
+                    answers[i] = prediction.probabilities
+                position, size = position + size, 4 - size
+        except BaseException as error:  # noqa: BLE001  (reported below)
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors[:3]
+    assert sorted(answers) == list(range(len(images)))
+    for i, probabilities in answers.items():
+        np.testing.assert_array_equal(probabilities, expected[i])
+
+
+def test_classify_paths_keeps_every_good_answer(tmp_path):
+    write_digit_folder(tmp_path / "f", 20, corrupt_at=7)
+    classifier = Classifier.load()
+    results = list(classifier.classify_paths([tmp_path / "f", tmp_path / "missing.png"]))
+    assert len(results) == 21
+    bad = [r for r in results if not r.ok]
+    assert [Path(r.path).name for r in bad] == ["000007.png", "missing.png"]
+    assert all(r.prediction.label in range(10) for r in results if r.ok)
+
+
+def onnx_model(tmp_path: Path, name: str, build) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = build(helper, TensorProto)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = tmp_path / f"{name}.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
+def digits_graph(helper, tp, batch="N", input_type=None, classes=10):
+    w = helper.make_tensor("w", tp.FLOAT, [784, classes], np.random.default_rng(0).normal(size=784 * classes))
+    shape = helper.make_tensor("shape", tp.INT64, [2], [-1, 784])
+    nodes = []
+    source = "image"
+    if input_type is not None:
+        nodes.append(helper.make_node("Cast", ["image"], ["image_f"], to=tp.FLOAT))
+        source = "image_f"
+    nodes += [helper.make_node("Reshape", [source, "shape"], ["flat"]),
+              helper.make_node("MatMul", ["flat", "w"], ["logits"]),
+              helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1)]
+    return helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("image", input_type or tp.FLOAT, [batch, 28, 28, 1])],
+        [helper.make_tensor_value_info("probabilities", tp.FLOAT, [batch, classes])], [w, shape])
+
+
+def test_fixed_batch_onnx_model_answers_any_batch(tmp_path, images):
+    flexible = Classifier.load(onnx_model(tmp_path, "flexible", digits_graph))
+    fixed = Classifier.load(onnx_model(tmp_path, "fixed", lambda h, tp: digits_graph(h, tp, batch=1)))
+    batch = list(images[:5])
+    np.testing.assert_allclose([p.probabilities for p in fixed.predict(batch)],
+                               [p.probabilities for p in flexible.predict(batch)], rtol=1e-6)
+
+
+def test_float64_input_onnx_model_runs(tmp_path, images):
+    model = Classifier.load(onnx_model(tmp_path, "f64", lambda h, tp: digits_graph(h, tp, input_type=tp.DOUBLE)))
+    assert len(model.predict(list(images[:3]))) == 3
+
+
+@pytest.mark.parametrize("name, build", [
+    ("five_classes", lambda h, tp: digits_graph(h, tp, classes=5)),
+    ("identity", lambda h, tp: h.make_graph(
+        [h.make_node("Identity", ["image"], ["out"])], "g",
+        [h.make_tensor_value_info("image", tp.FLOAT, ["N", 28, 28, 1])],
+        [h.make_tensor_value_info("out", tp.FLOAT, ["N", 28, 28, 1])])),
+])
+def test_models_that_are_not_digit_models_are_refused_at_load(tmp_path, name, build):
+    with pytest.raises(ModelLoadError, match=r"output shape \[1, (5|28, 28, 1)\] for one image is not a digit"):
+        Classifier.load(onnx_model(tmp_path, name, build))
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((28, 28, 2)), "is ambiguous"),
+])
+def test_ambiguous_arrays_are_refused(bad, message):
+    with pytest.raises(InputError, match=message):
+        Classifier.load().predict(bad)
+
+
+@pytest.mark.parametrize("top_k", [2.5, 0, True, "3"])
+def test_top_k_must_be_a_whole_number(top_k):
+    with pytest.raises(InputError, match="top_k must be a whole number >= 1"):
+        Classifier.load().predict(np.zeros((28, 28), np.uint8), top_k=top_k)
+
+
+def test_bytes_like_and_file_objects_are_one_image(tmp_path):
+    path = tmp_path / "seven.png"
+    draw_digit(7, 96, 64, (16, 16)).save(path)
+    classifier = Classifier.load()
+    expected = classifier.predict(path).probabilities
+    data = path.read_bytes()
+    for source in (bytearray(data), memoryview(data), io.BytesIO(data), path.open("rb")):
+        np.testing.assert_array_equal(classifier.predict(source).probabilities, expected)
+
+
+def test_twelve_bit_png_matches_the_same_array(tmp_path):
+    digit = np.asarray(draw_digit(3, 64, 44, (10, 10), ink=255, paper=0), np.uint16) * 16  # 12-bit values
+    path = tmp_path / "camera.png"
+    Image.fromarray(digit).save(path)
+    assert Image.open(path).mode.startswith("I")
+    classifier = Classifier.load()
+    np.testing.assert_allclose(classifier.predict(path).probabilities, classifier.predict(digit).probabilities,
+                               atol=1e-6)
+
+
+def test_importing_and_using_the_runtime_leaves_pillow_globals_alone(tmp_path):
+    before = Image.MAX_IMAGE_PIXELS
+    Classifier.load().predict(np.zeros((28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255)
+    assert Image.MAX_IMAGE_PIXELS == before
+
+
+def test_a_48_megapixel_photo_is_accepted(tmp_path):
+    page = Image.new("L", (8000, 6000), 235)
+    page.paste(draw_digit(4, 3000, 2400, (500, 300), width_frac=0.08).resize((3000, 3000)), (2500, 1500))
+    path = tmp_path / "phone.jpg"
+    page.save(path, quality=85)
+    assert Classifier.load().predict(path).label in range(10)
+
+
+def cli(*args: str, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "runtime.classify", *args], capture_output=True, cwd=ROOT,
+                          timeout=120, **kw)
+
+
+def test_cli_refuses_an_empty_path():
+    done = cli("")
+    assert done.returncode == 2 and b"empty PATH" in done.stderr
+
+
+def test_cli_fifo_and_symlinked_folder_are_reported_not_blocking(tmp_path):
+    folder = tmp_path / "pics"
+    write_digit_folder(folder, 3)
+    os.mkfifo(folder / "x.png")
+    (tmp_path / "elsewhere").mkdir()
+    write_digit_folder(tmp_path / "elsewhere", 1)
+    (folder / "linked").symlink_to(tmp_path / "elsewhere")
+    done = cli(str(folder), "--json")
+    assert done.returncode == 1
+    lines = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    errors = {Path(r["path"]).name: r["error"] for r in lines if "error" in r}
+    assert errors == {"x.png": "not a regular file",
+                      "linked": "symlinked folder not followed; pass it explicitly to classify it"}
+    assert sum("label" in r for r in lines) == 3
+
+
+def test_cli_prints_non_utf8_file_names(tmp_path):
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    draw_digit(7, 96, 64, (16, 16)).save(os.fsdecode(bytes(folder) + b"/bad\xff\xfe.png"))
+    draw_digit(1, 96, 64, (16, 16)).save(folder / "good.png")
+    done = cli(str(folder), env={**os.environ, "LANG": "en_US.UTF-8", "LC_ALL": "C.UTF-8"})
+    assert done.returncode == 0, done.stderr
+    assert b"bad\xff\xfe.png: " in done.stdout and b"good.png: " in done.stdout
+
+
+def test_cli_output_that_cannot_be_written_is_one_line(tmp_path):
+    path = tmp_path / "seven.png"
+    draw_digit(7, 96, 64, (16, 16)).save(path)
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "runtime.classify", str(path)], stdout=full,
+                              stderr=subprocess.PIPE, cwd=ROOT, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.decode().strip().splitlines() == ["error: cannot write the results (No space left on device)"]
+
+
+@pytest.mark.parametrize("target", ["group-sigint", "parent-sigterm"])
+def test_interrupting_a_folder_run_stops_it_with_one_line_and_no_orphans(tmp_path, target):
+    import psutil
+
+    folder = tmp_path / "many"
+    write_digit_folder(folder, 4000)
+    process = subprocess.Popen([sys.executable, "-m", "runtime.classify", str(folder)], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    for _ in range(300):  # past the first batch, so the worker pool is running
+        process.stdout.readline()
+    children = psutil.Process(process.pid).children(recursive=True)
+    if target == "group-sigint":
+        os.killpg(process.pid, signal.SIGINT)
+    else:
+        os.kill(process.pid, signal.SIGTERM)
+    started = time.monotonic()
+    _, err = process.communicate(timeout=30)
+    took = time.monotonic() - started
+    assert process.returncode == 130, err.decode()[-2000:]
+    assert err.decode().strip().splitlines()[-1] == "interrupted" and b"Traceback" not in err
+    time.sleep(0.5)
+    alive = [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert not alive, (alive, took)
