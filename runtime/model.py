@@ -190,7 +190,7 @@ class Classifier:
         single, items = _as_items(inputs)
         if not items:
             raise InputError("nothing to classify: empty batch")
-        batch = np.stack([preprocess_image(item) for item in items])
+        batch = preprocess_image(items[0])[None] if single else np.stack([preprocess_image(i) for i in items])
         predictions = [to_prediction(row, top_k) for row in self.probabilities(batch)]
         return predictions[0] if single else predictions
 

@@ -19,10 +19,17 @@ class Quantization:
     zero_point: int
     dtype: np.dtype
 
+    def __post_init__(self) -> None:
+        info = np.iinfo(self.dtype)  # looked up once: this runs on every inference call
+        object.__setattr__(self, "_low", float(info.min))
+        object.__setattr__(self, "_high", float(info.max))
+
     def quantize(self, x: np.ndarray) -> np.ndarray:
-        info = np.iinfo(self.dtype)
-        q = np.round(x / np.float32(self.scale)) + self.zero_point
-        return np.clip(q, info.min, info.max).astype(self.dtype)
+        q = np.divide(x, np.float32(self.scale), dtype=np.float32)
+        np.rint(q, out=q)
+        q += np.float32(self.zero_point)
+        np.clip(q, self._low, self._high, out=q)
+        return q.astype(self.dtype)
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         return (q.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
