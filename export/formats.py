@@ -16,6 +16,7 @@ import numpy as np
 
 from export import onnx as onnx_export
 from export import tflite as tflite_export
+from export import tflm as tflm_export
 from runtime.model import MANIFEST_NAME  # noqa: F401  (re-exported: the manifest's one name)
 
 
@@ -61,6 +62,8 @@ class Format:
     derived_from: str | None = None  # the format whose file this one is converted from
     deployed: bool = False  # the file the project recommends: confusion matrix, zoo
     bundled: bool = False  # copied into runtime/models/ by the bundle stage
+    compare_with: str | None = None  # a format whose outputs are this file's reference, not a Keras model
+    companions: tuple[str, ...] = ()  # other files the exporter writes beside this one
 
     def __post_init__(self) -> None:
         if (self.source is None) == (self.derived_from is None):
@@ -71,8 +74,11 @@ class Format:
         return f"model_{self.precision.value}{self.suffix}"
 
     @property
-    def reference(self) -> Reference:
-        return Reference.KERAS_FLOAT if self.precision is Precision.FLOAT else Reference.KERAS_QAT
+    def reference(self) -> str:
+        """The name of the outputs this file is compared with: a Keras model, or another format."""
+        if self.compare_with:
+            return self.compare_with
+        return (Reference.KERAS_FLOAT if self.precision is Precision.FLOAT else Reference.KERAS_QAT).value
 
 
 FORMATS: tuple[Format, ...] = (
@@ -84,6 +90,9 @@ FORMATS: tuple[Format, ...] = (
            source=Source.FLOAT_MODEL, bundled=True),
     Format("onnx_int8", ".onnx", "onnx", Precision.INT8, onnx_export.export_int8,
            derived_from="tflite_int8", bundled=True),
+    # The same int8 bytes as C++ source for microcontrollers, run in TFLite Micro by the evaluate stage.
+    Format("tflm_int8", ".cc", "tflm", Precision.INT8, tflm_export.export_c_source,
+           derived_from="tflite_int8", compare_with="tflite_int8", companions=("model_int8.h",)),
 )
 
 BY_NAME: dict[str, Format] = {fmt.name: fmt for fmt in FORMATS}

@@ -45,11 +45,13 @@ def file_entry(fmt: Format, path: Path, engine) -> dict:
         "format": fmt.name,
         "engine": fmt.engine,
         "precision": fmt.precision.value,
-        "reference": fmt.reference.value,
+        "reference": fmt.reference,
         "sha256": sha256_of(path),
         "size_bytes": path.stat().st_size,
         "input": tensor_spec(engine),
         "output": output_spec(engine),
+        **({"companions": {name: {"sha256": sha256_of(path.parent / name), "size_bytes": (path.parent / name).stat().st_size}
+                           for name in fmt.companions}} if fmt.companions else {}),
     }
 
 

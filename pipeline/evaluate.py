@@ -10,18 +10,21 @@ from pathlib import Path
 import numpy as np
 
 from export.atomic import write_json
-from export.formats import FORMATS, Reference
+from export.formats import BY_NAME, FORMATS, Reference
 from export.parity import Gates, ParityError, agreement, check, compare
 from pipeline.dataset import MNIST_KEYS, DataError, load_arrays
 from pipeline.model import ModelFileError
 from pipeline.params import EvaluateParams, evaluate_params
 from pipeline.stage import Stage
+from export.tflm import TflmExportError
+from runtime.engines import ENGINES
 from runtime.errors import ClassifierError
 from runtime.normalization import to_model_input
 from runtime.timing import latencies_ms, summary, throughput
 
 KERAS_PREDICT_RUNS, KERAS_PREDICT_WARMUP = 30, 5  # model.predict costs ~50 ms a call
 INFERENCE_CHUNK = 1000
+TFLM_LATENCY_RUNS = 50  # TFLM's reference kernels take about 3 ms an image
 
 
 def keras_row(model, path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndarray | None,
@@ -60,6 +63,34 @@ def runtime_row(path: Path, engine: str, x: np.ndarray, y: np.ndarray, reference
     return row, probs
 
 
+def tflm_row(path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndarray, params: EvaluateParams,
+             source: Path) -> tuple[dict, np.ndarray]:
+    """Run the model bytes parsed back out of the generated C source in TFLite Micro."""
+    from export import tflm
+    from runtime.engines import Quantization
+
+    data = tflm.read_c_array(path.read_text())
+    if data != source.read_bytes():
+        raise ParityError(f"{path}: the C array's bytes differ from {source.name}")
+    interpreter = tflm.tflm_interpreter(data)
+    (in_scale, in_zero), (out_scale, out_zero) = (tflm.quantization(interpreter.get_input_details(0)),
+                                                  tflm.quantization(interpreter.get_output_details(0)))
+    quantized = Quantization(in_scale, in_zero, np.dtype(np.int8)).quantize(x)
+    probs = Quantization(out_scale, out_zero, np.dtype(np.int8)).dequantize(tflm.run_tflm(interpreter, quantized))
+    row = compare(reference, probs, y)
+    one = quantized[:1]
+    row.update(summary(latencies_ms(lambda: tflm.run_tflm(interpreter, one), TFLM_LATENCY_RUNS, 2)))
+    ops = tflm.read_ops(data)
+    row.update({
+        "arena_bytes": tflm.measure_arena(interpreter),
+        "size_bytes": len(data),  # flash: the model bytes (the .cc source is text)
+        "source_bytes": path.stat().st_size,
+        "macs": tflm.count_macs(ops),
+        "ops": sorted({op.name for op in ops}),
+    })
+    return row, probs
+
+
 def evaluate(args, params: EvaluateParams) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
     """Every row of metrics/evaluate.json, plus each row's probabilities and the labels."""
     arrays = load_arrays(args.data, MNIST_KEYS)
@@ -75,10 +106,14 @@ def evaluate(args, params: EvaluateParams) -> tuple[dict, dict[str, np.ndarray],
         qat_model, args.qat_model, x, y, outputs["keras_float"], params)
     print(f"evaluate: keras_float {rows['keras_float']['accuracy']:.4%}  keras_qat {rows['keras_qat']['accuracy']:.4%}",
           file=sys.stderr)
-    for fmt in FORMATS:
-        row, outputs[fmt.name] = runtime_row(
-            args.artifacts / fmt.filename, fmt.engine, x, y, outputs[fmt.reference.value], params)
-        row["reference"] = fmt.reference.value
+    for fmt in evaluation_order():
+        path, reference = args.artifacts / fmt.filename, outputs[fmt.reference]
+        if fmt.engine in ENGINES:
+            row, outputs[fmt.name] = runtime_row(path, fmt.engine, x, y, reference, params)
+        else:  # TFLite Micro: not a runtime engine (it needs the pipeline's packages)
+            row, outputs[fmt.name] = tflm_row(path, x, y, reference, params,
+                                              args.artifacts / BY_NAME[fmt.derived_from].filename)
+        row["reference"] = fmt.reference
         if fmt.derived_from:
             row["agreement_with_source"] = agreement(outputs[fmt.name], outputs[fmt.derived_from])
         row["speedup_vs_keras_call"] = round(rows["keras_float"]["latency_p50_ms"] / row["latency_p50_ms"], 1)
@@ -87,6 +122,12 @@ def evaluate(args, params: EvaluateParams) -> tuple[dict, dict[str, np.ndarray],
               f"max|diff| {row['max_abs_diff']:.2g}  p50 {row['latency_p50_ms']:.4f} ms  "
               f"{row['size_bytes'] / 1024:.1f} kB", file=sys.stderr, flush=True)
     return {"formats": rows, "test_images": int(len(y))}, outputs, y
+
+
+def evaluation_order() -> list:
+    """The formats, each after the one it is compared with."""
+    ordered = [fmt for fmt in FORMATS if not fmt.compare_with]
+    return ordered + [fmt for fmt in FORMATS if fmt.compare_with]
 
 
 def draw(args, result: dict, outputs: dict[str, np.ndarray], y: np.ndarray) -> None:
@@ -120,7 +161,7 @@ def arguments(parser) -> None:
 
 
 STAGE = Stage("evaluate", __doc__.splitlines()[0], run, evaluate_params, arguments,
-              catches=(DataError, ModelFileError, ClassifierError, ParityError))
+              catches=(DataError, ModelFileError, ClassifierError, ParityError, TflmExportError))
 main = STAGE.main
 
 if __name__ == "__main__":

@@ -15,14 +15,16 @@ from pathlib import Path
 import numpy as np
 
 from export import manifest as manifest_mod
-from export.formats import ExportOptions, Source, export_order
+from export.formats import FORMATS, ExportOptions, Source, export_order
 from export.onnx import OnnxExportError
 from export.tflite import TfliteExportError
+from export.tflm import TflmExportError
 from pipeline import provenance
 from pipeline.dataset import DataError, load_arrays
 from pipeline.model import ModelFileError
 from pipeline.params import ExportParams, export_params, read_params
 from pipeline.stage import Stage
+from runtime.engines import ENGINES
 from runtime.errors import ClassifierError
 from runtime.normalization import NORMALIZATION, to_model_input
 
@@ -80,7 +82,9 @@ def run(args, params: ExportParams) -> str:
     # Files carry what a consumer needs to run them; versions and provenance live in the manifest.
     common = {"variant": params.variant.value, "labels": manifest_mod.LABELS, "normalization": NORMALIZATION}
     written = export_all(models, args.out_dir, ExportOptions(params.opset, calibration, common))
-    engines = {name: open_engine(path) for name, path in written.items()}
+    # A file the runtime cannot open (C source) is described by the file it was made from.
+    engines = {fmt.name: open_engine(written[fmt.name if fmt.engine in ENGINES else fmt.derived_from])
+               for fmt in FORMATS}
     manifest = manifest_mod.build(args.out_dir, common, provenance_of(args, read_params(args.params)), engines)
     manifest_mod.write(args.out_dir, manifest)
     return f"wrote {len(written)} files and {args.out_dir / manifest_mod.MANIFEST_NAME}"
@@ -95,7 +99,7 @@ def arguments(parser) -> None:
 
 
 STAGE = Stage("export", __doc__.splitlines()[0], run, export_params, arguments,
-              catches=(DataError, ModelFileError, OnnxExportError, TfliteExportError, ClassifierError))
+              catches=(DataError, ModelFileError, OnnxExportError, TfliteExportError, TflmExportError, ClassifierError))
 main = STAGE.main
 
 if __name__ == "__main__":

@@ -214,9 +214,12 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
     assert set(result["formats"]) == {"keras_float", "keras_qat", *(f.name for f in FORMATS)}
     for fmt in FORMATS:
         row = result["formats"][fmt.name]
-        assert row["reference"] == fmt.reference.value and 0 <= row["accuracy"] <= 1 and row["size_bytes"] > 0
+        assert row["reference"] == fmt.reference and 0 <= row["accuracy"] <= 1 and row["size_bytes"] > 0
         assert ("agreement_with_source" in row) == bool(fmt.derived_from)
     assert result["test_images"] == 1000
+    micro = result["formats"]["tflm_int8"]
+    assert micro["reference"] == "tflite_int8" and micro["agreement"] >= 0.999
+    assert micro["arena_bytes"] > 1000 and micro["macs"] > 0 and "CONV_2D" in micro["ops"]
     for name in ("training_curves.png", "confusion_int8.png", "accuracy_vs_size_latency.png"):
         assert (root / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
