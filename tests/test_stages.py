@@ -17,7 +17,7 @@ import yaml
 from conftest import ROOT, write_test_params
 from export.formats import FORMATS, Format, Precision, Source, export_order
 
-STAGES = ["check_params", "data", "train", "qat", "export", "evaluate", "bundle"]
+STAGES = ["check_params", "data", "train", "qat", "export", "evaluate", "bundle", "zoo"]
 
 
 # --- the shape of the code -------------------------------------------------------------
@@ -260,19 +260,28 @@ def test_bundle_copies_the_bundled_formats_and_refuses_a_tampered_one(tiny_pipel
     assert not (tmp_path / "again" / "manifest.json").exists()
 
 
-def test_zoo_records_a_variant_and_draws_the_chart(evaluated, tiny_pipeline, tmp_path):
-    from tools import zoo
+def test_zoo_stage_records_a_variant_and_keeps_the_others(evaluated, tiny_pipeline, tmp_path, capsys):
+    from pipeline import zoo
 
     root, _, _ = evaluated
     zoo_file = tmp_path / "zoo.json"
-    entry = zoo.record(zoo_file, root / "evaluate.json", tiny_pipeline.root / "train.json")
+    zoo_file.write_text(json.dumps({"variants": {"tiny": {"variant": "tiny", "kept": True}}}))
+    args = ["--evaluate", str(root / "evaluate.json"), "--train", str(tiny_pipeline.root / "train.json"),
+            "--zoo", str(zoo_file), "--plot", str(tmp_path / "zoo.png")]
+    tiny_row = {"variant": "tiny", "params": 1, "macs": 2, "float_accuracy": 0.99, "tflm_arena_bytes": 3,
+                **{f"{f}_{k}": 0.99 if k == "accuracy" else 1000 for f in ("tflite_int8", "onnx_int8")
+                   for k in ("accuracy", "size_bytes", "latency_p50_ms")}}
+    zoo_file.write_text(json.dumps({"variants": {"tiny": tiny_row}}))
+    assert zoo.main(args) == 0
     result = json.loads((root / "evaluate.json").read_text())["formats"]
-    assert entry["tflite_int8_accuracy"] == result["tflite_int8"]["accuracy"]
     saved = json.loads(zoo_file.read_text())
-    assert list(saved["variants"]) == ["standard"] and saved["references"]
-    zoo.plot(saved, tmp_path / "zoo.png")
+    assert list(saved["variants"]) == ["tiny", "standard"] and saved["variants"]["tiny"] == tiny_row
+    standard = saved["variants"]["standard"]
+    assert standard["tflite_int8_accuracy"] == result["tflite_int8"]["accuracy"]
+    assert standard["tflm_arena_bytes"] == result["tflm_int8"]["arena_bytes"] and standard["macs"] > 0
+    assert {r["name"] for r in saved["references"]} >= {"BitNetMCU", "ONNX Model Zoo MNIST-12 int8"}
     assert (tmp_path / "zoo.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| standard |" in zoo.table(saved)
+    assert "| standard |" in capsys.readouterr().out
 
 
 def test_shift_images_moves_pixels_within_the_bound():
