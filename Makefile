@@ -1,10 +1,15 @@
-# Two commands: `make pipeline` (train, QAT, export, evaluate) and `make test`.
+# `make pipeline` (check params, train, QAT, export, evaluate, bundle, zoo) and `make test`;
+# `make web` serves the browser page, `make test-web` proves it in headless Chromium.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+WEB_STAMP := $(VENV)/.web-installed
+PORT   ?= 8000
+# apt-get needs root: use sudo when not root (CI runs as root).
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv pipeline test bench clean-venv
+.PHONY: venv pipeline test bench web web-build test-web clean-venv
 
 venv: $(STAMP)
 
@@ -22,7 +27,28 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 bench: venv
-	$(BIN)/python -m runtime.bench
+	$(BIN)/python -m runtime.bench --app
+
+# The browser page: onnxruntime-web from npm (package-lock.json), the bundled int8 ONNX, no CDN.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+
+web-build: web/node_modules/.package-lock.json
+	$(BIN)/python web/build.py
+
+web: venv web-build
+	@echo "edge-digits in the browser: http://127.0.0.1:$(PORT)/  (Ctrl-C to stop)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory web/dist $(PORT)
+
+$(WEB_STAMP): web/requirements.lock $(STAMP)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r web/requirements.lock
+	$(BIN)/python -m pip check
+	touch $@
+
+test-web: $(WEB_STAMP) web-build
+	WEB_SCREENSHOT="$(CURDIR)/web/screenshot.png" $(BIN)/python -m pytest -q -s tests/web
 
 clean-venv:
 	rm -rf $(VENV)

@@ -84,8 +84,8 @@ def plot(zoo: dict, out: Path) -> None:
             if "accuracy_range" in reference:
                 low, high = reference["accuracy_range"]
                 axis.axhspan(low, high, color="0.85", zorder=0)
-                axis.text(0.02, high - 0.03, reference["name"] + f" {low}-{high}%\n(size, latency not published)",
-                          transform=axis.get_yaxis_transform(), fontsize=7, va="top", ha="left")
+                axis.text(0.98, low + 0.03, reference["name"] + f" {low}-{high}%\n(size, latency not published)",
+                          transform=axis.get_yaxis_transform(), fontsize=7, va="bottom", ha="right")
             elif key == "size_bytes" and reference["size_kb"]:
                 axis.scatter(reference["size_kb"], reference["accuracy"], marker="x", s=70, color="black")
                 axis.annotate(f"{reference['name']}\n{reference['size_kb']:g} kB, {reference['accuracy']}%",

@@ -218,11 +218,12 @@ def normalize_polarity(gray: np.ndarray) -> np.ndarray:
 def center_by_mass(digit: np.ndarray) -> np.ndarray:
     """Paste a digit (at most 20x20) into 28x28 so that its centre of mass is at the centre."""
     canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
-    total = float(digit.sum())
+    mass = digit.astype(np.float64)  # float64 so that a symmetric digit's centre is exactly .5, as in
+    total = float(mass.sum())        # web/src/preprocess.js: both then round the half to even
     h, w = digit.shape
     if total > 0:
-        cy = float(digit.sum(axis=1) @ np.arange(h)) / total
-        cx = float(digit.sum(axis=0) @ np.arange(w)) / total
+        cy = float(mass.sum(axis=1) @ np.arange(h)) / total
+        cx = float(mass.sum(axis=0) @ np.arange(w)) / total
     else:
         cy, cx = (h - 1) / 2, (w - 1) / 2
     top = min(max(round(SIZE / 2 - cy), 0), SIZE - h)  # MNIST puts the mass at (14, 14)

@@ -1,0 +1,214 @@
+"""The browser page in headless Chromium: preprocessing and answers match the Python runtime,
+drawing a 7 gives 7, and a tampered model is refused. Run by `make test-web`, which installs
+Chromium, chromedriver, selenium and onnxruntime-web first; skipped (with the reason) otherwise."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+DIST = ROOT / "web" / "dist"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+try:
+    import selenium  # noqa: F401
+except ImportError:
+    selenium = None
+
+pytestmark = [
+    pytest.mark.skipif(selenium is None, reason="selenium is not installed (make test-web installs it)"),
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="chromium/chromedriver not installed (make test-web)"),
+    pytest.mark.skipif(not (DIST / "vendor" / "ort.wasm.min.mjs").is_file(),
+                       reason="web/dist is not built (make test-web builds it)"),
+]
+MIN_AGREEMENT = 0.99
+# Largest allowed |browser - Python| per pixel of the 28x28 input (values in [0, 1]). Both sides
+# run the same algorithm in float32 on the same decoded pixels, so what remains is rounding:
+# numpy rounds some intermediates to float32 where JS keeps float64 a moment longer, about one
+# float32 ulp (6e-8 measured). 1e-3 (a quarter of a grey level) leaves room for a browser whose
+# decoder or canvas rounds a colour differently, while a real divergence in the algorithm (a crop
+# or centring one pixel off) moves some pixel by far more. The measured figure is printed.
+TENSOR_TOLERANCE = 1e-3
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:  # keep the test output to the parity line
+        pass
+
+
+def serve(folder: Path):
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic", "--window-size=900,700"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_script_timeout(300)
+    yield driver
+    driver.quit()
+
+
+def parity_images(folder: Path, mnist: dict) -> list[str]:
+    """MNIST test digits as PNG, and drawn and typeset digits in many sizes, colours, polarities."""
+    from runtime.synthetic import render_digit, variants
+
+    names = []
+    for index, image in enumerate(mnist["x_test"][:150]):
+        name = f"mnist_{index:03d}.png"
+        Image.fromarray(image).save(folder / name)
+        names.append(name)
+    for index, (_label, _description, picture) in enumerate(variants(seed=3)):
+        name = f"drawn_{index:03d}.png"
+        picture.save(folder / name)
+        names.append(name)
+    for digit in range(10):
+        for size in (48, 160):
+            name = f"typeset_{digit}_{size}.png"
+            render_digit(digit, size, int(size * 0.6), (size // 4, size // 8)).save(folder / name)
+            names.append(name)
+            jpeg = f"typeset_{digit}_{size}.jpg"
+            render_digit(digit, size, int(size * 0.6), (size // 4, size // 8), ink=30, paper=230).convert(
+                "RGB").save(folder / jpeg, quality=95)
+            names.append(jpeg)
+    return names
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, mnist_sample):
+    root = tmp_path_factory.mktemp("site")
+    shutil.copytree(DIST, root / "good")
+    (root / "good" / "images").mkdir()
+    names = parity_images(root / "good" / "images", mnist_sample)
+    shutil.copytree(DIST, root / "tampered")
+    model = root / "tampered" / "models" / "model_int8.onnx"
+    data = bytearray(model.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    model.write_bytes(bytes(data))
+    good, good_url = serve(root / "good")
+    bad, bad_url = serve(root / "tampered")
+    yield {"root": root, "url": good_url, "tampered_url": bad_url, "images": names}
+    good.shutdown()
+    bad.shutdown()
+
+
+def open_page(browser, url: str) -> str:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(url)
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.body.dataset.ready"))
+    return browser.execute_script("return document.body.dataset.ready")
+
+
+BATCH_SCRIPT = """
+const [urls, done] = [arguments[0], arguments[arguments.length - 1]];
+(async () => {
+  const out = [];
+  for (const url of urls) {
+    try {
+      const pixels = await window.edgeDigits.decode(url);
+      const tensor = window.edgeDigits.preprocessRgba(pixels.data, pixels.width, pixels.height);
+      out.push({url, tensor: Array.from(tensor), probabilities: await window.edgeDigits.classifyTensor(tensor)});
+    } catch (error) {
+      out.push({url, error: String(error && error.message || error)});
+    }
+  }
+  done(JSON.stringify(out));
+})();
+"""
+
+
+def test_browser_matches_the_python_runtime(browser, site):
+    from runtime import Classifier
+    from runtime.errors import InputError
+    from runtime.preprocess import preprocess_image
+
+    assert open_page(browser, site["url"]) == "true"
+    names = site["images"]
+    results = []
+    for start in range(0, len(names), 40):
+        urls = [f"images/{name}" for name in names[start : start + 40]]
+        results += json.loads(browser.execute_async_script(BATCH_SCRIPT, urls))
+    classifier = Classifier.load(engine="onnx")  # the same bundled int8 ONNX the page runs
+    agree, compared, worst, worst_name, both_refused = 0, 0, 0.0, "", 0
+    diffs = {}
+    for name, result in zip(names, results):
+        path = site["root"] / "good" / "images" / name
+        try:
+            expected = preprocess_image(path)[..., 0]
+        except InputError:
+            assert "error" in result, f"{name}: Python finds no digit, the browser does"
+            both_refused += 1
+            continue
+        assert "error" not in result, f"{name}: {result.get('error')}"
+        tensor = np.asarray(result["tensor"], np.float32).reshape(28, 28)
+        diff = float(np.abs(tensor - expected).max())
+        diffs[name] = diff
+        if diff > worst:
+            worst, worst_name = diff, name
+        python_label = int(classifier.probabilities(expected[None, ..., None])[0].argmax())
+        agree += int(np.argmax(result["probabilities"]) == python_label)
+        compared += 1
+    agreement = agree / compared
+    print(f"\nbrowser parity: {compared} images, agreement {agreement:.4f}; 28x28 tensors max abs diff "
+          f"{worst:.2e} ({worst_name}); {both_refused} refused by both")
+    if os.environ.get("WEB_PARITY_DETAIL"):
+        print(sorted(diffs.items(), key=lambda item: -item[1])[:15])
+    assert compared >= 200 and agreement >= MIN_AGREEMENT
+    assert worst <= TENSOR_TOLERANCE
+
+
+def test_drawing_a_seven_on_the_canvas_answers_seven(browser, site):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    assert open_page(browser, site["url"]) == "true"
+    pad = browser.find_element(By.ID, "pad")
+    # A hand-drawn 7: the bar from left to right, then the stem down and to the left.
+    # Offsets are from the pad's centre (280 x 280 pad).
+    actions = ActionChains(browser, duration=10)
+    actions.move_to_element_with_offset(pad, -80, -90).click_and_hold()
+    for x in range(-80, 81, 20):
+        actions.move_to_element_with_offset(pad, x, -90)
+    for step in range(1, 10):
+        actions.move_to_element_with_offset(pad, 80 - step * 12, -90 + step * 20)
+    actions.release().perform()
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "answer").get_attribute("data-label"))
+    answer = browser.find_element(By.ID, "answer")
+    assert answer.get_attribute("data-label") == "7", browser.find_element(By.ID, "bars").text
+    bars = browser.find_elements(By.CSS_SELECTOR, "#bars li")
+    assert len(bars) == 3
+    assert "inference" in browser.find_element(By.ID, "timing").text
+    shot = os.environ.get("WEB_SCREENSHOT")
+    if shot:
+        browser.save_screenshot(shot)
+
+
+def test_a_tampered_model_is_refused_with_a_visible_message(browser, site):
+    from selenium.webdriver.common.by import By
+
+    assert open_page(browser, site["tampered_url"]) == "refused"
+    status = browser.find_element(By.ID, "status")
+    assert status.is_displayed()
+    assert "model integrity check failed" in status.text and "sha256" in status.text

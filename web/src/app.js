@@ -1,0 +1,184 @@
+// The page: draw or drop a digit, preprocess it (preprocess.js, the twin of runtime/preprocess.py),
+// and run the bundled int8 ONNX with onnxruntime-web's WebAssembly backend, after checking the
+// model's sha256 against the package's manifest, as the Python runtime does.
+import * as ort from "./vendor/ort.wasm.min.mjs";
+import { InputError, NoDigitError, SIZE, preprocessRgba } from "./preprocess.js";
+
+const MODEL = "models/model_int8.onnx";
+const MANIFEST = "models/manifest.json";
+const MIN_CONFIDENCE = 0.6; // below this the answer is shown as uncertain: "7?"
+
+ort.env.wasm.wasmPaths = new URL("./vendor/", import.meta.url).href; // absolute: resolved from this page
+ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a plain static server lacks
+
+const $ = (id) => document.getElementById(id);
+let session = null;
+
+async function sha256Hex(buffer) {
+  const digest = await crypto.subtle.digest("SHA-256", buffer);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// Fetch the model, refuse it unless its size and sha256 match the manifest, then open it.
+export async function loadModel(modelUrl = MODEL, manifestUrl = MANIFEST) {
+  const manifest = await (await fetch(manifestUrl, { cache: "no-store" })).json();
+  const name = modelUrl.split("/").pop();
+  const entry = manifest.files && manifest.files[name];
+  if (!entry) throw new Error(`${name} is not listed in the manifest`);
+  const bytes = await (await fetch(modelUrl, { cache: "no-store" })).arrayBuffer();
+  const digest = await sha256Hex(bytes);
+  if (bytes.byteLength !== entry.size_bytes || digest !== entry.sha256) {
+    throw new Error(`model integrity check failed: ${name} has sha256 ${digest.slice(0, 12)}… but the ` +
+      `manifest says ${String(entry.sha256).slice(0, 12)}…; the file was modified or truncated. Rebuild the page.`);
+  }
+  const created = await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"] });
+  return { session: created, digest, entry };
+}
+
+// 784 floats -> 10 probabilities.
+export async function classifyTensor(tensor, active = session) {
+  const input = new ort.Tensor("float32", tensor, [1, SIZE, SIZE, 1]);
+  const outputs = await active.run({ [active.inputNames[0]]: input });
+  return Array.from(outputs[active.outputNames[0]].data);
+}
+
+// An image URL or Blob -> RGBA pixels, decoded by the browser (EXIF orientation applied).
+export async function decode(source) {
+  const blob = source instanceof Blob ? source : await (await fetch(source, { cache: "no-store" })).blob();
+  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(bitmap, 0, 0);
+  return context.getImageData(0, 0, bitmap.width, bitmap.height);
+}
+
+function show(probabilities, timings, tensor) {
+  const order = probabilities.map((p, i) => [i, p]).sort((a, b) => b[1] - a[1]);
+  const [label, top] = order[0];
+  const uncertain = top < MIN_CONFIDENCE;
+  $("answer").textContent = uncertain ? `${label}?` : String(label);
+  $("answer").className = uncertain ? "answer uncertain" : "answer";
+  $("answer").dataset.label = String(label);
+  $("answer").dataset.uncertain = String(uncertain);
+  $("bars").innerHTML = order.slice(0, 3).map(([digit, p]) =>
+    `<li><span>${digit}</span><span class="track"><span class="bar" style="display:block;width:${(p * 100).toFixed(1)}%"></span></span>` +
+    `<span>${(p * 100).toFixed(1)}%</span></li>`).join("");
+  $("status").className = "status";
+  $("status").textContent = uncertain ? `uncertain: the best guess has ${(top * 100).toFixed(0)}%` : "";
+  $("timing").textContent = `inference ${timings.inference.toFixed(2)} ms, preprocessing ${timings.preprocess.toFixed(2)} ms, in this browser`;
+  drawSeen(tensor);
+}
+
+function drawSeen(tensor) {
+  const seen = $("seen").getContext("2d");
+  const image = seen.createImageData(SIZE, SIZE);
+  for (let i = 0; i < SIZE * SIZE; i++) {
+    const v = Math.round(tensor[i] * 255);
+    image.data.set([v, v, v, 255], 4 * i);
+  }
+  const small = new OffscreenCanvas(SIZE, SIZE);
+  small.getContext("2d").putImageData(image, 0, 0);
+  seen.imageSmoothingEnabled = false;
+  seen.drawImage(small, 0, 0, $("seen").width, $("seen").height);
+}
+
+function showError(message) {
+  $("answer").textContent = "–";
+  $("answer").dataset.label = "";
+  $("bars").innerHTML = "";
+  $("status").className = "status error";
+  $("status").textContent = message;
+}
+
+async function classifyPixels(imageData) {
+  if (!session) return;
+  try {
+    const start = performance.now();
+    const tensor = preprocessRgba(imageData.data, imageData.width, imageData.height);
+    const prepared = performance.now();
+    const probabilities = await classifyTensor(tensor);
+    const done = performance.now();
+    show(probabilities, { preprocess: prepared - start, inference: done - prepared }, tensor);
+  } catch (error) {
+    if (error instanceof NoDigitError || error instanceof InputError) showError(error.message);
+    else throw error;
+  }
+}
+
+function setUpPad() {
+  const pad = $("pad");
+  const context = pad.getContext("2d", { willReadFrequently: true });
+  const clear = () => {
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, pad.width, pad.height);
+    $("answer").textContent = "–";
+    $("answer").dataset.label = "";
+    $("bars").innerHTML = "";
+    $("timing").textContent = "";
+  };
+  clear();
+  context.lineCap = "round";
+  context.lineJoin = "round";
+  context.lineWidth = 20;
+  context.strokeStyle = "#111";
+  let drawing = false;
+  const at = (event) => {
+    const box = pad.getBoundingClientRect();
+    return [(event.clientX - box.left) * (pad.width / box.width), (event.clientY - box.top) * (pad.height / box.height)];
+  };
+  pad.addEventListener("pointerdown", (event) => {
+    drawing = true;
+    pad.setPointerCapture?.(event.pointerId);
+    context.beginPath();
+    context.moveTo(...at(event));
+  });
+  pad.addEventListener("pointermove", (event) => {
+    if (!drawing) return;
+    context.lineTo(...at(event));
+    context.stroke();
+  });
+  const finish = () => {
+    if (!drawing) return;
+    drawing = false;
+    classifyPixels(context.getImageData(0, 0, pad.width, pad.height));
+  };
+  pad.addEventListener("pointerup", finish);
+  pad.addEventListener("pointerleave", finish);
+  $("clear").addEventListener("click", clear);
+
+  const fromFile = async (file) => {
+    if (!file) return;
+    try {
+      await classifyPixels(await decode(file));
+    } catch (error) {
+      showError(`${file.name}: not an image the browser can decode`);
+    }
+  };
+  $("file").addEventListener("change", (event) => fromFile(event.target.files[0]));
+  pad.addEventListener("dragover", (event) => { event.preventDefault(); pad.classList.add("dragging"); });
+  pad.addEventListener("dragleave", () => pad.classList.remove("dragging"));
+  pad.addEventListener("drop", (event) => {
+    event.preventDefault();
+    pad.classList.remove("dragging");
+    fromFile(event.dataTransfer.files[0]);
+  });
+}
+
+async function main() {
+  setUpPad();
+  try {
+    const loaded = await loadModel();
+    session = loaded.session;
+    $("status").textContent = "Ready: draw a digit.";
+    $("integrity").textContent = `model_int8.onnx, sha256 ${loaded.digest.slice(0, 16)}… verified against the manifest; ` +
+      `onnxruntime-web ${ort.env.versions?.web ?? ""} (WebAssembly)`;
+    document.body.dataset.ready = "true";
+  } catch (error) {
+    showError(error.message);
+    document.body.dataset.ready = "refused";
+  }
+}
+
+// For the browser tests: the same functions the page uses, nothing else.
+window.edgeDigits = { decode, preprocessRgba, classifyTensor: (t) => classifyTensor(t), loadModel };
+main();
