@@ -100,7 +100,10 @@ def app_rows(runs: int) -> list[dict]:
         png, jpeg = Path(tmp) / "photo_640x480.png", Path(tmp) / "photo_1920x1080.jpg"
         photo_like(640, 480).save(png)
         photo_like(1920, 1080, seed=1).save(jpeg, quality=90)
-        digits = (np.random.default_rng(0).random((64, 28, 28)) * 255).astype(np.uint8)
+        from runtime.synthetic import draw_digit
+
+        # MNIST-like arrays: light ink on black, the digit in a 20 px box
+        digits = np.stack([np.asarray(draw_digit(d % 10, 28, 20, (5, 4), ink=255, paper=0)) for d in range(64)])
         for engine in (name for name, spec in ENGINES.items() if spec.installed()):
             classifier = Classifier.load(engine=engine)
             for path in (png, jpeg):

@@ -9,6 +9,7 @@ evaluates on MNIST's own arrays, which are already in this form; the MNIST-as-PN
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -242,11 +243,57 @@ def crop_and_scale(ink: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     scale = DIGIT_BOX / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = Image.fromarray(crop.astype(np.float32), mode="F").resize(
-        (new_w, new_h), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
-    )
-    out = np.asarray(resized, dtype=np.float32).copy()
+    out = resize_float(crop.astype(np.float32), new_h, new_w, "lanczos" if scale < 1 else "bilinear")
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _lanczos(x: np.ndarray) -> np.ndarray:
+    return np.where((x > -3.0) & (x < 3.0), np.sinc(x) * np.sinc(x / 3.0), 0.0)
+
+
+def _bilinear(x: np.ndarray) -> np.ndarray:
+    return np.maximum(1.0 - np.abs(x), 0.0)
+
+
+FILTERS = {"lanczos": (_lanczos, 3.0), "bilinear": (_bilinear, 1.0)}
+
+
+@functools.lru_cache(maxsize=4096)
+def resample_matrix(in_size: int, out_size: int, name: str) -> np.ndarray:
+    """(out_size, in_size) float64 weights of Pillow's resampling along one axis.
+
+    The same coefficients as Pillow's `precompute_coeffs` (libImaging/Resample.c) and as
+    web/src/preprocess.js: a filter of support `support * max(scale, 1)` centred on each output
+    pixel, truncated to the image and normalised to sum to 1.
+    """
+    function, support = FILTERS[name]
+    scale = in_size / out_size
+    filter_scale = max(scale, 1.0)
+    support *= filter_scale
+    matrix = np.zeros((out_size, in_size))
+    for out in range(out_size):
+        center = (out + 0.5) * scale
+        low = max(int(center - support + 0.5), 0)
+        high = min(int(center + support + 0.5), in_size)
+        weights = function((np.arange(low, high) - center + 0.5) / filter_scale)
+        total = weights.sum()
+        matrix[out, low:high] = weights / total if total != 0 else weights
+    return matrix
+
+
+def resize_float(image: np.ndarray, out_h: int, out_w: int, name: str) -> np.ndarray:
+    """Image.fromarray(image, "F").resize((out_w, out_h), filter), as matrix products.
+
+    Pillow resamples horizontally, stores a float32 image, then resamples vertically; the
+    float32 rounding between the passes is kept so that the result matches Pillow's.
+    """
+    h, w = image.shape
+    out = image
+    if out_w != w:
+        out = (out.astype(np.float64) @ resample_matrix(w, out_w, name).T).astype(np.float32)
+    if out_h != h:
+        out = (resample_matrix(h, out_h, name) @ out.astype(np.float64)).astype(np.float32)
+    return out if out is not image else image.copy()
 
 
 def preprocess_image(image: Any) -> np.ndarray:

@@ -237,3 +237,50 @@ def test_interrupting_a_folder_run_stops_it_with_one_line_and_no_orphans(tmp_pat
     time.sleep(0.5)
     alive = [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
     assert not alive, (alive, took)
+
+
+@pytest.mark.parametrize("files", [None, [], ["model_int8.onnx"], {"model_int8.onnx": "sha"}])
+def test_malformed_manifests_are_one_line_errors(tmp_path, files):
+    from runtime.model import BUNDLED_DIR
+
+    shutil_copy(BUNDLED_DIR / "model_int8.onnx", tmp_path / "model_int8.onnx")
+    (tmp_path / "manifest.json").write_text(json.dumps({"files": files}))
+    with pytest.raises(ModelLoadError, match="unreadable manifest"):
+        Classifier.load(tmp_path / "model_int8.onnx")
+
+
+def test_manifest_size_is_compared(tmp_path):
+    from runtime.model import BUNDLED_DIR
+
+    from runtime import ModelIntegrityError
+
+    shutil_copy(BUNDLED_DIR / "model_int8.onnx", tmp_path / "model_int8.onnx")
+    manifest = json.loads((BUNDLED_DIR / "manifest.json").read_text())
+    manifest["files"]["model_int8.onnx"]["size_bytes"] += 1
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelIntegrityError, match="bytes, but the manifest says"):
+        Classifier.load(tmp_path / "model_int8.onnx")
+
+
+def shutil_copy(source: Path, target: Path) -> None:
+    target.write_bytes(source.read_bytes())
+
+
+def test_bench_skips_engines_that_are_not_installed(monkeypatch, capsys):
+    from runtime import bench
+    from runtime.engines import EngineSpec
+
+    real = EngineSpec.installed
+    monkeypatch.setattr(EngineSpec, "installed", lambda self: self.name != "litert" and real(self))
+    assert bench.main(["--runs", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped: model_int8.tflite (litert not installed: pip install ai-edge-litert)" in out
+    assert "model_int8.onnx" in out
+
+
+def test_animated_gif_gets_a_note(tmp_path):
+    frames = [draw_digit(d, 64, 44, (10, 10)) for d in (3, 8)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+    (result,) = Classifier.load().classify_paths([path])
+    assert result.ok and result.note == "animated image with 2 frames: the first frame was classified"

@@ -66,6 +66,9 @@ class _Bound:
         self.out_view = self.interpreter.tensor(self.output_index)
 
 
+SMALL_BATCH = 4  # up to this many images run on one CPU thread (see LiteRtEngine)
+
+
 class LiteRtEngine:
     """A .tflite model in LiteRT. Safe to share across threads.
 
@@ -73,6 +76,11 @@ class LiteRtEngine:
     `run` gets its own interpreter of the same model (created on its first call, kept for the
     thread's life). A single-threaded caller pays one thread-local lookup per call; threads run
     in parallel instead of queueing on a lock.
+
+    Small batches (up to SMALL_BATCH images) run on a single-threaded interpreter: between two
+    calls an app decodes and preprocesses, LiteRT's worker threads go to sleep, and waking them
+    costs more than they save on one 28x28 image (0.12 vs 0.15 ms per `predict` measured here).
+    Larger batches use `threads` CPU threads.
     """
 
     name = "litert"
@@ -89,6 +97,7 @@ class LiteRtEngine:
         # Two threads cut batch-1 latency by a quarter here (0.035 vs 0.047 ms on 2 cores).
         self._threads = threads or min(4, os.cpu_count() or 1)
         self._make = lambda: Interpreter(model_content=self._model, num_threads=self._threads)
+        self._make_single = lambda: Interpreter(model_content=self._model, num_threads=1)
         try:
             interpreter = self._make()
         except (ValueError, RuntimeError) as error:
@@ -114,11 +123,22 @@ class LiteRtEngine:
         bound.bind(self.input_shape[0])
         return bound
 
+    def _small(self) -> _Bound:
+        bound = getattr(self._local, "small", None)
+        if bound is None:
+            bound = self._local.small = _Bound(self._make_single(), self._input["index"], self._output["index"],
+                                               self.input_shape)
+            bound.bind(self.input_shape[0])
+        return bound
+
     def run(self, x: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) -> float32 probabilities (N, 10), a new array on every call."""
-        bound = getattr(self._local, "bound", None)
-        if bound is None:
-            bound = self._local.bound = self._new_bound()
+        if len(x) <= SMALL_BATCH and self._threads > 1:
+            bound = self._small()
+        else:
+            bound = getattr(self._local, "bound", None)
+            if bound is None:
+                bound = self._local.bound = self._new_bound()
         if x.shape[0] != bound.batch:
             bound.bind(x.shape[0])
         quant = self.input_quantization
