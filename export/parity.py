@@ -33,7 +33,23 @@ def compare(reference: np.ndarray, probabilities: np.ndarray, labels: np.ndarray
         "accuracy": float((predicted == labels).mean()),
         "agreement": float((predicted == reference.argmax(axis=1)).mean()),
         "max_abs_diff": float(np.abs(probabilities.astype(np.float64) - reference).max()),
+        "ece": expected_calibration_error(probabilities, labels),
     }
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE: the gap between confidence (the top probability) and accuracy, averaged over
+    `bins` equal-width confidence bins, weighted by how many answers fall in each."""
+    confidence = probabilities.max(axis=1).astype(np.float64)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
+    return float(total / len(labels))
 
 
 def agreement(a: np.ndarray, b: np.ndarray) -> float:

@@ -12,6 +12,7 @@ import numpy as np
 from export.atomic import write_json
 from export.formats import BY_NAME, FORMATS, Reference
 from export.parity import Gates, ParityError, agreement, check, compare
+from pipeline import realworld
 from pipeline.dataset import MNIST_KEYS, DataError, load_arrays
 from pipeline.model import ModelFileError
 from pipeline.params import EvaluateParams, evaluate_params
@@ -44,7 +45,7 @@ def keras_row(model, path: Path, x: np.ndarray, y: np.ndarray, reference: np.nda
         "throughput_per_s": throughput(lambda: model(big, training=False), params.throughput_batch),
         "size_bytes": path.stat().st_size,
     })
-    return row, probs
+    return row, probs, lambda xs: model.predict(xs, batch_size=INFERENCE_CHUNK, verbose=0)
 
 
 def runtime_row(path: Path, engine: str, x: np.ndarray, y: np.ndarray, reference: np.ndarray,
@@ -60,7 +61,7 @@ def runtime_row(path: Path, engine: str, x: np.ndarray, y: np.ndarray, reference
     big = x[: params.throughput_batch]
     row["throughput_per_s"] = throughput(lambda: classifier.probabilities(big), params.throughput_batch)
     row["size_bytes"] = path.stat().st_size
-    return row, probs
+    return row, probs, classifier.probabilities
 
 
 def tflm_row(path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndarray, params: EvaluateParams,
@@ -75,8 +76,14 @@ def tflm_row(path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndarray, pa
     interpreter = tflm.tflm_interpreter(data)
     (in_scale, in_zero), (out_scale, out_zero) = (tflm.quantization(interpreter.get_input_details(0)),
                                                   tflm.quantization(interpreter.get_output_details(0)))
-    quantized = Quantization(in_scale, in_zero, np.dtype(np.int8)).quantize(x)
-    probs = Quantization(out_scale, out_zero, np.dtype(np.int8)).dequantize(tflm.run_tflm(interpreter, quantized))
+    quantize = Quantization(in_scale, in_zero, np.dtype(np.int8)).quantize
+    dequantize = Quantization(out_scale, out_zero, np.dtype(np.int8)).dequantize
+
+    def predict(xs: np.ndarray) -> np.ndarray:
+        return dequantize(tflm.run_tflm(interpreter, quantize(xs)))
+
+    quantized = quantize(x)
+    probs = predict(x)
     row = compare(reference, probs, y)
     one = quantized[:1]
     row.update(summary(latencies_ms(lambda: tflm.run_tflm(interpreter, one), TFLM_LATENCY_RUNS, 2)))
@@ -88,10 +95,10 @@ def tflm_row(path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndarray, pa
         "macs": tflm.count_macs(ops),
         "ops": sorted({op.name for op in ops}),
     })
-    return row, probs
+    return row, probs, predict
 
 
-def evaluate(args, params: EvaluateParams) -> tuple[dict, dict[str, np.ndarray], np.ndarray]:
+def evaluate(args, params: EvaluateParams):
     """Every row of metrics/evaluate.json, plus each row's probabilities and the labels."""
     arrays = load_arrays(args.data, MNIST_KEYS)
     from pipeline.legacy_keras import load_float, load_qat  # TensorFlow, once the data is known good
@@ -100,19 +107,20 @@ def evaluate(args, params: EvaluateParams) -> tuple[dict, dict[str, np.ndarray],
     float_model, qat_model = load_float(args.float_model), load_qat(args.qat_model)
     rows: dict[str, dict] = {}
     outputs: dict[str, np.ndarray] = {}
-    rows["keras_float"], outputs[Reference.KERAS_FLOAT.value] = keras_row(
+    predictors = {}
+    rows["keras_float"], outputs[Reference.KERAS_FLOAT.value], predictors["keras_float"] = keras_row(
         float_model, args.float_model, x, y, None, params)
-    rows["keras_qat"], outputs[Reference.KERAS_QAT.value] = keras_row(
+    rows["keras_qat"], outputs[Reference.KERAS_QAT.value], predictors["keras_qat"] = keras_row(
         qat_model, args.qat_model, x, y, outputs["keras_float"], params)
     print(f"evaluate: keras_float {rows['keras_float']['accuracy']:.4%}  keras_qat {rows['keras_qat']['accuracy']:.4%}",
           file=sys.stderr)
     for fmt in evaluation_order():
         path, reference = args.artifacts / fmt.filename, outputs[fmt.reference]
         if fmt.engine in ENGINES:
-            row, outputs[fmt.name] = runtime_row(path, fmt.engine, x, y, reference, params)
+            row, outputs[fmt.name], predictors[fmt.name] = runtime_row(path, fmt.engine, x, y, reference, params)
         else:  # TFLite Micro: not a runtime engine (it needs the pipeline's packages)
-            row, outputs[fmt.name] = tflm_row(path, x, y, reference, params,
-                                              args.artifacts / BY_NAME[fmt.derived_from].filename)
+            row, outputs[fmt.name], predictors[fmt.name] = tflm_row(
+                path, x, y, reference, params, args.artifacts / BY_NAME[fmt.derived_from].filename)
         row["reference"] = fmt.reference
         if fmt.derived_from:
             row["agreement_with_source"] = agreement(outputs[fmt.name], outputs[fmt.derived_from])
@@ -121,7 +129,17 @@ def evaluate(args, params: EvaluateParams) -> tuple[dict, dict[str, np.ndarray],
         print(f"evaluate: {fmt.name:<13} acc {row['accuracy']:.4%}  agree {row['agreement']:.4%}  "
               f"max|diff| {row['max_abs_diff']:.2g}  p50 {row['latency_p50_ms']:.4f} ms  "
               f"{row['size_bytes'] / 1024:.1f} kB", file=sys.stderr, flush=True)
-    return {"formats": rows, "test_images": int(len(y))}, outputs, y
+    real = realworld.load(args.realworld)
+    for name, predict in predictors.items():
+        rows[name].update(realworld.scores(predict, real, params.min_confidence))
+        print(f"evaluate: {name:<13} real-world {rows[name]['realworld_accuracy']:.2%}  "
+              f"ECE MNIST {rows[name]['ece']:.2%} real-world {rows[name]['realworld_ece']:.2%}  "
+              f"non-digits rejected {rows[name]['nondigit_rejection']:.0%}", file=sys.stderr, flush=True)
+    deployed = next(fmt.name for fmt in FORMATS if fmt.deployed)
+    outputs["realworld_deployed"] = predictors[deployed](real.x)
+    result = {"formats": rows, "test_images": int(len(y)), "realworld_digits": real.digits,
+              "realworld_refused": real.refused, "realworld_nondigits": real.nondigits}
+    return result, outputs, y, real
 
 
 def evaluation_order() -> list:
@@ -130,19 +148,22 @@ def evaluation_order() -> list:
     return ordered + [fmt for fmt in FORMATS if fmt.compare_with]
 
 
-def draw(args, result: dict, outputs: dict[str, np.ndarray], y: np.ndarray) -> None:
+def draw(args, result: dict, outputs: dict[str, np.ndarray], y: np.ndarray, real) -> None:
     from pipeline import plots
 
     for fmt in (f for f in FORMATS if f.deployed):
         plots.confusion(outputs[fmt.name].argmax(1), y, args.plots / f"confusion_{fmt.precision.value}.png",
                         f"{fmt.name} (deployed) on the MNIST test set")
+        plots.confusion(outputs["realworld_deployed"].argmax(1), real.y, args.plots / "confusion_realworld.png",
+                        f"{fmt.name} (deployed) on the real-world set ({real.refused} of {real.digits} "
+                        "pictures refused as no digit, not shown)")
     plots.tradeoffs(result["formats"], args.plots / "accuracy_vs_size_latency.png")
     plots.training_curves(args.train_live, args.plots / "training_curves.png")
 
 
 def run(args, params: EvaluateParams) -> str:
-    result, outputs, y = evaluate(args, params)
-    draw(args, result, outputs, y)
+    result, outputs, y, real = evaluate(args, params)
+    draw(args, result, outputs, y, real)
     write_json(args.metrics, result)  # written even when a gate fails, so the failure can be inspected
     gates = Gates(params.float_max_abs_diff, params.int8_min_agreement, params.int8_max_accuracy_drop,
                   params.int8_cross_agreement)
@@ -158,10 +179,11 @@ def arguments(parser) -> None:
     parser.add_argument("--train-live", type=Path, default=Path("metrics/train"))
     parser.add_argument("--metrics", type=Path, default=Path("metrics/evaluate.json"))
     parser.add_argument("--plots", type=Path, default=Path("plots"))
+    parser.add_argument("--realworld", type=Path, default=Path("realworld"))
 
 
 STAGE = Stage("evaluate", __doc__.splitlines()[0], run, evaluate_params, arguments,
-              catches=(DataError, ModelFileError, ClassifierError, ParityError, TflmExportError))
+              catches=(DataError, ModelFileError, ClassifierError, ParityError, TflmExportError, FileNotFoundError))
 main = STAGE.main
 
 if __name__ == "__main__":

@@ -154,8 +154,10 @@ class EvaluateParams:
     int8_min_agreement: float
     int8_max_accuracy_drop: float
     int8_cross_agreement: float
+    min_confidence: float
 
     def __post_init__(self) -> None:
+        _check_float("evaluate.min_confidence", self.min_confidence, 0.0, 1.0)
         _check_int("evaluate.latency_runs", self.latency_runs, 10)
         _check_int("evaluate.warmup_runs", self.warmup_runs, 0)
         _check_int("evaluate.throughput_batch", self.throughput_batch, 1, 10000)

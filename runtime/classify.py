@@ -27,19 +27,20 @@ def to_json(result) -> dict:
         return {"path": result.path, "error": result.error}
     p = result.prediction
     out = {"path": result.path, "label": p.label, "probability": round(p.probability, 6),
-           "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
+           "uncertain": p.uncertain, "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
     if result.note:
         out["note"] = result.note
     return out
 
 
-def classify(classifier, paths: list[str], top_k: int, batch: int = BATCH):
+def classify(classifier, paths: list[str], top_k: int, batch: int = BATCH, processes: bool = True):
     """The CLI's stream of JSON-ready dicts (kept for scripts that used it); see Classifier.classify_paths."""
-    return (to_json(result) for result in classifier.classify_paths(paths, top_k, batch))
+    return (to_json(result) for result in classifier.classify_paths(paths, top_k, batch, processes))
 
 
 def format_text(result: dict) -> str:
-    line = f"{result['path']}: {result['label']} ({result['probability']:.1%})"
+    mark = "?" if result.get("uncertain") else ""
+    line = f"{result['path']}: {result['label']}{mark} ({result['probability']:.1%})"
     others = result["top_k"][1:]
     if others:
         line += "  next: " + ", ".join(f"{label} ({p:.1%})" for label, p in others)
@@ -53,12 +54,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--engine", choices=list(ENGINES), help="default: from the suffix")
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="also report the K best labels")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
+                        help="mark answers whose probability is under P (0-1) as uncertain: '7? (41%%)' in text, "
+                             '"uncertain": true in JSON')
     parser.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= 10:
         parser.error(f"--top-k must be between 1 and 10, got {args.top_k}")
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
+    if not 0.0 <= args.min_confidence <= 1.0:
+        parser.error(f"--min-confidence must be between 0 and 1, got {args.min_confidence}")
     if any(path == "" for path in args.paths):
         parser.error("an empty PATH was given (to classify the current folder, pass '.')")
     return args
@@ -107,7 +113,8 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     failed = 0
     try:
-        for result in classifier.classify_paths(args.paths, args.top_k, args.batch_size):
+        for result in classifier.classify_paths(args.paths, args.top_k, args.batch_size, processes=True,
+                                                min_confidence=args.min_confidence):
             line = to_json(result)
             if not result.ok:
                 failed += 1

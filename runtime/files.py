@@ -3,8 +3,9 @@
 Folders are walked recursively (symlinked sub-folders are reported, not followed, so a link
 loop cannot run forever), only regular files are opened (a FIFO would block), and every file
 that cannot be classified gets its own error while the others are still answered. Decoding
-runs in a pool of worker processes beyond the first batch; the workers ignore Ctrl-C and the
-parent tears the pool down, so an interrupt never leaves a process behind.
+runs in a thread pool, or, when asked (the CLI does), in worker processes beyond the first
+batch; those ignore Ctrl-C and the parent tears the pool down, so an interrupt never leaves a
+process behind.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import multiprocessing
 import os
 import signal
 import stat
+import sys
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
@@ -104,21 +107,42 @@ def chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH) -> Iterator[list[tuple]]:
-    """Batches of `prepare` results, in input order. The first batch is decoded here; later
-    ones in a process pool (one worker per CPU), so small jobs never pay for starting it."""
+def _can_spawn() -> bool:
+    """Spawned workers re-import the main module: impossible from stdin or `python -c`."""
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.isfile(path)
+
+
+def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH,
+                     processes: bool = False) -> Iterator[list[tuple]]:
+    """Batches of `prepare` results, in input order, decoded by a pool of one worker per CPU.
+
+    Threads by default: safe in any program. `processes=True` uses worker processes instead
+    (faster: preprocessing is partly Python), started after the first batch so that small jobs
+    never pay for them; like any spawned pool, that needs the calling script to guard its entry
+    point with `if __name__ == "__main__":` (the CLI does).
+    """
     workers = max(1, min(8, os.cpu_count() or 1))
+    use_processes = processes and workers > 1 and _can_spawn()
     pool = None
+    threads = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
     try:
         for index, chunk in enumerate(chunks(expand(paths), batch)):
-            if index == 1 and workers > 1:
+            if index == 1 and use_processes:
                 pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_sigint)
-            yield pool.map(prepare, chunk, chunksize=POOL_CHUNK) if pool else [prepare(item) for item in chunk]
+            if pool is not None:
+                yield pool.map(prepare, chunk, chunksize=POOL_CHUNK)
+            elif threads is not None:
+                yield list(threads.map(prepare, chunk))
+            else:
+                yield [prepare(item) for item in chunk]
         if pool is not None:
             pool.close()
             pool.join()
             pool = None
     finally:
+        if threads is not None:
+            threads.shutdown(wait=True, cancel_futures=True)
         if pool is not None:  # interrupted, or the consumer stopped early: stop the workers now
             pool.terminate()
             pool.join()

@@ -29,6 +29,7 @@ class Prediction:
     probability: float
     probabilities: np.ndarray = field(repr=False)
     top_k: list[tuple[int, float]]
+    uncertain: bool = False  # the top probability is under the `min_confidence` asked for
 
 
 @dataclass(frozen=True)
@@ -181,39 +182,50 @@ class Classifier:
         """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities."""
         return self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
 
-    def predict(self, inputs: Any, top_k: int = 3) -> Prediction | list[Prediction]:
+    def predict(self, inputs: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction | list[Prediction]:
         """Classify one image or a batch (list/tuple, or an (N, H, W) array).
 
-        An image is a path, bytes, a PIL image or a numpy array of any size.
+        An image is a path, bytes, a PIL image or a numpy array of any size. A prediction whose
+        top probability is under `min_confidence` comes back with `uncertain=True`.
         """
         _check_top_k(top_k)
+        _check_confidence(min_confidence)
         single, items = _as_items(inputs)
         if not items:
             raise InputError("nothing to classify: empty batch")
         batch = preprocess_image(items[0])[None] if single else np.stack([preprocess_image(i) for i in items])
-        predictions = [to_prediction(row, top_k) for row in self.probabilities(batch)]
+        predictions = [to_prediction(row, top_k, min_confidence) for row in self.probabilities(batch)]
         return predictions[0] if single else predictions
 
-    def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256) -> Iterator[Result]:
+    def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,
+                       processes: bool = False, min_confidence: float = 0.0) -> Iterator[Result]:
         """One Result per image file, in order; folders are searched recursively.
 
         A file that cannot be classified gets its own `error`; it never costs the other files
-        their answers. Memory stays flat for any number of files (batches of `batch`), and
-        decoding moves to a pool of worker processes after the first batch.
+        their answers. Memory stays flat for any number of files (batches of `batch`). Decoding
+        runs in a thread pool; `processes=True` moves it to worker processes after the first
+        batch (faster on many files; the calling script needs an `if __name__ == "__main__":`
+        guard, as for any spawned pool).
         """
         from runtime.files import prepared_batches
 
         _check_top_k(top_k)
+        _check_confidence(min_confidence)
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        for prepared in prepared_batches(paths, batch):
+        for prepared in prepared_batches(paths, batch, processes):
             good = [image for _path, image, _error, _note in prepared if image is not None]
             rows = iter(self.probabilities(np.stack(good)) if good else [])
             for path, image, error, note in prepared:
                 if image is None:
                     yield Result(path, error=error)
                 else:
-                    yield Result(path, prediction=to_prediction(next(rows), top_k), note=note)
+                    yield Result(path, prediction=to_prediction(next(rows), top_k, min_confidence), note=note)
+
+
+def _check_confidence(value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise InputError(f"min_confidence must be a probability between 0 and 1, got {value!r}")
 
 
 def _check_top_k(top_k: Any) -> None:
@@ -221,13 +233,15 @@ def _check_top_k(top_k: Any) -> None:
         raise InputError(f"top_k must be a whole number >= 1, got {top_k!r}")
 
 
-def to_prediction(probabilities: np.ndarray, top_k: int = 3) -> Prediction:
+def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
     order = np.argsort(-probabilities, kind="stable")[: min(top_k, len(probabilities))]
+    top = float(probabilities[order[0]])
     return Prediction(
         label=int(order[0]),
-        probability=float(probabilities[order[0]]),
+        probability=top,
         probabilities=probabilities,
         top_k=[(int(i), float(probabilities[i])) for i in order],
+        uncertain=top < min_confidence,
     )
 
 

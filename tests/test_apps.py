@@ -284,3 +284,35 @@ def test_animated_gif_gets_a_note(tmp_path):
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
     (result,) = Classifier.load().classify_paths([path])
     assert result.ok and result.note == "animated image with 2 frames: the first frame was classified"
+
+
+def test_min_confidence_marks_uncertain_answers_in_text_and_json(tmp_path, capsys):
+    from runtime.classify import main
+
+    clear, vague = tmp_path / "clear.png", tmp_path / "vague.png"
+    draw_digit(7, 96, 64, (16, 16)).save(clear)
+    noise = np.random.default_rng(1).integers(0, 256, size=(64, 64), dtype=np.uint8)
+    Image.fromarray(noise).save(vague)
+    classifier = Classifier.load()
+    threshold = (classifier.predict(clear).probability + classifier.predict(vague).probability) / 2
+    assert classifier.predict(clear, min_confidence=threshold).uncertain is False
+    assert classifier.predict(vague, min_confidence=threshold).uncertain is True
+    assert main([str(clear), str(vague), "--min-confidence", str(threshold)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{clear}: 7 (") and "?" not in lines[0].split(":")[1].split("(")[0]
+    assert lines[1].split(": ")[1].split(" ")[0].endswith("?")
+    assert main([str(clear), str(vague), "--json", "--min-confidence", str(threshold)]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["uncertain"] for row in rows] == [False, True]
+    with pytest.raises(InputError, match="min_confidence must be a probability"):
+        classifier.predict(clear, min_confidence=1.5)
+
+
+def test_expected_calibration_error():
+    from export.parity import expected_calibration_error
+
+    labels = np.array([0, 1, 1, 0])
+    confident_and_right = np.array([[0.99, 0.01], [0.01, 0.99], [0.02, 0.98], [0.97, 0.03]])
+    assert expected_calibration_error(confident_and_right, labels) == pytest.approx(1 - 0.9825)
+    half_right_but_sure = np.array([[0.99, 0.01], [0.99, 0.01], [0.02, 0.98], [0.03, 0.97]])
+    assert expected_calibration_error(half_right_but_sure, labels) == pytest.approx(0.4825)

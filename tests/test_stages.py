@@ -202,7 +202,7 @@ def evaluated(tiny_pipeline, tmp_path_factory):
     args = ["--data", str(tiny_pipeline.data), "--float-model", str(tiny_pipeline.float_model), "--qat-model",
             str(tiny_pipeline.qat_model), "--artifacts", str(tiny_pipeline.artifacts), "--train-live",
             str(tiny_pipeline.root / "live"), "--metrics", str(root / "evaluate.json"), "--plots", str(root / "plots"),
-            "--params", str(params)]
+            "--realworld", str(ROOT / "realworld"), "--params", str(params)]
     code = evaluate.main(args)
     return root, code, args
 
@@ -220,7 +220,11 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
     micro = result["formats"]["tflm_int8"]
     assert micro["reference"] == "tflite_int8" and micro["agreement"] >= 0.999
     assert micro["arena_bytes"] > 1000 and micro["macs"] > 0 and "CONV_2D" in micro["ops"]
-    for name in ("training_curves.png", "confusion_int8.png", "accuracy_vs_size_latency.png"):
+    for name, row in result["formats"].items():
+        assert 0 <= row["realworld_accuracy"] <= 1 and 0 <= row["ece"] <= 1 and 0 <= row["nondigit_rejection"] <= 1, name
+    assert result["realworld_digits"] >= 1000 and result["realworld_nondigits"] >= 100
+    for name in ("training_curves.png", "confusion_int8.png", "confusion_realworld.png",
+                 "accuracy_vs_size_latency.png"):
         assert (root / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -232,7 +236,7 @@ def test_evaluate_gate_failure_is_one_line_and_keeps_the_metrics(evaluated, tmp_
         "latency_runs": 10, "warmup_runs": 0, "throughput_batch": 16, "float_max_abs_diff": 0.0})
     metrics = tmp_path / "evaluate.json"
     args = [*args[: args.index("--metrics")], "--metrics", str(metrics), "--plots", str(tmp_path / "plots"),
-            "--params", str(params)]
+            "--realworld", str(ROOT / "realworld"), "--params", str(params)]
     code = evaluate.main(args)
     err = capsys.readouterr().err.strip().splitlines()
     if json.loads(metrics.read_text())["formats"]["tflite_float"]["max_abs_diff"] > 0:
