@@ -1,7 +1,8 @@
 """Training data shared by the train and QAT stages: the seeded split and host-side augmentation.
 
-Augmentation is plain numpy on the host (random translation), so it works the same under
-every Keras backend and never switches off XLA compilation the way Keras' Random* layers do.
+Augmentation is plain numpy on the host (pipeline/augment.py, then a random translation), so it
+works the same under every Keras backend and never switches off XLA compilation the way Keras'
+Random* layers do.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.augment import Augmentation, augment
 from runtime.normalization import to_model_input
 
 NUM_CLASSES = 10
@@ -84,7 +86,7 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
 
 
 def training_batches(
-    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, max_shift: int
+    x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, max_shift: int, recipe: Augmentation | None = None
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Endless seeded stream of augmented (images, one-hot labels) batches, reshuffled every epoch.
 
@@ -99,7 +101,8 @@ def training_batches(
             order = rng.permutation(len(x))
             for start in range(0, len(x) - batch_size + 1, batch_size):
                 index = order[start : start + batch_size]
-                yield to_model_input(shift_images(x[index], rng, max_shift)), one_hot(y[index])
+                images = augment(x[index], rng, recipe) if recipe is not None else x[index]
+                yield to_model_input(shift_images(images, rng, max_shift)), one_hot(y[index])
             epoch += 1
 
     return _prefetch(produce())

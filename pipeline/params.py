@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.augment import Augmentation
 from pipeline.model import Variant
 
 PARAMS_FILE = Path("params.yaml")
@@ -87,8 +88,10 @@ class TrainParams:
     max_shift: int
     validation_size: int
     mixed_precision: MixedPrecision
+    augment: Augmentation
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "augment", augmentation("train.augment", self.augment))
         object.__setattr__(self, "variant", _check_enum("model.variant", self.variant, Variant))
         object.__setattr__(self, "backend", _check_enum("train.backend", self.backend, Backend))
         object.__setattr__(self, "device", _check_enum("train.device", self.device, Device))
@@ -104,10 +107,29 @@ class TrainParams:
         _check_int("train.validation_size", self.validation_size, 0, 30000)
 
 
+AUGMENT_LIMITS = {"rotation": 45.0, "scale": 0.5, "shear": 0.5, "aspect": 0.5, "elastic": 4.0, "stroke": 1.0,
+                  "blur": 1.0, "gamma": 2.0}
+
+
+def augmentation(key: str, value: Any) -> Augmentation:
+    """train.augment: a mapping of the recipe's knobs (pipeline/augment.py), each in its range."""
+    if isinstance(value, Augmentation):
+        return value
+    if not isinstance(value, dict):
+        raise ParamsError(f"params.yaml: {key} must be a mapping of {', '.join(AUGMENT_LIMITS)}")
+    unknown = sorted(set(value) - set(AUGMENT_LIMITS))
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown key {key}.{unknown[0]}; expected one of {', '.join(AUGMENT_LIMITS)}")
+    for name, number in value.items():
+        _check_float(f"{key}.{name}", number, 0.0, AUGMENT_LIMITS[name])
+    return Augmentation(**{name: float(number) for name, number in value.items()})
+
+
 @dataclass(frozen=True)
 class QatParams:
     variant: Variant
     split: Split  # the train stage's split, so QAT never validates on images it trains on
+    augment: Augmentation  # the train stage's recipe: QAT fine-tunes on the same kind of pictures
     seed: int
     epochs: int
     batch_size: int
@@ -234,7 +256,7 @@ def train_params(params: dict[str, Any]) -> TrainParams:
 def qat_params(params: dict[str, Any]) -> QatParams:
     train = train_params(params)  # the split must be valid and identical to train's
     return _section(params, "qat", QatParams, {
-        "variant": _variant(params), "split": Split(train.validation_size, train.seed)})
+        "variant": _variant(params), "split": Split(train.validation_size, train.seed), "augment": train.augment})
 
 
 def export_params(params: dict[str, Any]) -> ExportParams:

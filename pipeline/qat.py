@@ -112,7 +112,8 @@ def fine_tune(float_model, params: QatParams, split) -> tuple:
     validation = (to_model_input(split.x_val), one_hot(split.y_val)) if len(split.x_val) else None
     logger = epoch_logger(tf_keras, "qat", params.epochs)
     qat.fit(
-        training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift),
+        training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift,
+                         params.augment),
         steps_per_epoch=steps,
         epochs=params.epochs,
         validation_data=validation,
@@ -123,12 +124,47 @@ def fine_tune(float_model, params: QatParams, split) -> tuple:
     return qat, logger.history[-1]
 
 
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The T that minimises the validation NLL of softmax(logits / T) (a 1-D search, then a finer one)."""
+
+    def nll(t: float) -> float:
+        z = logits / t
+        z = z - z.max(axis=1, keepdims=True)
+        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        return float(-log_p[np.arange(len(labels)), labels].mean())
+
+    grid = np.geomspace(0.1, 10.0, 121)
+    best = grid[int(np.argmin([nll(t) for t in grid]))]
+    fine = np.linspace(best / 1.04, best * 1.04, 41)
+    return float(fine[int(np.argmin([nll(t) for t in fine]))])
+
+
+def calibrate(float_model, split) -> float:
+    """Fit a temperature on the validation split (never the test set) and fold 1/T into the
+    logits layer, so that the float model's probabilities, and those of every file made from it,
+    are calibrated (training used label smoothing, which leaves them under-confident)."""
+    from pipeline.legacy_keras import tf_keras
+
+    if not len(split.x_val):
+        return 1.0
+    layer = float_model.get_layer("logits")
+    logits = tf_keras.Model(float_model.input, layer.output).predict(to_model_input(split.x_val), batch_size=1000,
+                                                                      verbose=0)
+    temperature = fit_temperature(logits.astype(np.float64), split.y_val.astype(np.int64))
+    kernel, bias = layer.get_weights()
+    layer.set_weights([kernel / temperature, bias / temperature])
+    return temperature
+
+
 def run(args, params: QatParams) -> str:
     started = time.perf_counter()
     split = load_split(args.data, params.split.validation_size, params.split.seed)
     probe = to_model_input(split.x_test[:COPY_PROBE_IMAGES])
     float_model, copy_diff = to_tf_keras(args.model, params.variant, probe)
     print(f"qat: tf_keras rebuild matches Keras 3 (max |diff| {copy_diff:.2g})", file=sys.stderr)
+    temperature = calibrate(float_model, split)
+    print(f"qat: temperature {temperature:.3f} fitted on the validation split, folded into the logits layer",
+          file=sys.stderr)
     qat, logs = fine_tune(float_model, params, split)
     with atomic_path(args.float_out) as tmp:
         float_model.save(tmp)
@@ -136,6 +172,7 @@ def run(args, params: QatParams) -> str:
         qat.save(tmp)
     summary = {
         "weight_copy_max_abs_diff": copy_diff,
+        "temperature": temperature,
         "qat_val_accuracy": logs.get("val_accuracy"),
         "qat_train_accuracy": logs.get("accuracy"),
         "epochs": params.epochs,

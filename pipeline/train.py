@@ -96,7 +96,8 @@ def fit(setup: Setup, params: TrainParams, split: Split, live_dir: Path | None):
     validation = (to_model_input(split.x_val), one_hot(split.y_val)) if params.validation_size else None
     start = time.perf_counter()
     model.fit(
-        training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift),
+        training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift,
+                         params.augment),
         steps_per_epoch=steps,
         epochs=params.epochs,
         validation_data=validation,

@@ -62,6 +62,8 @@ def test_stage_params_match_dataclass_fields():
     for section, cls in (("train", P.TrainParams), ("qat", P.QatParams), ("export", P.ExportParams),
                          ("evaluate", P.EvaluateParams), ("data", P.DataParams)):
         fields = {f.name for f in dataclasses.fields(cls)} - {"variant", "split"}
+        if section == "qat":
+            fields -= {"augment"}  # QAT reuses train.augment
         assert fields == set(PARAMS[section]), section
 
 
@@ -75,6 +77,9 @@ def test_stage_params_match_dataclass_fields():
     ("qat", "epochs", 0, "qat.epochs must be between"),
     ("export", "opset", 19, "export.opset must be between 13 and 18"),
     ("model", "variant", "huge", "model.variant must be one of standard, tiny"),
+    ("train", "augment", {"rotation": 90}, "train.augment.rotation must be in [0.0, 45.0], got 90"),
+    ("train", "augment", {"spin": 1}, "unknown key train.augment.spin"),
+    ("train", "augment", [1, 2], "train.augment must be a mapping"),
     ("evaluate", "int8_min_agreement", 2, "evaluate.int8_min_agreement must be in"),
 ])
 def test_bad_values_name_the_key(section, key, value, message):
