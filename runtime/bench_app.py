@@ -53,7 +53,7 @@ def _raw_call(classifier):
     if engine.name == "litert":
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=str(classifier.path), num_threads=1)
+        interpreter = Interpreter(model_path=str(classifier.path), num_threads=1)  # as the runtime for one image
         interpreter.allocate_tensors()
         inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
         feed = quant.quantize(x) if quant else x
@@ -64,7 +64,7 @@ def _raw_call(classifier):
             return interpreter.get_tensor(out["index"])
 
         return call
-    session = engine._session
+    session = engine._small  # the session the runtime uses for one image
     feed = {session.get_inputs()[0].name: quant.quantize(x) if quant else x}
     return lambda: session.run(None, feed)
 
