@@ -103,7 +103,7 @@ def open_image(source: Any) -> Image.Image:
         detail = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(f"{name}: corrupt or truncated image ({detail})") from None
     factor = max(image.size) // WORK_SIDE
-    if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F", "I;16"):
+    if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others: box-reduced as arrays
         image = image.reduce(factor)  # box average: a thin stroke fades but is not lost
     return image
 

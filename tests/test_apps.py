@@ -154,6 +154,15 @@ def test_twelve_bit_png_matches_the_same_array(tmp_path):
                                atol=1e-6)
 
 
+def test_a_large_sixteen_bit_png_is_reduced_like_an_array(tmp_path):
+    digit = np.asarray(draw_digit(5, 1400, 900, (250, 250), ink=255, paper=0), np.uint16) * 257
+    path = tmp_path / "large16.png"
+    Image.fromarray(digit).save(path)
+    classifier = Classifier.load()
+    np.testing.assert_allclose(classifier.predict(path).probabilities, classifier.predict(digit).probabilities,
+                               atol=1e-6)
+
+
 def test_importing_and_using_the_runtime_leaves_pillow_globals_alone(tmp_path):
     before = Image.MAX_IMAGE_PIXELS
     Classifier.load().predict(np.zeros((28, 28), np.uint8) + np.eye(28, dtype=np.uint8) * 255)
