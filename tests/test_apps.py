@@ -40,7 +40,7 @@ def test_shared_classifier_gives_single_thread_answers_under_threads(engine, ima
             position, size = 0, 1
             while position < len(mine):  # batches of 1 and 3 in turn, interleaved across threads
                 chunk = mine[position : position + size]
-                for i, prediction in zip(chunk, shared.predict(images[chunk])):
+                for i, prediction in zip(chunk, shared.predict(images[chunk]), strict=True):
                     answers[i] = prediction.probabilities
                 position, size = position + size, 4 - size
         except BaseException as error:  # noqa: BLE001  (reported below)

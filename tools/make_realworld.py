@@ -20,7 +20,6 @@ re-makes a sample and compares pixels, skipped where those fonts are missing.
 from __future__ import annotations
 
 import argparse
-import io
 import sys
 from dataclasses import dataclass
 from pathlib import Path

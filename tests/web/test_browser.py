@@ -152,7 +152,7 @@ def test_browser_matches_the_python_runtime(browser, site):
     classifier = Classifier.load(engine="onnx")  # the same bundled int8 ONNX the page runs
     agree, compared, worst, worst_name, both_refused = 0, 0, 0.0, "", 0
     diffs = {}
-    for name, result in zip(names, results):
+    for name, result in zip(names, results, strict=True):
         path = site["root"] / "good" / "images" / name
         try:
             expected = preprocess_image(path)[..., 0]
