@@ -214,7 +214,7 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
     assert set(result["formats"]) == {"keras_float", "keras_qat", *(f.name for f in FORMATS)}
     for fmt in FORMATS:
         row = result["formats"][fmt.name]
-        assert row["reference"] == fmt.reference and 0 <= row["accuracy"] <= 1 and row["size_bytes"] > 0
+        assert row["reference"] == fmt.reference and row["accuracy"] > 0.9 and row["size_bytes"] > 0
         assert ("agreement_with_source" in row) == bool(fmt.derived_from)
     assert result["test_images"] == 1000
     micro = result["formats"]["tflm_int8"]
