@@ -73,13 +73,14 @@ def _walk(folder: str) -> Iterator[tuple[str, str | None]]:
 def prepare(item: tuple[str, str | None]):
     """(path, error) -> (path, 28x28x1 image or None, error or None, note or None). Never raises."""
     from runtime.errors import InputError
-    from runtime.preprocess import describe_source, preprocess_image
+    from runtime.preprocess import animation_note, open_image, preprocess_image
 
     path, error = item
     if error:
         return path, None, error, None
     try:
-        return path, preprocess_image(path), None, describe_source(path)
+        image = open_image(path)  # opened once: the note comes from the same decode
+        return path, preprocess_image(image), None, animation_note(image)
     except InputError as exc:
         return path, None, _strip_path(str(exc), path), None
     except Exception as exc:  # never a traceback for one bad file; the others still run

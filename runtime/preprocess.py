@@ -35,6 +35,7 @@ MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of full s
 INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
 PEAK_PERCENTILE = 99.9  # the ink's robust peak, read from a histogram on large images
 HISTOGRAM_BINS = 4096
+FRAMES_KEY = "edge_digits.frames"  # set in Image.info by open_image for animated files
 
 
 def _source_name(source: Any) -> str:
@@ -86,6 +87,7 @@ def open_image(source: Any) -> Image.Image:
                 elif width * height > MAX_PIXELS:
                     raise InputError(f"{name}: image too large to decode safely ({width}x{height}, over "
                                      f"{MAX_PIXELS:,} pixels)")
+                frames = getattr(image, "n_frames", 1)  # before load: counting frames seeks the file
                 image.load()
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
@@ -105,6 +107,8 @@ def open_image(source: Any) -> Image.Image:
     factor = max(image.size) // WORK_SIDE
     if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others: box-reduced as arrays
         image = image.reduce(factor)  # box average: a thin stroke fades but is not lost
+    if frames > 1:
+        image.info[FRAMES_KEY] = frames  # for `animation_note`; only the first frame is decoded
     return image
 
 
@@ -317,12 +321,7 @@ def preprocess_image(image: Any) -> np.ndarray:
     return center_by_mass(crop_and_scale(ink))[..., None]
 
 
-def describe_source(path: str | Path) -> str | None:
-    """A note on how a file was read, where it matters: an animated image uses its first frame."""
-    try:
-        with Image.open(path) as image:
-            if getattr(image, "n_frames", 1) > 1:
-                return f"animated image with {image.n_frames} frames: the first frame was classified"
-    except Exception:  # the file was already decoded once; a note is never worth an error
-        return None
-    return None
+def animation_note(image: Image.Image) -> str | None:
+    """A note on how an opened file was read, where it matters: an animated image uses its first frame."""
+    frames = image.info.get(FRAMES_KEY, 1)
+    return f"animated image with {frames} frames: the first frame was classified" if frames > 1 else None

@@ -62,7 +62,6 @@ class OnnxEngine:
             raise ModelLoadError(f"{path}: expected 1 input and 1 output, got {len(inputs)} and {len(outputs)}")
         self._input_name, self._output_name = inputs[0].name, outputs[0].name
         self.input_shape = tuple(d if isinstance(d, int) else -1 for d in inputs[0].shape)
-        self.output_shape = tuple(d if isinstance(d, int) else -1 for d in outputs[0].shape)
         # A model exported with a fixed batch (often [1, 28, 28, 1]) runs larger batches in chunks.
         self._fixed_batch = self.input_shape[0] if self.input_shape and self.input_shape[0] > 0 else None
         meta = self._session.get_modelmeta().custom_metadata_map
