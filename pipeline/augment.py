@@ -36,11 +36,18 @@ class Augmentation:
 
 def affine(images: np.ndarray, rng: np.random.Generator, recipe: Augmentation) -> np.ndarray:
     """Random affine warp plus elastic displacement, bilinear, filled with 0 (no ink)."""
-    n, h, w = images.shape
+    n = len(images)
     angle = np.deg2rad(rng.uniform(-recipe.rotation, recipe.rotation, n))
     scale = 1 + rng.uniform(-recipe.scale, recipe.scale, n)
     aspect = 1 + rng.uniform(-recipe.aspect, recipe.aspect, n)
     shear = rng.uniform(-recipe.shear, recipe.shear, n)
+    coarse = rng.normal(0, recipe.elastic, size=(n, 4, 4, 2)).astype(np.float32) if recipe.elastic else None
+    return warp(images, angle, scale, aspect, shear, coarse)
+
+
+def warp(images: np.ndarray, angle, scale, aspect, shear, coarse: np.ndarray | None) -> np.ndarray:
+    """The affine warp for given per-image parameters (radians, factors, tangent; (n, 4, 4, 2) field)."""
+    n, h, w = images.shape
     # Output pixel -> source pixel: the inverse of rotate * shear * scale, about the centre.
     cos, sin = np.cos(angle), np.sin(angle)
     sx, sy = 1 / (scale * aspect), 1 / (scale / aspect)
@@ -51,14 +58,13 @@ def affine(images: np.ndarray, rng: np.random.Generator, recipe: Augmentation) -
     grid = np.stack([xs - cx, ys - cy], -1).reshape(-1, 2)  # (h*w, 2)
     source = np.einsum("nij,pj->npi", a.astype(np.float32), grid) + np.array([cx, cy], np.float32)
     source = source.reshape(n, h, w, 2)
-    if recipe.elastic:
-        source += _elastic_field(n, h, w, rng, recipe.elastic)
+    if coarse is not None:
+        source += _elastic_field(coarse, h, w)
     return _bilinear(images, source[..., 0], source[..., 1])
 
 
-def _elastic_field(n: int, h: int, w: int, rng: np.random.Generator, sigma: float) -> np.ndarray:
-    """A smooth random displacement: a 4x4 grid of random vectors, upsampled bilinearly."""
-    coarse = rng.normal(0, sigma, size=(n, 4, 4, 2)).astype(np.float32)
+def _elastic_field(coarse: np.ndarray, h: int, w: int) -> np.ndarray:
+    """A smooth displacement: a 4x4 grid of random vectors, upsampled bilinearly."""
     ys, xs = np.linspace(0, 3, h, dtype=np.float32), np.linspace(0, 3, w, dtype=np.float32)
     y0, x0 = np.minimum(ys.astype(int), 2), np.minimum(xs.astype(int), 2)
     fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
@@ -88,7 +94,11 @@ def _neighbours(images: np.ndarray) -> np.ndarray:
 
 def pen_width(images: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
     """A thicker pen (grey dilation) for some images, a thinner one (erosion) for others."""
-    choice = rng.random(len(images))
+    return pen_width_for(images, rng.random(len(images)), probability)
+
+
+def pen_width_for(images: np.ndarray, choice: np.ndarray, probability: float) -> np.ndarray:
+    """Thicker where choice < probability / 2, thinner where it is below probability."""
     thicker, thinner = choice < probability / 2, (choice >= probability / 2) & (choice < probability)
     out = images.copy()
     if thicker.any():
@@ -100,7 +110,10 @@ def pen_width(images: np.ndarray, rng: np.random.Generator, probability: float) 
 
 def blur(images: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
     """A 3x3 binomial blur ([1 2 1] x [1 2 1] / 16) for some images."""
-    chosen = rng.random(len(images)) < probability
+    return blur_for(images, rng.random(len(images)) < probability)
+
+
+def blur_for(images: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     out = images.copy()
     if chosen.any():
         stack = _neighbours(images[chosen]).astype(np.float32)
@@ -111,7 +124,11 @@ def blur(images: np.ndarray, rng: np.random.Generator, probability: float) -> np
 
 def gamma(images: np.ndarray, rng: np.random.Generator, spread: float) -> np.ndarray:
     """Intensity ** gamma, gamma = 2 ** U(-spread, spread): harder or softer stroke edges."""
-    g = np.exp2(rng.uniform(-spread, spread, len(images))).astype(np.float32)[:, None, None]
+    return gamma_for(images, np.exp2(rng.uniform(-spread, spread, len(images))))
+
+
+def gamma_for(images: np.ndarray, g: np.ndarray) -> np.ndarray:
+    g = np.asarray(g, np.float32)[:, None, None]
     return np.rint(255 * (images.astype(np.float32) / 255) ** g).astype(np.uint8)
 
 

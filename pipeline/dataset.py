@@ -1,8 +1,9 @@
 """Training data shared by the train and QAT stages: the seeded split and host-side augmentation.
 
-Augmentation is plain numpy on the host (pipeline/augment.py, then a random translation), so it
-works the same under every Keras backend and never switches off XLA compilation the way Keras'
-Random* layers do.
+Host augmentation is plain numpy (pipeline/augment.py, then a random translation) on a background
+thread, so it works the same under every Keras backend and never switches off XLA compilation the
+way Keras' Random* layers do. On a GPU the train stage moves the same recipe into the compiled
+step instead (pipeline/augment_device.py) and asks this module only for shuffled batches.
 """
 
 from __future__ import annotations

@@ -37,6 +37,17 @@ class Device(str, Enum):
     CPU = "cpu"
 
 
+class Devices(str, Enum):
+    ONE = "one"  # the first accelerator (or the CPU)
+    ALL = "all"  # data parallel across every visible accelerator (JAX)
+
+
+class AugmentOn(str, Enum):
+    AUTO = "auto"  # device when training on a GPU, host otherwise
+    HOST = "host"  # numpy on a background thread (pipeline/augment.py)
+    DEVICE = "device"  # keras.ops inside the compiled step (pipeline/augment_device.py)
+
+
 class MixedPrecision(str, Enum):
     AUTO = "auto"
     ON = "on"
@@ -80,6 +91,7 @@ class TrainParams:
     variant: Variant
     backend: Backend
     device: Device
+    devices: Devices
     seed: int
     epochs: int
     batch_size: int
@@ -89,12 +101,15 @@ class TrainParams:
     validation_size: int
     mixed_precision: MixedPrecision
     augment: Augmentation
+    augment_on: AugmentOn
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "augment", augmentation("train.augment", self.augment))
+        object.__setattr__(self, "augment_on", _check_enum("train.augment_on", self.augment_on, AugmentOn))
         object.__setattr__(self, "variant", _check_enum("model.variant", self.variant, Variant))
         object.__setattr__(self, "backend", _check_enum("train.backend", self.backend, Backend))
         object.__setattr__(self, "device", _check_enum("train.device", self.device, Device))
+        object.__setattr__(self, "devices", _check_enum("train.devices", self.devices, Devices))
         object.__setattr__(
             self, "mixed_precision", _check_enum("train.mixed_precision", self.mixed_precision, MixedPrecision)
         )

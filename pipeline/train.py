@@ -24,7 +24,7 @@ from export.atomic import atomic_dir, atomic_path, write_json  # noqa: E402
 from pipeline import backend as backend_choice  # noqa: E402
 from pipeline import provenance  # noqa: E402
 from pipeline.dataset import DataError, Split, load_split, one_hot, steps_per_epoch, training_batches  # noqa: E402
-from pipeline.params import Device, MixedPrecision, TrainParams, train_params  # noqa: E402
+from pipeline.params import AugmentOn, Backend, Device, Devices, MixedPrecision, TrainParams, train_params  # noqa: E402
 from pipeline.stage import Stage  # noqa: E402
 
 # One-cycle schedule: linear warm-up over the first tenth of the steps from 1/20 of the peak,
@@ -33,6 +33,9 @@ WARMUP_FRACTION = 0.1
 WARMUP_START_FRACTION = 1 / 20
 FINAL_FRACTION = 0.01
 VALIDATION_BATCH = 1000
+# JAX keeps compiled XLA programs here (git- and DVC-ignored), so a second run of the stage on
+# the same machine skips most of the compile. JAX_COMPILATION_CACHE_DIR overrides it.
+COMPILE_CACHE = Path(".cache/jax")
 
 
 @dataclass(frozen=True)
@@ -41,13 +44,18 @@ class Setup:
     selection: backend_choice.Selection
     mixed: bool
     jit: bool
+    replicas: int
+    augment_on_device: bool
 
 
 def set_up(params: TrainParams) -> Setup:
-    """Choose backend and device, import Keras 3 on it, set precision and seeds."""
+    """Choose backend and device, import Keras 3 on it, set precision, seeds and data parallelism."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any probe imports TensorFlow
     selection = backend_choice.choose(params.backend, params.device)
     backend_choice.activate(selection)
+    if selection.backend is Backend.JAX:
+        os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(COMPILE_CACHE.resolve()))
+        os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
     import keras
 
     on_gpu = selection.device is Device.GPU
@@ -60,9 +68,35 @@ def set_up(params: TrainParams) -> Setup:
         tf.config.experimental.enable_op_determinism()
     # XLA on the CPU is slower than TensorFlow's own kernels for these convolutions.
     jit = on_gpu or selection.backend.value == "jax"
-    print(f"train: backend {selection.backend.value}, device {selection.device_name}, "
-          f"{'bf16 mixed' if mixed else 'fp32'}, variant {params.variant.value}", file=sys.stderr)
-    return Setup(keras, selection, mixed, jit)
+    replicas = distribute(keras, params, selection)
+    # On a GPU the host's numpy recipe (~4,000 images/s a core) would starve the step; on the CPU
+    # a host thread overlaps with TensorFlow's kernels, while the recipe in the graph slows them.
+    on_device = params.augment_on is AugmentOn.DEVICE or (params.augment_on is AugmentOn.AUTO and on_gpu)
+    print(f"train: backend {selection.backend.value}, device {selection.device_name}"
+          f"{f' x{replicas} data parallel' if replicas > 1 else ''}, "
+          f"{'bf16 mixed' if mixed else 'fp32'}, augmentation on the {'device' if on_device else 'host'}, "
+          f"variant {params.variant.value}", file=sys.stderr)
+    return Setup(keras, selection, mixed, jit, replicas, on_device)
+
+
+def distribute(keras, params: TrainParams, selection: backend_choice.Selection) -> int:
+    """`train.devices: all`: data parallel over every visible device of the chosen kind; returns how many."""
+    if params.devices is Devices.ONE:
+        return 1
+    if selection.backend is not Backend.JAX:
+        if selection.device is Device.GPU:
+            print(f"train: warning: train.devices: all needs the jax backend; {selection.backend.value} "
+                  "trains on one GPU", file=sys.stderr)
+        return 1
+    devices = keras.distribution.list_devices("gpu" if selection.device is Device.GPU else "cpu")
+    if len(devices) < 2:
+        return 1
+    if params.batch_size % len(devices):
+        raise backend_choice.BackendError(
+            f"train.batch_size {params.batch_size} does not split evenly over {len(devices)} devices; "
+            f"use a multiple of {len(devices)} or set train.devices: one")
+    keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+    return len(devices)
 
 
 def compile_model(keras, model, params: TrainParams, total_steps: int, jit_compile: bool):
@@ -88,16 +122,28 @@ def fit(setup: Setup, params: TrainParams, split: Split, live_dir: Path | None):
     from pipeline.progress import epoch_logger
     from runtime.normalization import to_model_input
 
+    from pipeline.augment_device import DeviceAugmentation
+
     keras = setup.keras
     steps = steps_per_epoch(len(split.x_train), params.batch_size)
     model = build_model(keras, params.variant)
-    compile_model(keras, model, params, steps * params.epochs, setup.jit)
+    if setup.augment_on_device:
+        # The recipe runs inside the compiled step and the host only shuffles; only `model`,
+        # without the augmentation layer, is saved.
+        trainer = keras.Sequential([keras.Input(model.input_shape[1:]),
+                                    DeviceAugmentation(params.augment, params.max_shift, params.seed, name="augment"),
+                                    model], name="trainer")
+        batches = training_batches(split.x_train, split.y_train, params.batch_size, params.seed, max_shift=0)
+    else:
+        trainer = model
+        batches = training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift,
+                                   params.augment)
+    compile_model(keras, trainer, params, steps * params.epochs, setup.jit)
     logger = epoch_logger(keras, "train", params.epochs, live_dir)
     validation = (to_model_input(split.x_val), one_hot(split.y_val)) if params.validation_size else None
     start = time.perf_counter()
-    model.fit(
-        training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift,
-                         params.augment),
+    trainer.fit(
+        batches,
         steps_per_epoch=steps,
         epochs=params.epochs,
         validation_data=validation,
@@ -121,6 +167,8 @@ def summarize(setup: Setup, params: TrainParams, model, logger, fit_seconds: flo
         "cpu_count": os.cpu_count(),
         "mixed_precision": setup.mixed,
         "jit_compile": setup.jit,
+        "data_parallel_devices": setup.replicas,
+        "augmentation": "device" if setup.augment_on_device else "host",
         "params": int(model.count_params()),
         "epochs": params.epochs,
         "batch_size": params.batch_size,

@@ -71,3 +71,73 @@ def test_temperature_fit_lowers_the_calibration_error():
     before = expected_calibration_error(probabilities(logits), labels)
     after = expected_calibration_error(probabilities(logits / t), labels)
     assert t > 1.5 and after < before / 3, (t, before, after)
+
+
+# --- the same recipe on the accelerator (pipeline/augment_device.py), checked against the host ---
+
+def _host_draws(n: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "angle": np.deg2rad(rng.uniform(-RECIPE.rotation, RECIPE.rotation, n)).astype(np.float32),
+        "scale": (1 + rng.uniform(-RECIPE.scale, RECIPE.scale, n)).astype(np.float32),
+        "aspect": (1 + rng.uniform(-RECIPE.aspect, RECIPE.aspect, n)).astype(np.float32),
+        "shear": rng.uniform(-RECIPE.shear, RECIPE.shear, n).astype(np.float32),
+        "coarse": rng.normal(0, RECIPE.elastic, (n, 4, 4, 2)).astype(np.float32),
+        "shift": np.zeros((n, 2), np.float32),
+        "pen": rng.random(n).astype(np.float32),
+        "blur": rng.random(n).astype(np.float32),
+        "gamma": np.exp2(rng.uniform(-RECIPE.gamma, RECIPE.gamma, n)).astype(np.float32),
+    }
+
+
+def test_device_recipe_matches_the_host_recipe_on_the_same_draws(digits):
+    from keras import ops
+
+    from pipeline import augment_device as D
+
+    d = _host_draws(len(digits))
+    host = A.warp(digits, d["angle"], d["scale"], d["aspect"], d["shear"], d["coarse"])
+    host = A.pen_width_for(host, d["pen"], RECIPE.stroke)
+    host = A.blur_for(host, d["blur"] < RECIPE.blur)
+    host = A.gamma_for(host, d["gamma"])
+    device = ops.convert_to_numpy(D.transform(digits.astype(np.float32) / 255, d, RECIPE)) * 255
+    diff = np.abs(device - host.astype(np.float32))
+    # the host rounds to uint8 after every step, the device does not: a few levels at most
+    assert diff.max() <= 4 and diff.mean() < 0.3, (diff.max(), diff.mean())
+    assert (np.abs(device - digits).max(axis=(1, 2)) > 30).mean() > 0.9  # and it did transform
+
+
+def test_device_shift_is_the_host_shift(digits):
+    from keras import ops
+
+    from pipeline import augment_device as D
+    from pipeline.dataset import shift_images
+
+    rng = np.random.default_rng(3)
+    host = shift_images(digits, rng, 2)
+    rng = np.random.default_rng(3)
+    dy, dx = rng.integers(0, 5, len(digits)), rng.integers(0, 5, len(digits))
+    d = {**_host_draws(len(digits)), "angle": np.zeros(len(digits), np.float32),
+         "scale": np.ones(len(digits), np.float32), "aspect": np.ones(len(digits), np.float32),
+         "shear": np.zeros(len(digits), np.float32), "coarse": np.zeros((len(digits), 4, 4, 2), np.float32),
+         "shift": np.stack([dy - 2, dx - 2], -1).astype(np.float32)}
+    device = ops.convert_to_numpy(D.transform(digits.astype(np.float32) / 255, d, A.Augmentation()))
+    assert np.array_equal(np.rint(device * 255).astype(np.uint8), host)
+
+
+def test_device_layer_draws_fresh_seeded_augmentations_and_is_identity_at_inference(digits):
+    import keras
+    from keras import ops
+
+    from pipeline.augment_device import DeviceAugmentation
+
+    x = (digits.astype(np.float32) / 255)[..., None]
+    first, second = DeviceAugmentation(RECIPE, 2, seed=7), DeviceAugmentation(RECIPE, 2, seed=7)
+    a = ops.convert_to_numpy(first(x, training=True))
+    b = ops.convert_to_numpy(first(x, training=True))
+    assert a.shape == x.shape and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+    assert not np.allclose(a, b)  # a new draw every step
+    assert np.allclose(ops.convert_to_numpy(second(x, training=True)), a)  # same seed, same pixels
+    assert np.array_equal(ops.convert_to_numpy(first(x, training=False)), x)
+    model = keras.Sequential([keras.Input((28, 28, 1)), DeviceAugmentation(RECIPE, 2, seed=7)])
+    assert np.array_equal(model.predict(x, verbose=0), x)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "web" / "dist"
@@ -91,6 +91,20 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
             render_digit(digit, size, int(size * 0.6), (size // 4, size // 8), ink=30, paper=230).convert(
                 "RGB").save(folder / jpeg, quality=95)
             names.append(jpeg)
+    # Stroke normalisation (runtime/strokes.py, web/src/strokes.js): outline glyphs, a hair line,
+    # and a spread of the committed real-world set.
+    realworld = sorted((ROOT / "realworld" / "digits").glob("*/*"))
+    outlines = [ROOT / name for name in ("realworld/digits/4/084_font-DejaVuSansMono-Bold.png",
+                                         "realworld/digits/7/086_font-DejaVuSerif-Bold.png",
+                                         "realworld/digits/3/046_font-LiberationSans-BoldItalic.png")]
+    for source in outlines + realworld[::25]:
+        name = f"realworld_{source.parent.name}_{source.name}"
+        shutil.copyfile(source, folder / name)
+        names.append(name)
+    hair = Image.new("L", (200, 200), 255)
+    ImageDraw.Draw(hair).line([(60, 30), (140, 30), (90, 170)], fill=0, width=1)
+    hair.save(folder / "hairline_7.png")
+    names.append("hairline_7.png")
     return names
 
 

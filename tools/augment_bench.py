@@ -1,0 +1,77 @@
+"""Does augmentation keep up with training? Images/s of the recipe and of the train step, one run.
+
+    KERAS_BACKEND=jax python -m tools.augment_bench            # on the GPU when JAX sees one
+
+Measures, side by side on whatever device Keras uses: the host recipe (numpy, one core, the
+QAT stage's path), the device recipe alone (compiled, pipeline/augment_device.py), and a
+compiled train step at the GPU batch size with and without the device recipe in it. The
+number that decides whether a GPU would stall is the last ratio: what the recipe adds to a
+step. No TensorFlow needed under JAX.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+BATCH = 512
+
+
+def images_per_second(fn, batch: int, seconds: float) -> float:
+    fn()  # compile / warm up
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        done += batch
+    return done / (time.perf_counter() - start)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement (default 5)")
+    parser.add_argument("--batch", type=int, default=BATCH)
+    args = parser.parse_args(argv)
+
+    import keras
+    from pipeline.augment import augment
+    from pipeline.augment_device import DeviceAugmentation
+    from pipeline.model import build_model
+    from pipeline.params import read_params, train_params
+
+    params = train_params(read_params())
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (args.batch, 28, 28), dtype=np.uint8)
+    labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, args.batch)]
+    x = images[..., None].astype(np.float32) / 255
+
+    host = images_per_second(lambda: augment(images, rng, params.augment), args.batch, args.seconds)
+
+    def step_rate(head, with_recipe: bool) -> float:
+        recipe = [DeviceAugmentation(params.augment, params.max_shift, 0)] if with_recipe else []
+        trainer = keras.Sequential([keras.Input((28, 28, 1)), *recipe, *head])
+        trainer.compile(optimizer="adam", loss="categorical_crossentropy", jit_compile=True)
+        return images_per_second(lambda: trainer.train_on_batch(x, labels), args.batch, args.seconds)
+
+    # The recipe alone: in a compiled train step whose model is one small dense layer.
+    def probe():
+        return [keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+
+    device = 1 / (1 / step_rate(probe(), True) - 1 / step_rate(probe(), False))
+    plain = step_rate([build_model(keras, params.variant)], False)
+    augmented = step_rate([build_model(keras, params.variant)], True)
+    devices = ", ".join(str(d) for d in keras.distribution.list_devices())
+    print(f"backend {keras.backend.backend()}, devices {devices}, batch {args.batch}")
+    print(f"{'host recipe (numpy, 1 core)':<38} {host:>12,.0f} images/s")
+    print(f"{'device recipe alone (in a compiled step)':<38} {device:>12,.0f} images/s")
+    print(f"{'train step, no augmentation':<38} {plain:>12,.0f} images/s")
+    print(f"{'train step with the device recipe':<38} {augmented:>12,.0f} images/s")
+    print(f"the recipe costs {plain / augmented - 1:+.1%} of a train step here; "
+          f"the host recipe is {host / plain:.2f}x the plain step's rate")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
