@@ -2,7 +2,8 @@
 
 This is how MNIST itself was made: find the digit, scale it so its longer side is 20 px
 (aspect ratio kept), and centre it by centre of mass in a 28x28 field, light ink on dark.
-Outline glyphs are filled and hair-line pens thickened on the way (runtime/strokes.py).
+Faded hair lines get their contrast back and outline glyphs are filled on the way
+(runtime/strokes.py).
 The CLI, the library and the benchmark all go through this one function. The pipeline
 evaluates on MNIST's own arrays, which are already in this form; the MNIST-as-PNG test
 (tests/test_preprocess.py) checks that this path keeps their accuracy.
@@ -23,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from runtime.errors import InputError, NoDigitError
-from runtime.strokes import fill_outline, restore_contrast, thicken_thin_pen
+from runtime.strokes import fill_outline, restore_contrast
 
 __all__ = ["preprocess_image", "open_image"]
 SIZE = 28
@@ -320,7 +321,7 @@ def preprocess_image(image: Any) -> np.ndarray:
     else:
         raise InputError(f"cannot classify a {type(image).__name__}; pass a path, PIL image or numpy array")
     ink = normalize_polarity(gray)
-    return thicken_thin_pen(center_by_mass(fill_outline(restore_contrast(crop_and_scale(ink)))))[..., None]
+    return center_by_mass(fill_outline(restore_contrast(crop_and_scale(ink))))[..., None]
 
 
 def animation_note(image: Image.Image) -> str | None:

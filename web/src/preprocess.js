@@ -2,12 +2,12 @@
 //
 // One spec, two implementations: this file mirrors runtime/preprocess.py step by step
 // (polarity from the border, robust ink peak, crop at 20% of the peak, Pillow's resampling to a
-// 20 px box, contrast and outline fill (strokes.js), centre by mass in 28x28, thin-pen thickening).
+// 20 px box, contrast and outline fill (strokes.js), centre by mass in 28x28).
 // tests/web/test_browser.py holds them together: it runs
 // the same image files through both and reports the largest difference of the 28x28 tensors.
 // Change one, change the other.
 
-import { fillOutline, restoreContrast, thickenThinPen } from "./strokes.js";
+import { fillOutline, restoreContrast } from "./strokes.js";
 
 export const SIZE = 28;
 const DIGIT_BOX = 20;
@@ -262,5 +262,5 @@ export function preprocessRgba(rgba, width, height) {
   const gray = rgbaToGray(reduced.data, reduced.width, reduced.height);
   const ink = normalizePolarity(gray, reduced.width, reduced.height);
   const digit = restoreContrast(cropAndScale(ink, reduced.width, reduced.height));
-  return thickenThinPen(centerByMass(fillOutline(digit)), SIZE);
+  return centerByMass(fillOutline(digit));
 }

@@ -1,4 +1,4 @@
-// Fill hollow (outline) glyphs and thicken hair-line pens: runtime/strokes.py for the browser.
+// Restore faded hair lines and fill hollow (outline) glyphs: runtime/strokes.py for the browser.
 // Same thresholds, same order of work; tests/web/test_browser.py compares the two on real files.
 
 const WALL = 0.25;
@@ -8,7 +8,6 @@ const MIN_BORDERED = 0.7;
 const MIN_INTERIOR = 0.5;
 const MAX_OUTLINE_WIDTH = 1.0;
 const GHOST = 0.5;
-const THIN_PEN = 0.75;
 
 // A 20 px digit that faded in the shrinking (peak below GHOST) is scaled back to full ink.
 export function restoreContrast(digit) {
@@ -68,7 +67,7 @@ function flood(seed, allowed, w, h) {
 }
 
 // 3x3 max (dilation) or min (erosion), the outside reading as 0; returns the array type it was given.
-export function pool3(data, w, h, reduceMax) {
+function pool3(data, w, h, reduceMax) {
   const out = new data.constructor(w * h);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -129,9 +128,4 @@ export function fillOutline(digit) {
   const out = Float32Array.from(data);
   for (let i = 0; i < out.length; i++) if (bands[i]) out[i] = 1;
   return { data: out, width: w, height: h };
-}
-
-// A 3x3 grey dilation of the 28x28 canvas if its strokes are much thinner than MNIST's.
-export function thickenThinPen(canvas, size) {
-  return strokeWidth(canvas, size, size) < THIN_PEN ? pool3(canvas, size, size, true) : canvas;
 }
