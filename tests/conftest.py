@@ -16,6 +16,9 @@ import pytest
 import yaml
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before anything loads TensorFlow: tfmot (the QAT and export stages, run in-process here) needs
+# tf_keras, and the Keras 3 tests (tests/test_augment.py) load TensorFlow as their backend.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "mnist_sample.npz"

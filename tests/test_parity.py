@@ -45,7 +45,13 @@ def test_int8_file_agrees_with_qat_keras(tiny_pipeline, keras_references, fmt):
 
 def test_int8_files_agree_with_each_other(tiny_pipeline, keras_references):
     outputs = [run_format(tiny_pipeline, fmt, keras_references["x"])[1] for fmt in INT8]
-    assert agreement(*outputs) >= GATES.int8_cross_agreement
+    # An exact tie at the top of an int8 output (125/256 for two classes) is a coin flip that
+    # argmax settles by class order; the small fixture model has a few. Agreement is judged on
+    # the images where every file has one top class, and ties must stay rare.
+    ordered = [np.sort(out, axis=1) for out in outputs]
+    decisive = np.logical_and.reduce([o[:, -1] > o[:, -2] for o in ordered])
+    assert decisive.mean() >= 0.99, decisive.mean()
+    assert agreement(*[out[decisive] for out in outputs]) >= GATES.int8_cross_agreement
 
 
 @pytest.mark.parametrize("fmt", RUNTIME, ids=lambda f: f.name)
