@@ -35,6 +35,7 @@ MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond t
 # Pillow's own hard limit, above which it refuses the file as a decompression bomb.
 WORK_SIDE = 640  # work at no less than this on the longer side: thin strokes survive the 20 px box
 MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of full scale
+MAX_BORDER_SPREAD = 0.2  # interquartile range of the border; digits on paper measured <= 0.016
 INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
 PEAK_PERCENTILE = 99.9  # the ink's robust peak, read from a histogram on large images
 HISTOGRAM_BINS = 4096
@@ -208,11 +209,15 @@ def normalize_polarity(gray: np.ndarray) -> np.ndarray:
     """Return ink intensity in [0, 1] (light on dark), whatever the picture's polarity.
 
     The paper colour is the median of the border pixels; ink is the distance from it,
-    scaled by its robust peak.
+    scaled by its robust peak. A border that is not plain paper means no digit was framed.
     """
-    border = np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]])
-    middle = len(border) // 2
-    paper = float(np.partition(border, middle)[middle])  # median, upper for even counts
+    border = np.sort(np.concatenate([gray[0], gray[-1], gray[1:-1, 0], gray[1:-1, -1]]))
+    paper = float(border[len(border) // 2])  # median, upper for even counts
+    # The middle half of the border spans this much of full scale: paper, even grainy, JPEG'd or
+    # unevenly lit, spans little; random noise and a photo of a wall or a scene span a lot.
+    spread = float(border[(3 * (len(border) - 1)) // 4] - border[(len(border) - 1) // 4])
+    if spread > MAX_BORDER_SPREAD:
+        raise NoDigitError("no digit found (the picture's edges are not plain paper; crop it closer to the digit)")
     dark_on_light = paper > 0.5 * (float(gray.min()) + float(gray.max()))
     ink = (np.float32(paper) - gray) if dark_on_light else (gray - np.float32(paper))
     np.maximum(ink, 0.0, out=ink)

@@ -137,3 +137,22 @@ def test_matrix_resampling_matches_pillow():
         expected = np.asarray(Image.fromarray(image, "F").resize(size, resample))
         got = resize_float(image, size[1], size[0], "lanczos" if scale < 1 else "bilinear")
         np.testing.assert_allclose(got, expected, rtol=0, atol=3e-7)  # summation order: 1-2 float32 ulps
+
+
+@pytest.mark.parametrize("picture", ["noise", "wall"])
+def test_a_picture_without_plain_paper_at_its_edges_is_no_digit(picture):
+    rng = np.random.default_rng(0)
+    if picture == "noise":
+        pixels = rng.integers(0, 256, size=(64, 64), dtype=np.uint8)
+    else:  # a smooth gradient, like a photo of a wall
+        pixels = np.broadcast_to(np.linspace(40, 220, 200), (200, 200)).astype(np.uint8)
+    with pytest.raises(NoDigitError, match="edges are not plain paper; crop it closer"):
+        preprocess_image(Image.fromarray(pixels))
+
+
+def test_grainy_unevenly_lit_paper_still_holds_a_digit(classifier):
+    digit = np.asarray(draw_digit(4, 120, 80, (20, 20)), np.float32)  # dark ink on white
+    light = np.linspace(0.8, 1.0, 120)[None, :]  # a soft shadow across the page
+    grain = np.random.default_rng(0).normal(0, 6, digit.shape)
+    picture = Image.fromarray(np.clip(digit * light + grain, 0, 255).astype(np.uint8))
+    assert classifier.predict(picture).label == 4

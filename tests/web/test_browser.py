@@ -101,6 +101,11 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
         name = f"realworld_{source.parent.name}_{source.name}"
         shutil.copyfile(source, folder / name)
         names.append(name)
+    # Non-digits: letters, shapes, and noise and walls, which both sides must refuse alike.
+    for source in sorted((ROOT / "realworld" / "nondigits").iterdir())[::10]:
+        name = f"nondigit_{source.name}"
+        shutil.copyfile(source, folder / name)
+        names.append(name)
     hair = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(hair).line([(60, 30), (140, 30), (90, 170)], fill=0, width=1)
     hair.save(folder / "hairline_7.png")

@@ -14,6 +14,7 @@ const DIGIT_BOX = 20;
 const MIN_SIDE = 8;
 const WORK_SIDE = 640;
 const MIN_CONTRAST = 0.08;
+const MAX_BORDER_SPREAD = 0.2;
 const INK_THRESHOLD = 0.2;
 const PEAK_PERCENTILE = 99.9;
 const HISTOGRAM_BINS = 4096;
@@ -75,6 +76,10 @@ export function normalizePolarity(gray, width, height) {
   for (let y = 1; y < height - 1; y++) border.push(gray[y * width + width - 1]);
   border.sort((a, b) => a - b);
   const paper = border[border.length >> 1]; // the upper median, as numpy's partition at len // 2
+  const n = border.length - 1;
+  if (border[Math.floor((3 * n) / 4)] - border[Math.floor(n / 4)] > MAX_BORDER_SPREAD) {
+    throw new NoDigitError("no digit found (the picture's edges are not plain paper; crop it closer to the digit)");
+  }
   let low = Infinity, high = -Infinity;
   for (const v of gray) { if (v < low) low = v; if (v > high) high = v; }
   const darkOnLight = paper > 0.5 * (low + high);
