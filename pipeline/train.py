@@ -122,10 +122,9 @@ def compile_model(keras, model, params: TrainParams, total_steps: int, jit_compi
 def fit(setup: Setup, params: TrainParams, split: Split, live_dir: Path | None):
     """Build, compile and fit the model; returns (model, epoch logger, fit seconds)."""
     from pipeline.model import build_model
+    from pipeline.augment_device import DeviceAugmentation
     from pipeline.progress import epoch_logger
     from runtime.normalization import to_model_input
-
-    from pipeline.augment_device import DeviceAugmentation
 
     keras = setup.keras
     steps = steps_per_epoch(len(split.x_train), params.batch_size)

@@ -70,7 +70,7 @@ def _flood(seed: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         reach = grown
 
 
-def pool3(x: np.ndarray, reduce_max: bool) -> np.ndarray:
+def _pool3(x: np.ndarray, reduce_max: bool) -> np.ndarray:
     """3x3 max (dilation) or min (erosion), the outside reading as 0."""
     padded = np.pad(x, 1)
     h, w = x.shape
@@ -90,7 +90,7 @@ def _band_interiors(wall: np.ndarray) -> np.ndarray:
         seed.flat[int(np.flatnonzero(holes)[0])] = True
         part = _flood(seed, holes)
         holes &= ~part
-        thin = not pool3(pool3(part, False), False).any()  # nothing survives two erosions
+        thin = not _pool3(_pool3(part, False), False).any()  # nothing survives two erosions
         roundness = 4 * np.pi * float(part.sum()) / _perimeter(part) ** 2
         if thin and roundness < MAX_ROUNDNESS:
             bands |= part
@@ -103,7 +103,7 @@ def fill_outline(digit: np.ndarray) -> np.ndarray:
     if stroke_width(digit) >= MAX_OUTLINE_WIDTH or not ink.any():
         return digit
     bands = _band_interiors(digit >= WALL)
-    bordered = float((ink & pool3(bands, True)).sum()) / float(ink.sum())
+    bordered = float((ink & _pool3(bands, True)).sum()) / float(ink.sum())
     if bands.sum() < MIN_INTERIOR * ink.sum() or bordered < MIN_BORDERED:
         return digit
     return np.where(bands, np.float32(1.0), digit).astype(np.float32)

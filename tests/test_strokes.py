@@ -26,8 +26,9 @@ OUTLINES = {4: "realworld/digits/4/084_font-DejaVuSansMono-Bold.png",
 
 
 def box_digit(picture) -> np.ndarray:
-    """The 20 px digit before stroke normalisation."""
-    return crop_and_scale(normalize_polarity(np.asarray(Image.open(picture).convert("L"), np.float32) / 255))
+    """The 20 px digit before stroke normalisation, from a path, a grey PIL image or a uint8 array."""
+    pixels = np.asarray(Image.open(picture).convert("L") if isinstance(picture, Path) else picture, np.float32)
+    return crop_and_scale(normalize_polarity(pixels / 255))
 
 
 @pytest.mark.parametrize("label", sorted(OUTLINES))
@@ -42,7 +43,7 @@ def test_outline_glyphs_are_filled_and_then_read_right(label, classifier):
 
 def test_mnist_digits_pass_through_unchanged(mnist_sample):
     for image in mnist_sample["x_test"]:
-        digit = crop_and_scale(normalize_polarity(image.astype(np.float32) / 255))
+        digit = box_digit(image)
         assert strokes.restore_contrast(digit) is digit  # MNIST's ink peaks at full scale
         # the loops of 0, 6, 8 and 9 are round holes, not outline bands
         assert strokes.fill_outline(digit) is digit
@@ -56,7 +57,7 @@ def test_mnist_digits_pass_through_unchanged(mnist_sample):
 def test_a_hair_line_faded_by_shrinking_gets_its_contrast_back(label, points, classifier):
     picture = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(picture).line(points, fill=0, width=1)  # a 1 px pen on a 200 px canvas
-    faint = crop_and_scale(normalize_polarity(np.asarray(picture, np.float32) / 255))
+    faint = box_digit(picture)
     assert faint.max() < strokes.GHOST  # shrunk tenfold, the line is a ghost of itself...
     digit = strokes.restore_contrast(faint)
     assert digit.max() == 1.0  # ...until its contrast is restored
@@ -68,9 +69,5 @@ def test_a_ring_is_not_an_outline():
     """A thin-pen 0 has one round hole: no fill, whatever its pen."""
     picture = Image.new("L", (120, 160), 0)
     ImageDraw.Draw(picture).ellipse((20, 20, 100, 140), outline=255, width=3)
-    digit = box_digit_from(picture)
+    digit = box_digit(picture)
     assert strokes.fill_outline(digit) is digit
-
-
-def box_digit_from(picture: Image.Image) -> np.ndarray:
-    return crop_and_scale(normalize_polarity(np.asarray(picture, np.float32) / 255))
