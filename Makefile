@@ -1,4 +1,4 @@
-# `make pipeline` (check params, train, QAT, export, evaluate, bundle, zoo) and `make test`;
+# `make pipeline` (check params, train, QAT, export, evaluate, bundle, zoo), `make test` and `make test-stress`;
 # `make web` serves the browser page, `make test-web` proves it in headless Chromium.
 PYTHON ?= python3
 VENV   := .venv
@@ -9,7 +9,7 @@ PORT   ?= 8000
 # apt-get needs root: use sudo when not root (CI runs as root).
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv pipeline test bench web web-build test-web clean-venv
+.PHONY: venv pipeline test test-stress bench web web-build test-web clean-venv
 
 venv: $(STAMP)
 
@@ -23,8 +23,13 @@ $(STAMP): requirements.lock pyproject.toml
 pipeline: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
+# The 10 slowest tests are printed, so that creep is visible.
 test: venv
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=10
+
+# The suite again, pinned to one core with a CPU-bound neighbour on it (tools/stress_tests.sh).
+test-stress: venv
+	PYTHON=$(BIN)/python tools/stress_tests.sh
 
 bench: venv
 	$(BIN)/python -m runtime.bench --app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +18,29 @@ from pipeline.params import Backend, Device
 
 GPU_ORDER = (Backend.JAX, Backend.TENSORFLOW, Backend.TORCH)
 CPU_ORDER = (Backend.TENSORFLOW, Backend.JAX, Backend.TORCH)
+
+
+# XLA's CPU client runs every virtual CPU device's program on one shared intra-op thread pool,
+# sized to the core count unless PJRT_NPROC says otherwise. An all-reduce runs as a continuation
+# on a pool thread and blocks it until every device has arrived; once the waiting participants
+# hold the pool's threads, the others' convolutions never run and the rendezvous aborts after
+# 40 s ("Expected 4 threads to join the rendezvous, but only 2 of them arrived"). Measured on
+# 2 cores, with a psum step: N devices hang with a pool of N + 1 threads and run with 2 N, idle
+# or pinned to one busy core (the pool's size, not the load, decides).
+POOL_THREADS_PER_VIRTUAL_DEVICE = 2
+
+
+def size_cpu_thread_pool(environ=os.environ) -> int | None:
+    """Give XLA's CPU pool two threads per virtual device (see above), before JAX starts.
+
+    Returns the pool size set, or None when no virtual devices are forced or PJRT_NPROC is set.
+    """
+    forced = re.search(r"--xla_force_host_platform_device_count=(\d+)", environ.get("XLA_FLAGS", ""))
+    if not forced or int(forced.group(1)) < 2 or "PJRT_NPROC" in environ:
+        return None
+    threads = max(os.cpu_count() or 1, POOL_THREADS_PER_VIRTUAL_DEVICE * int(forced.group(1)))
+    environ["PJRT_NPROC"] = str(threads)
+    return threads
 
 
 class BackendError(RuntimeError):

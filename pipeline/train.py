@@ -51,6 +51,7 @@ class Setup:
 def set_up(params: TrainParams) -> Setup:
     """Choose backend and device, import Keras 3 on it, set precision, seeds and data parallelism."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any probe imports TensorFlow
+    backend_choice.size_cpu_thread_pool()  # before a probe starts JAX's CPU client
     selection = backend_choice.choose(params.backend, params.device)
     backend_choice.activate(selection)
     if selection.backend is Backend.JAX:
@@ -72,9 +73,6 @@ def set_up(params: TrainParams) -> Setup:
     # On a GPU the host's numpy recipe (~4,000 images/s a core) would starve the step; on the CPU
     # a host thread overlaps with TensorFlow's kernels, while the recipe in the graph slows them.
     on_device = params.augment_on is AugmentOn.DEVICE or (params.augment_on is AugmentOn.AUTO and on_gpu)
-    if on_device and replicas > 1 and not on_gpu:
-        print("train: warning: data parallel over CPU devices with the recipe in the step deadlocked in 2 of 7 "
-              "test runs (XLA's CPU collectives); set train.augment_on: host if it stalls", file=sys.stderr)
     print(f"train: backend {selection.backend.value}, device {selection.device_name}"
           f"{f' x{replicas} data parallel' if replicas > 1 else ''}, "
           f"{'bf16 mixed' if mixed else 'fp32'}, augmentation on the {'device' if on_device else 'host'}, "

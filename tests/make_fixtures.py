@@ -1,41 +1,117 @@
-"""Regenerate tests/fixtures/mnist_sample.npz: a small, seeded sample of the real MNIST.
+"""Make the committed test fixtures, once; the suite only reads them.
 
-    MNIST_PATH=../shared/data/mnist.npz python tests/make_fixtures.py
+    python tests/make_fixtures.py            # the fixture model (train -> QAT -> export)
+    python tests/make_fixtures.py --sample   # also redraw mnist_sample.npz (needs MNIST_PATH)
 
-The sample keeps the Keras layout (x_train, y_train, x_test, y_test; uint8) so every stage
-reads it like the full file. Class balance follows the seeded draw.
+1. `tests/fixtures/mnist_sample.npz`: a small, seeded sample of the real MNIST, in the Keras
+   layout (x_train, y_train, x_test, y_test; uint8), so every stage reads it like the full file.
+2. `tests/fixtures/model/`: a small model trained on that sample by the real stage entry points
+   (train, then QAT, then export), with the files every stage writes: the Keras 3 model, the
+   tf_keras float and QAT models, their metrics and curves, and `artifacts/` (every format in
+   the formats table and the manifest).
+
+A model trained per test run differs from machine to machine (thread count and float
+rounding decide the bits), so a test asserting on it passes on one machine and fails on the
+next. These files are made once and committed: the parity tests convert the committed Keras
+models and compare the results with tolerances the conversion guarantees, and the runtime,
+evaluate, bundle and TFLite Micro tests read the committed files. Re-run this script only when
+the architecture, the stages' output layout or the pinned converters change, and commit the result.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.data import load_verified  # noqa: E402
-
-OUT = ROOT / "tests" / "fixtures" / "mnist_sample.npz"
+FIXTURES = ROOT / "tests" / "fixtures"
+SAMPLE = FIXTURES / "mnist_sample.npz"
+MODEL_DIR = FIXTURES / "model"
 TRAIN, TEST, SEED = 3000, 1000, 20261122
 
 
-def main() -> int:
+def test_params(base: dict, **overrides: dict) -> dict:
+    """params.yaml with the small settings every fixture and smoke run uses."""
+    params = {section: dict(values) if isinstance(values, dict) else values for section, values in base.items()}
+    # Batch 16: BatchNorm's moving statistics need several hundred steps to settle; with 42 steps
+    # an epoch (batch 64) a 4-epoch model answered one class for everything at inference.
+    params["train"].update(backend="tensorflow", device="cpu", devices="one", epochs=4, batch_size=16,
+                           validation_size=300)
+    # No augmentation: the fixture tests conversion and parity, not the real-pictures recipe.
+    params["train"]["augment"] = {name: 0.0 for name in params["train"]["augment"]}
+    params["qat"].update(epochs=1, batch_size=64)
+    params["export"].update(calibration_samples=64)
+    for section, values in overrides.items():
+        params[section].update(values)
+    return params
+
+
+def write_test_params(path: Path, **overrides: dict) -> Path:
+    path.write_text(yaml.safe_dump(test_params(yaml.safe_load((ROOT / "params.yaml").read_text()), **overrides)))
+    return path
+
+
+def make_sample() -> None:
+    from pipeline.data import load_verified
+
     source = os.environ.get("MNIST_PATH", str(ROOT.parent / "shared" / "data" / "mnist.npz"))
     arrays = load_verified(source)
     rng = np.random.default_rng(SEED)
     train = np.sort(rng.choice(len(arrays["y_train"]), TRAIN, replace=False))
     test = np.sort(rng.choice(len(arrays["y_test"]), TEST, replace=False))
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        OUT,
-        x_train=arrays["x_train"][train], y_train=arrays["y_train"][train],
-        x_test=arrays["x_test"][test], y_test=arrays["y_test"][test],
-    )
-    print(f"wrote {OUT} ({OUT.stat().st_size / 1024:.0f} kB): {TRAIN} train, {TEST} test images")
+    SAMPLE.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(SAMPLE, x_train=arrays["x_train"][train], y_train=arrays["y_train"][train],
+                        x_test=arrays["x_test"][test], y_test=arrays["y_test"][test])
+    print(f"wrote {SAMPLE} ({SAMPLE.stat().st_size / 1024:.0f} kB): {TRAIN} train, {TEST} test images")
+
+
+def make_model() -> None:
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow loads (QAT and export need tf_keras)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import legacy_keras  # noqa: F401
+    from pipeline import export as export_stage
+    from pipeline import qat as qat_stage
+    from pipeline import train as train_stage
+
+    with tempfile.TemporaryDirectory(dir=FIXTURES) as tmp:
+        out = Path(tmp) / "model"
+        out.mkdir()
+        params = write_test_params(out / "params.yaml")
+        common = ["--data", str(SAMPLE), "--params", str(params)]
+        steps = [
+            (train_stage, ["--model", str(out / "float.keras"), "--metrics", str(out / "train.json"),
+                           "--live-dir", str(out / "live")]),
+            (qat_stage, ["--model", str(out / "float.keras"), "--float-out", str(out / "float_tfkeras.h5"),
+                         "--qat-out", str(out / "qat.h5"), "--metrics", str(out / "qat.json")]),
+            (export_stage, ["--float-model", str(out / "float_tfkeras.h5"), "--qat-model", str(out / "qat.h5"),
+                            "--train-metrics", str(out / "train.json"), "--out-dir", str(out / "artifacts")]),
+        ]
+        for stage, args in steps:
+            if stage.main([*common, *args]) != 0:
+                raise SystemExit(f"make_fixtures: the {stage.STAGE.name} stage failed; nothing was replaced")
+        if MODEL_DIR.exists():
+            shutil.rmtree(MODEL_DIR)
+        out.rename(MODEL_DIR)
+    size = sum(p.stat().st_size for p in MODEL_DIR.rglob("*") if p.is_file())
+    print(f"wrote {MODEL_DIR} ({size / 1024:.0f} kB)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", action="store_true", help="also redraw mnist_sample.npz from MNIST_PATH")
+    args = parser.parse_args(argv)
+    if args.sample:
+        make_sample()
+    make_model()
     return 0
 
 

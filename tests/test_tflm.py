@@ -80,13 +80,14 @@ def test_tflite_micro_agrees_with_litert(tiny_pipeline, c_source, keras_referenc
     quantized = litert.engine.input_quantization.quantize(x)
     micro = tflm.run_tflm(interpreter, quantized)
     lite = litert.engine.output_quantization.quantize(litert.probabilities(x))
-    agreement = float((micro.argmax(1) == lite.argmax(1)).mean())
-    # 300 images of a small 4-epoch model: a near-tie may flip between the two kernel sets. The
-    # evaluate stage's gate (>= 99.9%) runs on all 10,000 test images of the real model.
-    assert agreement >= 0.99, agreement
     # TFLM's reference kernels and LiteRT's XNNPACK kernels requantize intermediate sums with
     # different rounding: a few output levels (of 256) apart. The committed standard model's worst
-    # case over 10,000 images is 0.035 in probability (9 levels); 10 levels bound it.
-    assert int(np.abs(micro.astype(int) - lite.astype(int)).max()) <= 10
+    # case over 10,000 images is 9 levels; 12 bound it (the parity tests' int8 tolerance).
+    diff = np.abs(micro.astype(int) - lite.astype(int)).max(axis=1)
+    assert diff.max() <= 12, diff.max()
+    # answers can only differ where LiteRT's top two are within twice that
+    top = np.sort(lite.astype(int), axis=1)
+    decisive = top[:, -1] - top[:, -2] > 24
+    assert decisive.mean() > 0.9 and (micro.argmax(1) == lite.argmax(1))[decisive].all()
     arena = tflm.measure_arena(interpreter)
     assert 1000 < arena < 200_000
