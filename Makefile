@@ -32,7 +32,7 @@ test-stress: venv
 	PYTHON=$(BIN)/python tools/stress_tests.sh
 
 bench: venv
-	$(BIN)/python -m runtime.bench --app
+	$(BIN)/python -m tools.bench --app
 
 # The browser page: onnxruntime-web from npm (package-lock.json), the bundled int8 ONNX, no CDN.
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json

@@ -121,7 +121,7 @@ def choose(
             wanted = backend.value if backend is not Backend.AUTO else "jax, tensorflow or torch"
             raise BackendError(
                 f"train.device is 'gpu' but no GPU is usable with {wanted}; "
-                "install the GPU extra (pip install -e '.[gpu]') or set train.device: cpu"
+                "install JAX for CUDA (pip install 'jax[cuda13]') or set train.device: cpu"
             )
         print("train: warning: no GPU found; training on the CPU", file=sys.stderr)
     cpu_candidates = CPU_ORDER if backend is Backend.AUTO else (backend,)

@@ -1,10 +1,15 @@
 """Embeddable digit-classifier runtime: onnxruntime or LiteRT, numpy and Pillow only.
 
-    from runtime import Classifier
+Installed (pip install ".[onnx]" or ".[litert]"), it is the package `edge_digits`, a name
+that cannot clash with an app's own `runtime` package:
+
+    from edge_digits import Classifier
     clf = Classifier.load()                 # bundled int8 model, sha256-verified
     clf.predict("digit.png").label          # -> 7
 
-Never imports TensorFlow or Keras. Names load lazily, so `import runtime` is cheap.
+In this repository the same files are also importable as `runtime` (`python -m runtime.classify`);
+every import inside the package is relative, so both names run the same code.
+Never imports TensorFlow or Keras. Names load lazily, so importing the package is cheap.
 """
 
 from __future__ import annotations
@@ -12,17 +17,18 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "Classifier": "runtime.model",
-    "Prediction": "runtime.model",
-    "default_model": "runtime.model",
-    "open_engine": "runtime.model",
-    "preprocess_image": "runtime.preprocess",
-    "ClassifierError": "runtime.errors",
-    "ModelLoadError": "runtime.errors",
-    "ModelIntegrityError": "runtime.errors",
-    "EngineUnavailableError": "runtime.errors",
-    "InputError": "runtime.errors",
-    "NoDigitError": "runtime.errors",
+    "Classifier": ".model",
+    "Prediction": ".model",
+    "Result": ".model",
+    "default_model": ".model",
+    "open_engine": ".model",
+    "preprocess_image": ".preprocess",
+    "ClassifierError": ".errors",
+    "ModelLoadError": ".errors",
+    "ModelIntegrityError": ".errors",
+    "EngineUnavailableError": ".errors",
+    "InputError": ".errors",
+    "NoDigitError": ".errors",
 }
 
 __all__ = list(_EXPORTS)
@@ -30,8 +36,8 @@ __all__ = list(_EXPORTS)
 
 def __getattr__(name: str):
     if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'runtime' has no attribute {name!r}")
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

@@ -7,18 +7,31 @@ Folders are searched recursively. One line per image, in text or JSON. Exit stat
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import signal
 import sys
-from pathlib import Path
-
-from runtime.engines import ENGINES
-from runtime.errors import ClassifierError
-from runtime.files import BATCH
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def _stop_before_main(_signum, _frame) -> None:
+    """A stop that comes while the imports run: nothing is open yet, so end at once."""
+    os.write(2, b"interrupted\n")
+    os._exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":  # before the heavy imports: a stop at any moment gives one line
+    for _signum in (signal.SIGINT, *STOP_SIGNALS):
+        signal.signal(_signum, _stop_before_main)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from .engines import ENGINES  # noqa: E402
+from .errors import ClassifierError  # noqa: E402
+from .files import BATCH  # noqa: E402
 
 
 def to_json(result) -> dict:
@@ -38,9 +51,18 @@ def classify(classifier, paths: list[str], top_k: int, batch: int = BATCH, proce
     return (to_json(result) for result in classifier.classify_paths(paths, top_k, batch, processes))
 
 
+# Control characters in a file name (a newline would split one result over two lines) are
+# escaped as in a Python string; other characters, including bytes that are not UTF-8, print as is.
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(32), 127)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def escape_path(path: str) -> str:
+    return path.translate(_CONTROL)
+
+
 def format_text(result: dict) -> str:
     mark = "?" if result.get("uncertain") else ""
-    line = f"{result['path']}: {result['label']}{mark} ({result['probability']:.1%})"
+    line = f"{escape_path(result['path'])}: {result['label']}{mark} ({result['probability']:.1%})"
     others = result["top_k"][1:]
     if others:
         line += "  next: " + ", ".join(f"{label} ({p:.1%})" for label, p in others)
@@ -70,7 +92,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _raise_interrupt(_signum, _frame) -> None:
+_STOPS_RECEIVED: list[int] = []
+
+
+def _raise_interrupt(signum, _frame) -> None:
+    # Recorded as well as raised: a library may turn an interrupt inside its import into an
+    # ImportError (one did: "LiteRT is not installed"), and the run must still end as stopped.
+    _STOPS_RECEIVED.append(signum)
     raise KeyboardInterrupt
 
 
@@ -93,22 +121,26 @@ def _silence_stdout() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _reconfigure_streams()
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # a supervisor's stop, handled like Ctrl-C
+    # A supervisor's stop (SIGTERM) and a closed terminal (SIGHUP) are handled like Ctrl-C.
+    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in (signal.SIGINT, *STOP_SIGNALS)}
     try:
         return _run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from runtime.model import Classifier
+    from .model import Classifier
 
     try:
         classifier = Classifier.load(args.model, args.engine)
     except ClassifierError as error:
+        if _STOPS_RECEIVED:
+            raise KeyboardInterrupt from None
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     failed = 0
@@ -121,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(line))
                 else:
-                    print(f"{result.path}: error: {result.error}", file=sys.stderr)
+                    print(f"{escape_path(result.path)}: error: {result.error}", file=sys.stderr)
             else:
                 print(json.dumps(line) if args.json else format_text(line))
         sys.stdout.flush()

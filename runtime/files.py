@@ -4,13 +4,17 @@ Folders are walked recursively (symlinked sub-folders are reported, not followed
 loop cannot run forever), only regular files are opened (a FIFO would block), and every file
 that cannot be classified gets its own error while the others are still answered. Decoding
 runs in a thread pool, or, when asked (the CLI does), in worker processes beyond the first
-batch; those ignore Ctrl-C and the parent tears the pool down, so an interrupt never leaves a
-process behind.
+batch. The workers leave the caller's process group, so a signal sent to the group (Ctrl-C in
+a terminal, `systemctl stop`, `docker stop` of a shell entry point) reaches the parent alone,
+which tears the pool down: a worker killed by that signal while holding the pool's queue lock
+would leave the parent waiting on the lock forever. An interrupt never leaves a process behind.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.context
+import multiprocessing.pool
 import os
 import signal
 import stat
@@ -22,19 +26,23 @@ from pathlib import Path
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
 BATCH = 256
 POOL_CHUNK = 16
+BROKEN_LINK = "broken symbolic link (its target does not exist)"
 
 
 def expand(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str | None]]:
     """Yield (path, error) per input: files as given, folders as their images, recursively."""
     for raw in paths:
-        raw = os.fspath(raw)
+        raw = os.fsdecode(raw)  # bytes paths too; names that are not UTF-8 round-trip
         if raw == "":
             yield raw, "empty path"
             continue
         try:
             mode = os.stat(raw).st_mode
         except FileNotFoundError:
-            yield raw, "no such file or folder"
+            yield raw, BROKEN_LINK if os.path.islink(raw) else "no such file or folder"
+            continue
+        except PermissionError:
+            yield raw, "permission denied"
             continue
         except OSError as error:
             yield raw, f"cannot read ({error.strerror})"
@@ -49,7 +57,12 @@ def expand(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str | None
 
 def _walk(folder: str) -> Iterator[tuple[str, str | None]]:
     found = False
-    for root, dirs, files in os.walk(folder, onerror=None):
+    unreadable: list[OSError] = []
+    for root, dirs, files in os.walk(folder, onerror=unreadable.append):
+        while unreadable:  # a sub-folder os.walk could not list
+            error = unreadable.pop()
+            found = True
+            yield error.filename or root, _listing_error(error)
         dirs.sort()
         for name in list(dirs):
             if os.path.islink(os.path.join(root, name)):
@@ -62,18 +75,29 @@ def _walk(folder: str) -> Iterator[tuple[str, str | None]]:
             path = os.path.join(root, name)
             found = True
             try:
-                regular = stat.S_ISREG(os.stat(path).st_mode)
-            except OSError:
-                regular = False
-            yield path, None if regular else "not a regular file"
+                error = None if stat.S_ISREG(os.stat(path).st_mode) else "not a regular file"
+            except FileNotFoundError:
+                error = BROKEN_LINK if os.path.islink(path) else "no such file or folder"
+            except OSError as exc:
+                error = _listing_error(exc)
+            yield path, error
+    for error in unreadable:  # the folder itself could not be listed
+        found = True
+        yield error.filename or folder, _listing_error(error)
     if not found:
         yield folder, "folder contains no images"
 
 
+def _listing_error(error: OSError) -> str:
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return f"cannot read ({error.strerror or type(error).__name__})"
+
+
 def prepare(item: tuple[str, str | None]):
     """(path, error) -> (path, 28x28x1 image or None, error or None, note or None). Never raises."""
-    from runtime.errors import InputError
-    from runtime.preprocess import animation_note, open_image, preprocess_image
+    from .errors import InputError
+    from .preprocess import animation_note, open_image, preprocess_image
 
     path, error = item
     if error:
@@ -93,8 +117,33 @@ def _strip_path(message: str, path: str) -> str:
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
-def _ignore_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; workers never print a traceback
+def _leave_process_group() -> None:
+    """Pool worker start-up: signals to the caller's group reach the parent only (see the module
+    docstring); the parent stops the workers itself. Ctrl-C is ignored in case the worker is
+    signalled directly, so that it never prints a traceback."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _QuietSpawnProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker whose stderr is /dev/null from its first instruction: a stop signal that
+    reaches it in the milliseconds before it leaves the caller's process group, or a parent that
+    stops before handing it its task, would make it print a traceback of its own start-up.
+    Workers report everything through their results, so nothing is lost."""
+
+    def start(self) -> None:
+        from .engines import quiet_stderr
+
+        with quiet_stderr():  # the child inherits fd 2 as it is while it is started
+            super().start()
+
+
+class _QuietSpawnContext(multiprocessing.context.SpawnContext):
+    Process = _QuietSpawnProcess
+
+
+def _start_pool(workers: int):
+    return multiprocessing.pool.Pool(workers, initializer=_leave_process_group, context=_QuietSpawnContext())
 
 
 def chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -130,7 +179,7 @@ def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH,
     try:
         for index, chunk in enumerate(chunks(expand(paths), batch)):
             if index == 1 and use_processes:
-                pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_ignore_sigint)
+                pool = _start_pool(workers)
             if pool is not None:
                 yield pool.map(prepare, chunk, chunksize=POOL_CHUNK)
             elif threads is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -12,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from runtime.engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
-from runtime.errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError
-from runtime.preprocess import SIZE, preprocess_image
+from .engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
+from .errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError
+from .preprocess import SIZE, preprocess_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 MANIFEST_NAME = "manifest.json"
@@ -23,13 +25,27 @@ NUM_LABELS = 10
 TFLITE_MAGIC = b"TFL3"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Prediction:
+    """One image's answer. Equal when every field is equal; hashable (its probabilities are read-only)."""
+
     label: int
     probability: float
     probabilities: np.ndarray = field(repr=False)
     top_k: list[tuple[int, float]]
     uncertain: bool = False  # the top probability is under the `min_confidence` asked for
+
+    def _key(self) -> tuple:
+        return (self.label, self.probability, tuple(self.top_k), self.uncertain,
+                self.probabilities.dtype.str, self.probabilities.tobytes())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Prediction):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
 
 @dataclass(frozen=True)
@@ -40,6 +56,7 @@ class Result:
     prediction: Prediction | None = None
     error: str | None = None
     note: str | None = None
+    exception: Exception | None = field(default=None, repr=False, compare=False)  # the error, typed
 
     @property
     def ok(self) -> bool:
@@ -62,8 +79,8 @@ def _check_container(path: Path, engine: str) -> None:
 def open_engine(path: Path | str, engine: str | None = None, threads: int | None = None):
     """Open `path` with `engine` (default: chosen from the suffix). No manifest check."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: no such model file")
+    _check_model_path(path)
+    _check_threads(threads)
     if engine is None:
         try:
             engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
@@ -71,12 +88,28 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
             raise ModelLoadError(f"{path}: unknown model type; expected .tflite or .onnx, or pass an engine") from None
     _check_container(path, engine)
     instance = engine_spec(engine).load_class()(path, threads=threads)
-    if tuple(instance.input_shape[1:]) != EXPECTED_INPUT:
+    # A symbolic dimension (-1: [N, H, W, 1] models) is accepted; the model must then run at 28x28.
+    if len(instance.input_shape) != 4 or any(
+            dim not in (-1, want) for dim, want in zip(instance.input_shape[1:], EXPECTED_INPUT)):
         raise ModelLoadError(
             f"{path}: input shape {list(instance.input_shape)} is not a digit model's [N, 28, 28, 1]"
         )
     _check_output(path, instance)
     return instance
+
+
+def _check_model_path(path: Path) -> None:
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: is a folder; pass the model file in it (a .tflite or .onnx file)")
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: no such model file")
+
+
+def _check_threads(threads: Any) -> None:
+    if threads is None:
+        return
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
+        raise InputError(f"threads must be a whole number >= 1 (or None for the engine's default), got {threads!r}")
 
 
 def _check_output(path: Path, instance) -> None:
@@ -166,8 +199,8 @@ class Classifier:
         """
         bundled = path is None
         path = default_model(engine) if bundled else Path(path)
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: no such model file")
+        _check_model_path(path)
+        _check_threads(threads)
         manifest = read_manifest(path.parent)
         entry = None
         if manifest is not None:
@@ -186,16 +219,42 @@ class Classifier:
         """Classify one image or a batch (list/tuple, or an (N, H, W) array).
 
         An image is a path, bytes, a PIL image or a numpy array of any size. A prediction whose
-        top probability is under `min_confidence` comes back with `uncertain=True`.
+        top probability is under `min_confidence` comes back with `uncertain=True`. In a batch,
+        the first item that cannot be classified raises its error, naming its index; use
+        `predict_batch` for one result per item, good and bad.
         """
         _check_top_k(top_k)
         _check_confidence(min_confidence)
         single, items = _as_items(inputs)
         if not items:
             raise InputError("nothing to classify: empty batch")
-        batch = preprocess_image(items[0])[None] if single else np.stack([preprocess_image(i) for i in items])
-        predictions = [to_prediction(row, top_k, min_confidence) for row in self.probabilities(batch)]
-        return predictions[0] if single else predictions
+        if single:
+            return to_prediction(self.probabilities(preprocess_image(items[0])[None])[0], top_k, min_confidence)
+        results = self.predict_batch(items, top_k, min_confidence)
+        failed = next((r for r in results if not r.ok), None)
+        if failed is not None:
+            raise failed.exception
+        return [r.prediction for r in results]
+
+    def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
+        """One `Result` per item, in order: a prediction, or the error for that item alone.
+
+        Items are what `predict` takes for one image. A result's `path` names the item: the
+        file's path for a path, else `[index]`; its `error` is the one-line message.
+        """
+        _check_top_k(top_k)
+        _check_confidence(min_confidence)
+        names, images, errors = [], [], {}
+        for index, item in enumerate(items):
+            names.append(os.fsdecode(item) if isinstance(item, (str, bytes, Path)) else f"[{index}]")
+            try:
+                images.append(preprocess_image(item))
+            except InputError as error:
+                errors[index] = type(error)(f"item {index}: {error}")
+        rows = iter(self.probabilities(np.stack(images)) if images else [])
+        return [Result(name, error=str(errors[i]), exception=errors[i]) if i in errors else
+                Result(name, prediction=to_prediction(next(rows), top_k, min_confidence))
+                for i, name in enumerate(names)]
 
     def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,
                        processes: bool = False, min_confidence: float = 0.0) -> Iterator[Result]:
@@ -207,11 +266,13 @@ class Classifier:
         batch (faster on many files; the calling script needs an `if __name__ == "__main__":`
         guard, as for any spawned pool).
         """
-        from runtime.files import prepared_batches
+        from .files import prepared_batches
 
         _check_top_k(top_k)
         _check_confidence(min_confidence)
-        if isinstance(paths, (str, Path)):
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+            raise InputError(f"batch must be a whole number >= 1, got {batch!r}")
+        if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         for prepared in prepared_batches(paths, batch, processes):
             good = [image for _path, image, _error, _note in prepared if image is not None]
@@ -224,16 +285,19 @@ class Classifier:
 
 
 def _check_confidence(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+    """Any real number type (numpy's float32 included) between 0 and 1."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
         raise InputError(f"min_confidence must be a probability between 0 and 1, got {value!r}")
 
 
 def _check_top_k(top_k: Any) -> None:
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise InputError(f"top_k must be a whole number >= 1, got {top_k!r}")
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= NUM_LABELS:
+        raise InputError(f"top_k must be a whole number between 1 and {NUM_LABELS}, got {top_k!r}")
 
 
 def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
+    probabilities = np.array(probabilities)  # a private, read-only copy: a Prediction is hashable
+    probabilities.setflags(write=False)
     order = np.argsort(-probabilities, kind="stable")[: min(top_k, len(probabilities))]
     top = float(probabilities[order[0]])
     return Prediction(

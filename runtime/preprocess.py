@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from runtime.errors import InputError, NoDigitError
-from runtime.strokes import fill_outline, restore_contrast
+from .errors import InputError, NoDigitError
+from .strokes import fill_outline, restore_contrast
 
 __all__ = ["preprocess_image", "open_image"]
 SIZE = 28
@@ -39,6 +39,7 @@ MAX_BORDER_SPREAD = 0.2  # interquartile range of the border; digits on paper me
 INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
 PEAK_PERCENTILE = 99.9  # the ink's robust peak, read from a histogram on large images
 HISTOGRAM_BINS = 4096
+SMALL_INTEGER_RANGE = 15  # integer arrays whose values stay within 0-15 are masks or 4-bit images
 FRAMES_KEY = "edge_digits.frames"  # set in Image.info by open_image for animated files
 
 
@@ -53,6 +54,8 @@ def _source_name(source: Any) -> str:
 def _open_handle(source: Any, name: str):
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source))
+    if isinstance(source, io.TextIOBase) or "b" not in getattr(source, "mode", "b"):
+        raise InputError(f"{name}: file object is open in text mode; open it in binary mode ('rb')")
     if hasattr(source, "read"):
         data = source.read()
         if not isinstance(data, (bytes, bytearray)):
@@ -128,6 +131,11 @@ def image_to_gray(image: Image.Image) -> np.ndarray:
         pass
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return array_to_gray(np.asarray(image))
+    if image.mode == "La":  # luminance premultiplied by alpha; Pillow converts it to nothing else
+        la = np.asarray(image, dtype=np.float32)
+        alpha = la[..., 1]
+        luminance = np.divide(la[..., 0] * 255, alpha, out=np.zeros_like(alpha), where=alpha > 0)
+        image = Image.fromarray(np.dstack([luminance.clip(0, 255), alpha]).round().astype(np.uint8), "LA")
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
     if has_alpha:
         rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / np.float32(255.0)
@@ -152,8 +160,10 @@ def array_to_gray(array: np.ndarray) -> np.ndarray:
     """A numpy image (H, W) or (H, W, 1|3|4) of any numeric dtype -> float32 luminance in [0, 1].
 
     uint8 RGBA goes through the same alpha compositing as a PIL image. Values are read as
-    0-255 for integers in that range, as 0-1 for floats and booleans in that range, and
-    min-max scaled otherwise. Arrays larger than the working resolution are box-reduced first.
+    0-1 for booleans and for floats in that range; integers are read as 0-255 when they span
+    more than 0-15 within it. Integers that use only 0-15 (a 0/1 mask, a 4-bit image), and
+    anything else, are min-max scaled, so a mask of any integer type reads like the same bool
+    mask. Arrays larger than the working resolution are box-reduced first.
     """
     array = np.asarray(array)
     kind = array.dtype.kind  # before channels are averaged into float
@@ -173,7 +183,7 @@ def array_to_gray(array: np.ndarray) -> np.ndarray:
     values = _box_reduce(array)  # float32, at most about WORK_SIDE on the longer side
     if values.ndim == 3:
         values = values[..., :3].mean(axis=-1, dtype=np.float32) if values.shape[-1] > 1 else values[..., 0]
-    if kind in "ui" and low >= 0 and high <= 255:
+    if kind in "ui" and low >= 0 and SMALL_INTEGER_RANGE < high <= 255:
         return values / np.float32(255.0)
     if kind in "bf" and low >= 0.0 and high <= 1.0:
         return values

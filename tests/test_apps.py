@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from runtime import Classifier, InputError, ModelLoadError
-from runtime.synthetic import draw_digit, write_digit_folder
+from tools.synthetic import draw_digit, write_digit_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -131,7 +131,7 @@ def test_ambiguous_arrays_are_refused(bad, message):
 
 @pytest.mark.parametrize("top_k", [2.5, 0, True, "3"])
 def test_top_k_must_be_a_whole_number(top_k):
-    with pytest.raises(InputError, match="top_k must be a whole number >= 1"):
+    with pytest.raises(InputError, match="top_k must be a whole number between 1 and 10"):
         Classifier.load().predict(np.zeros((28, 28), np.uint8), top_k=top_k)
 
 
@@ -277,7 +277,7 @@ def shutil_copy(source: Path, target: Path) -> None:
 
 
 def test_bench_skips_engines_that_are_not_installed(monkeypatch, capsys):
-    from runtime import bench
+    from tools import bench
     from runtime.engines import EngineSpec
 
     real = EngineSpec.installed

@@ -13,7 +13,7 @@ SCRIPT = """
 import json, resource, sys
 from pathlib import Path
 import numpy as np
-from runtime.synthetic import write_digit_folder
+from tools.synthetic import write_digit_folder
 folder, count = Path(sys.argv[1]), int(sys.argv[2])
 write_digit_folder(folder, count, corrupt_at=count // 2)
 from runtime.classify import classify

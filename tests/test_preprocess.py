@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtime.synthetic import draw_digit, png_bytes, render_digit, variants
+from tools.synthetic import draw_digit, png_bytes, render_digit, variants
 from runtime import Classifier, InputError, NoDigitError
 from runtime.normalization import to_model_input
 from runtime.preprocess import preprocess_image

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from runtime.synthetic import draw_digit
+from tools.synthetic import draw_digit
 from runtime import Classifier, ModelIntegrityError, ModelLoadError, Prediction
 from runtime.classify import main
 from runtime.model import BUNDLED_DIR, MANIFEST_NAME, open_engine
@@ -78,11 +78,11 @@ def test_import_and_cli_never_load_the_training_stack(pictures):
 def test_public_surface():
     import runtime
 
-    assert set(runtime.__all__) >= {"Classifier", "Prediction", "preprocess_image", "ModelLoadError"}
+    assert set(runtime.__all__) >= {"Classifier", "Prediction", "Result", "preprocess_image", "ModelLoadError"}
     import importlib
 
     for name in runtime.__all__:
-        module = importlib.import_module(runtime._EXPORTS[name])
+        module = importlib.import_module(runtime._EXPORTS[name], "runtime")
         assert getattr(runtime, name) is getattr(module, name), name
     assert sorted(dir(runtime)) == sorted(runtime.__all__)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

@@ -327,7 +327,7 @@ def test_int8_checks_refuse_float_files(tiny_pipeline):
 
 
 def test_runtime_bench_prints_a_row_per_bundled_model():
-    done = subprocess.run([sys.executable, "-m", "runtime.bench", "--runs", "50", "--json"], capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "tools.bench", "--runs", "50", "--json"], capture_output=True,
                           text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr[-1000:]
     report = json.loads(done.stdout)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from runtime.synthetic import STROKES
+from tools.synthetic import STROKES
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "realworld"

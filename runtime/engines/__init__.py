@@ -4,13 +4,42 @@ dequantized with the scale and zero point read from the model itself."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import os
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
-from runtime.errors import ModelLoadError
+from ..errors import ModelLoadError
+
+
+_STDERR_LOCK = threading.Lock()  # fd 2 is process-wide: two threads must not swap it at once
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Silence the C-level stderr while an engine loads, and only then: LiteRT prints an INFO line
+    on every load, and importing onnxruntime prints a coloured warning when it cannot persist its
+    telemetry ID (an unprivileged user). The host's own logging settings are never changed.
+
+    Failures still surface as Python exceptions with their own messages.
+    """
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no usable fd 2 (embedded interpreters): nothing to silence
+            yield
+            return
+        try:
+            with open(os.devnull, "w") as devnull:
+                os.dup2(devnull.fileno(), 2)
+                yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 @dataclass(frozen=True)
@@ -41,13 +70,13 @@ class EngineSpec:
 
     name: str
     suffix: str
-    wrapper: str  # "module:Class"
+    wrapper: str  # ".module:Class", relative to this package (it installs as `edge_digits.engines`)
     package: str  # the import that proves the engine is installed
     pip: str
 
     def load_class(self):
         module, name = self.wrapper.split(":")
-        return getattr(importlib.import_module(module), name)
+        return getattr(importlib.import_module(module, __package__), name)
 
     def installed(self) -> bool:
         return importlib.util.find_spec(self.package) is not None
@@ -57,8 +86,8 @@ class EngineSpec:
 ENGINES: dict[str, EngineSpec] = {
     spec.name: spec
     for spec in (
-        EngineSpec("litert", ".tflite", "runtime.engines.litert:LiteRtEngine", "ai_edge_litert", "ai-edge-litert"),
-        EngineSpec("onnx", ".onnx", "runtime.engines.onnx:OnnxEngine", "onnxruntime", "onnxruntime"),
+        EngineSpec("litert", ".tflite", ".litert:LiteRtEngine", "ai_edge_litert", "ai-edge-litert"),
+        EngineSpec("onnx", ".onnx", ".onnx:OnnxEngine", "onnxruntime", "onnxruntime"),
     )
 }
 ENGINE_BY_SUFFIX = {spec.suffix: name for name, spec in ENGINES.items()}

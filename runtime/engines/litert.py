@@ -9,32 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.engines import Quantization
-from runtime.errors import EngineUnavailableError, ModelLoadError
-
-
-_STDERR_LOCK = threading.Lock()  # fd 2 is process-wide: two threads must not swap it at once
-
-
-@contextlib.contextmanager
-def _quiet_stderr():
-    """LiteRT prints an INFO line to the C-level stderr on every load; keep CLI output clean.
-
-    Failures still surface as Python exceptions with their own messages.
-    """
-    with _STDERR_LOCK:
-        try:
-            saved = os.dup(2)
-        except OSError:  # no usable fd 2 (embedded interpreters): nothing to silence
-            yield
-            return
-        try:
-            with open(os.devnull, "w") as devnull:
-                os.dup2(devnull.fileno(), 2)
-                yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
+from . import Quantization, quiet_stderr
+from ..errors import EngineUnavailableError, ModelLoadError
 
 
 def _quantization(detail: dict) -> Quantization | None:
@@ -59,7 +35,7 @@ class _Bound:
         """(Re)size for `batch`; views pin the buffers, so they are dropped before resizing."""
         self.in_view = self.out_view = None
         self.interpreter.resize_tensor_input(self.input_index, [batch, *self.shape[1:]])
-        with _quiet_stderr():  # the XNNPACK delegate announces itself here
+        with quiet_stderr():  # the XNNPACK delegate announces itself here
             self.interpreter.allocate_tensors()
         self.batch = batch
         self.in_view = self.interpreter.tensor(self.input_index)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from runtime.engines import Quantization
-from runtime.errors import EngineUnavailableError, ModelLoadError
+from . import Quantization, quiet_stderr
+from ..errors import EngineUnavailableError, ModelLoadError
 
 SMALL_BATCH = 4  # up to this many images run on a single-threaded session
 
@@ -33,7 +33,8 @@ class OnnxEngine:
 
     def __init__(self, path: Path, threads: int | None = None) -> None:
         try:
-            import onnxruntime as ort
+            with quiet_stderr():  # the first import may print onnxruntime's telemetry warning
+                import onnxruntime as ort
         except ImportError:
             raise EngineUnavailableError(
                 "onnxruntime is not installed: pip install onnxruntime (or use a .tflite model)"

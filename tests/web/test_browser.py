@@ -71,7 +71,7 @@ def browser():
 
 def parity_images(folder: Path, mnist: dict) -> list[str]:
     """MNIST test digits as PNG, and drawn and typeset digits in many sizes, colours, polarities."""
-    from runtime.synthetic import render_digit, variants
+    from tools.synthetic import render_digit, variants
 
     names = []
     for index, image in enumerate(mnist["x_test"][:150]):

@@ -1,8 +1,10 @@
-"""Benchmark the runtime on this machine: python -m runtime.bench [--models DIR] [--cli] [--folder N]
+"""Benchmark the runtime on this machine: python -m tools.bench [--models DIR] [--cli] [--folder N]
 
 Per model file and engine (each in its own process, so peak RSS is its own): load time,
 batch-1 latency p50/p99, batch-256 throughput, peak RSS. Optionally the whole CLI process
-from start to answer, and classifying a folder of N generated PNGs.
+from start to answer, and classifying a folder of N generated PNGs (its peak RSS is the whole
+process tree's: the parent and its decoding workers together).
+(This was `python -m runtime.bench`; it moved out of the embeddable package.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,12 +46,42 @@ def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:
 
 
 def models_in(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.iterdir() if p.suffix in ENGINE_BY_SUFFIX)
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in ENGINE_BY_SUFFIX)
+
+
+class TreePeakRss:
+    """Peak of the summed RSS of this process and all its descendants, sampled every 10 ms."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._process, self._stop, self.peak = psutil.Process(), threading.Event(), 0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.01):
+            total = 0
+            for process in [self._process, *self._process.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:  # a worker that just ended
+                    pass
+            self.peak = max(self.peak, total)
+
+    def __enter__(self) -> TreePeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def cli_seconds(repeats: int) -> list[float]:
     """Wall time of `python -m runtime.classify digit.png`, whole process, start to answer."""
-    from runtime.synthetic import draw_digit
+    from tools.synthetic import draw_digit
 
     with tempfile.TemporaryDirectory() as tmp:
         picture = Path(tmp) / "digit.png"
@@ -66,16 +99,17 @@ def folder_rate(count: int) -> dict:
     """Images per second for `classify` on a folder of `count` MNIST-sized PNGs (generated here)."""
     from runtime.classify import classify
     from runtime.model import Classifier
-    from runtime.synthetic import write_digit_folder
+    from tools.synthetic import write_digit_folder
 
     with tempfile.TemporaryDirectory() as tmp:
         write_digit_folder(Path(tmp), count)
-        classifier = Classifier.load()
-        start = time.perf_counter()
-        done = sum(1 for result in classify(classifier, [tmp], top_k=1) if "label" in result)
-        seconds = time.perf_counter() - start
+        with TreePeakRss() as rss:
+            classifier = Classifier.load()
+            start = time.perf_counter()
+            done = sum(1 for result in classify(classifier, [tmp], top_k=1) if "label" in result)
+            seconds = time.perf_counter() - start
     return {"images": done, "seconds": round(seconds, 2), "images_per_s": round(done / seconds, 1),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+            "peak_rss_mb": round(rss.peak / 2**20, 1)}
 
 
 def print_table(rows: list[dict]) -> None:
@@ -87,13 +121,28 @@ def print_table(rows: list[dict]) -> None:
               f"{r['latency_p99_ms']:>8.4f} {r['throughput_per_s']:>11,.0f} {r['peak_rss_mb']:>7.1f}")
 
 
+def count(low: int):
+    """argparse type: a whole number >= low, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=BUNDLED_DIR, help="folder of .tflite/.onnx files")
-    parser.add_argument("--runs", type=int, default=2000, help="timed batch-1 calls per model")
-    parser.add_argument("--threads", type=int, default=0, help="threads for batch-256 (default: the runtime's)")
-    parser.add_argument("--cli", type=int, default=0, metavar="N", help="also time N whole CLI processes")
-    parser.add_argument("--folder", type=int, default=0, metavar="N", help="also classify a folder of N PNGs")
+    parser.add_argument("--runs", type=count(1), default=2000, help="timed batch-1 calls per model")
+    parser.add_argument("--threads", type=count(0), default=0, help="threads for batch-256 (default: the runtime's)")
+    parser.add_argument("--cli", type=count(0), default=0, metavar="N", help="also time N whole CLI processes")
+    parser.add_argument("--folder", type=count(0), default=0, metavar="N", help="also classify a folder of N PNGs")
     parser.add_argument("--app", action="store_true",
                         help="also time what an app sees: predict(path) vs Pillow decoding, predict(array) vs "
                              "the raw engine call, and 1 vs 2 threads sharing one Classifier")
@@ -103,13 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         print(json.dumps(measure_one(Path(args.one[0]), args.one[1], args.runs, args.threads)))
         return 0
+    if not args.models.is_dir():
+        parser.error(f"--models {args.models}: no such folder")
+    models = models_in(args.models)
+    if not models:
+        parser.error(f"--models {args.models}: no .tflite or .onnx files in it")
     rows, skipped = [], []
-    for path in models_in(args.models):
-        engine = ENGINE_BY_SUFFIX[path.suffix]
+    for path in models:
+        engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
         if not ENGINES[engine].installed():
             skipped.append(f"{path.name} ({engine} not installed: pip install {ENGINES[engine].pip})")
             continue
-        out = subprocess.run([sys.executable, "-m", "runtime.bench", "--one", str(path), engine,
+        out = subprocess.run([sys.executable, "-m", "tools.bench", "--one", str(path), engine,
                               "--runs", str(args.runs), "--threads", str(args.threads)],
                              capture_output=True, text=True)
         if out.returncode != 0:
@@ -118,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     report: dict = {"cpu_count": os.cpu_count(), "models": rows, "skipped": skipped}
     if args.app and rows:
-        from runtime.bench_app import app_rows
+        from tools.bench_app import app_rows
 
         report["app"] = app_rows(args.runs)
     if args.cli:
@@ -126,15 +180,16 @@ def main(argv: list[str] | None = None) -> int:
         report["cli_seconds"] = {"median": round(statistics.median(times), 3), "min": round(min(times), 3)}
     if args.folder:
         report["folder"] = folder_rate(args.folder)
+    status = 0 if rows else 1  # every model skipped: nothing was measured
     if args.json:
         print(json.dumps(report, indent=2))
-        return 0
+        return status
     print(f"runtime benchmark, {os.cpu_count()} CPUs, batch-1 latency over {args.runs} calls after warm-up")
     print_table(rows)
     for line in skipped:
         print(f"skipped: {line}")
     if "app" in report:
-        from runtime.bench_app import print_app
+        from tools.bench_app import print_app
 
         print_app(report["app"])
     if "cli_seconds" in report:
@@ -142,8 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     if "folder" in report:
         f = report["folder"]
         print(f"classify folder of {f['images']:,} PNGs: {f['seconds']} s = {f['images_per_s']:,.0f} images/s, "
-              f"peak RSS {f['peak_rss_mb']} MB")
-    return 0
+              f"peak RSS {f['peak_rss_mb']} MB (the parent and its workers together)")
+    return status
 
 
 if __name__ == "__main__":

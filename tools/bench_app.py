@@ -1,4 +1,4 @@
-"""What an app sees, measured side by side in one run (`python -m runtime.bench --app`):
+"""What an app sees, measured side by side in one run (`python -m tools.bench --app`):
 
 - `Classifier.predict(path)` against the naive Pillow baseline `open -> convert("L") ->
   resize((28, 28))` of the same file, for a photo-like 640x480 PNG and a 1920x1080 JPEG;
@@ -22,7 +22,7 @@ from runtime.timing import latencies_ms
 
 def photo_like(width: int, height: int, seed: int = 0) -> Image.Image:
     """A digit written on uneven, noisy paper, the size of a camera frame."""
-    from runtime.synthetic import draw_digit
+    from tools.synthetic import draw_digit
 
     rng = np.random.default_rng(seed)
     side = min(width, height)
@@ -100,7 +100,7 @@ def app_rows(runs: int) -> list[dict]:
         png, jpeg = Path(tmp) / "photo_640x480.png", Path(tmp) / "photo_1920x1080.jpg"
         photo_like(640, 480).save(png)
         photo_like(1920, 1080, seed=1).save(jpeg, quality=90)
-        from runtime.synthetic import draw_digit
+        from tools.synthetic import draw_digit
 
         # MNIST-like arrays: light ink on black, the digit in a 20 px box
         digits = np.stack([np.asarray(draw_digit(d % 10, 28, 20, (5, 4), ink=255, paper=0)) for d in range(64)])

@@ -1,4 +1,4 @@
-"""Synthetic pictures of digits, the one generator shared by the tests and `runtime.bench`:
+"""Synthetic pictures of digits, the one generator shared by the tests and `tools.bench`:
 hand-drawn-like strokes and typeset digits, at many sizes and positions, both polarities,
 in colour and with transparency. Pillow and numpy only."""
 
