@@ -7,7 +7,7 @@ The set is for evaluation only: nothing trains on it, and training never renders
 or strokes. It mixes:
 - typeset digits in 38 TrueType faces (DejaVu and Liberation: sans, serif, mono, condensed,
   narrow, bold, italic, extra-light), some outlined (hollow strokes);
-- pen-like strokes (the hand-drawn shapes of runtime/synthetic.py) with varied pen widths;
+- pen-like strokes (the hand-drawn shapes of tools/synthetic.py) with varied pen widths;
 on canvases from 28 to 320 px, off-centre, rotated up to +-12 degrees, both polarities,
 coloured ink and paper, some blurred, some saved as JPEG. A separate `nondigits/` folder holds
 pictures that are not digits (letters, shapes, noise, smooth gradients): the runtime should mostly
