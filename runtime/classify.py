@@ -15,15 +15,40 @@ EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
-def _stop_before_main(_signum, _frame) -> None:
-    """A stop that comes while the imports run: nothing is open yet, so end at once."""
-    os.write(2, b"interrupted\n")
+def _stop(_signum, _frame) -> None:
+    """A stop signal ends the run at once: results printed so far are flushed, the decoding
+    workers are killed, one line is written, and the process exits 130.
+
+    Nothing is unwound. Raising KeyboardInterrupt at an arbitrary point instead (as Python's
+    default Ctrl-C does) was seen to interrupt a lock's release inside the thread pool
+    ("RuntimeError: release unlocked lock") and, rarely, to end the process by SIGINT after the
+    line was printed. The CLI writes nothing but stdout, so there is nothing to clean up.
+    """
+    try:
+        sys.stdout.flush()
+    except Exception:  # a write this handler interrupted, or a closed pipe: keep what was flushed
+        pass
+    kill_workers = getattr(sys.modules.get(f"{__package__}.files"), "kill_workers", None)
+    if kill_workers is not None:  # else not (fully) imported yet: no worker to stop
+        kill_workers()
+    os.write(_STDERR_FD, b"interrupted\n")
     os._exit(EXIT_INTERRUPTED)
 
 
+def _install_stop_handlers() -> dict:
+    """Install `_stop` for every stop signal; returns the handlers it replaced."""
+    global _STDERR_FD
+    if _STDERR_FD == 2:
+        try:  # the real stderr, kept: an engine silences fd 2 while it loads (engines.quiet_stderr)
+            _STDERR_FD = os.dup(2)
+        except OSError:
+            pass
+    return {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, *STOP_SIGNALS)}
+
+
+_STDERR_FD = 2
 if __name__ == "__main__":  # before the heavy imports: a stop at any moment gives one line
-    for _signum in (signal.SIGINT, *STOP_SIGNALS):
-        signal.signal(_signum, _stop_before_main)
+    _install_stop_handlers()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -92,16 +117,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-_STOPS_RECEIVED: list[int] = []
-
-
-def _raise_interrupt(signum, _frame) -> None:
-    # Recorded as well as raised: a library may turn an interrupt inside its import into an
-    # ImportError (one did: "LiteRT is not installed"), and the run must still end as stopped.
-    _STOPS_RECEIVED.append(signum)
-    raise KeyboardInterrupt
-
-
 def _reconfigure_streams() -> None:
     """File names that are not valid UTF-8 are printed as their original bytes, never an error."""
     for stream in (sys.stdout, sys.stderr):
@@ -121,8 +136,8 @@ def _silence_stdout() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _reconfigure_streams()
-    # A supervisor's stop (SIGTERM) and a closed terminal (SIGHUP) are handled like Ctrl-C.
-    previous = {signum: signal.signal(signum, _raise_interrupt) for signum in (signal.SIGINT, *STOP_SIGNALS)}
+    # Ctrl-C, a supervisor's stop (SIGTERM) and a closed terminal (SIGHUP) all end the run at once.
+    previous = _install_stop_handlers()
     try:
         return _run(args)
     except KeyboardInterrupt:
@@ -139,8 +154,6 @@ def _run(args: argparse.Namespace) -> int:
     try:
         classifier = Classifier.load(args.model, args.engine)
     except ClassifierError as error:
-        if _STOPS_RECEIVED:
-            raise KeyboardInterrupt from None
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     failed = 0

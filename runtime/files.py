@@ -19,6 +19,7 @@ import os
 import signal
 import stat
 import sys
+import weakref
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -136,14 +137,35 @@ class _QuietSpawnProcess(multiprocessing.context.SpawnProcess):
 
         with quiet_stderr():  # the child inherits fd 2 as it is while it is started
             super().start()
+        _WORKERS.add(self)
 
 
 class _QuietSpawnContext(multiprocessing.context.SpawnContext):
     Process = _QuietSpawnProcess
 
 
+_WORKERS: weakref.WeakSet = weakref.WeakSet()  # every decoding worker started, for `kill_workers`
+
+
 def _start_pool(workers: int):
-    return multiprocessing.pool.Pool(workers, initializer=_leave_process_group, context=_QuietSpawnContext())
+    from .engines import quiet_stderr
+
+    # The pool's resource tracker starts here too: with /dev/null as its stderr, a parent that
+    # ends at once (`kill_workers`, then `os._exit`) leaves no "leaked semaphore" warning behind.
+    with quiet_stderr():
+        return multiprocessing.pool.Pool(workers, initializer=_leave_process_group, context=_QuietSpawnContext())
+
+
+def kill_workers() -> None:
+    """Kill every decoding worker still running (SIGKILL), for a program that must stop at once,
+    as the CLI does on a stop signal. Safe from a signal handler: it takes no lock of the pool's.
+    A worker not yet reaped cannot have had its pid reused, so no other process is signalled."""
+    for worker in list(_WORKERS):
+        if worker.exitcode is None:
+            try:
+                os.kill(worker.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def chunks(items: Iterable, size: int) -> Iterator[list]:

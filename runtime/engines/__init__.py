@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import ModelLoadError
 
 
-_STDERR_LOCK = threading.Lock()  # fd 2 is process-wide: two threads must not swap it at once
+_STDERR_LOCK = threading.RLock()  # fd 2 is process-wide: one swap at a time (re-entrant: the pool nests it)
 
 
 @contextlib.contextmanager
