@@ -124,6 +124,24 @@ def _leave_process_group() -> None:
     signalled directly, so that it never prints a traceback."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the process that started it ends. A parent that
+    stops at once (the CLI on a stop signal) cannot reach a worker it was still starting, and a
+    worker killed while holding the task queue's lock would leave the others waiting on it forever."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the request was made
+        os._exit(1)
 
 
 class _QuietSpawnProcess(multiprocessing.context.SpawnProcess):
