@@ -9,7 +9,7 @@ PORT   ?= 8000
 # apt-get needs root: use sudo when not root (CI runs as root).
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv pipeline test test-stress bench web web-build test-web clean-venv
+.PHONY: venv pipeline test test-stress test-arm64 bench web web-build test-web clean-venv
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ test: venv
 # The suite again, pinned to one core with a CPU-bound neighbour on it (tools/stress_tests.sh).
 test-stress: venv
 	PYTHON=$(BIN)/python tools/stress_tests.sh
+
+# The runtime on aarch64 under QEMU user mode: emulator self-check, tests/runtime, parity with
+# x86-64 (tools/arm64/check.sh). Its environment is cached in ~/.cache/edge-digits/arm64.
+test-arm64: venv
+	HOST_PYTHON=$(BIN)/python tools/arm64/check.sh
 
 bench: venv
 	$(BIN)/python -m tools.bench --app

@@ -154,3 +154,13 @@ def test_gate_check_lists_every_failure():
         check(rows, keras_float_accuracy=0.99, gates=Gates())
     message = str(error.value)
     assert all(f.name in message for f in FORMATS) and "onnx_int8 agrees with tflite_int8, which it is derived from, on unmeasured" in message
+
+
+def test_expected_calibration_error():
+    from export.parity import expected_calibration_error
+
+    labels = np.array([0, 1, 1, 0])
+    confident_and_right = np.array([[0.99, 0.01], [0.01, 0.99], [0.02, 0.98], [0.97, 0.03]])
+    assert expected_calibration_error(confident_and_right, labels) == pytest.approx(1 - 0.9825)
+    half_right_but_sure = np.array([[0.99, 0.01], [0.99, 0.01], [0.02, 0.98], [0.03, 0.97]])
+    assert expected_calibration_error(half_right_but_sure, labels) == pytest.approx(0.4825)

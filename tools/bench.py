@@ -40,9 +40,14 @@ def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:
     row = {"model": path.name, "engine": engine, "load_ms": round(load_ms, 1)}
     row.update(summary(latencies_ms(lambda: classifier.probabilities(x1), runs, max(50, runs // 10))))
     batched = Classifier.load(path, engine, threads=threads) if threads else classifier
-    row["throughput_per_s"] = throughput(lambda: batched.probabilities(x256), 256, repeats=20)
+    row["throughput_per_s"] = throughput(lambda: batched.probabilities(x256), 256, repeats=throughput_repeats(runs))
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     return row
+
+
+def throughput_repeats(runs: int) -> int:
+    """Batch-256 calls timed per model: 20 at the default --runs, fewer for a quick run."""
+    return max(2, min(20, runs // 100))
 
 
 def models_in(directory: Path) -> list[Path]:
@@ -53,17 +58,22 @@ class TreePeakRss:
     """Peak of the summed RSS of this process and all its descendants, sampled every 10 ms."""
 
     def __init__(self) -> None:
-        import psutil
-
-        self._process, self._stop, self.peak = psutil.Process(), threading.Event(), 0
+        self._pid, self._stop, self.peak = os.getpid(), threading.Event(), 0
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self) -> None:
         import psutil
 
+        # Made in this thread: psutil checks a process's start time on every call, and under QEMU
+        # user mode /proc/self reads differently from another thread (it would see "PID reused").
+        me = psutil.Process(self._pid)
         while not self._stop.wait(0.01):
+            try:
+                tree = [me, *me.children(recursive=True)]
+            except psutil.Error:  # a child that ended while the tree was read: try again
+                continue
             total = 0
-            for process in [self._process, *self._process.children(recursive=True)]:
+            for process in tree:
                 try:
                     total += process.memory_info().rss
                 except psutil.Error:  # a worker that just ended
@@ -139,7 +149,7 @@ def count(low: int):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=Path, default=BUNDLED_DIR, help="folder of .tflite/.onnx files")
-    parser.add_argument("--runs", type=count(1), default=2000, help="timed batch-1 calls per model")
+    parser.add_argument("--runs", type=count(1), default=2000, help="timed batch-1 calls per model (and runs/100 batch-256 calls, 2 to 20)")
     parser.add_argument("--threads", type=count(0), default=0, help="threads for batch-256 (default: the runtime's)")
     parser.add_argument("--cli", type=count(0), default=0, metavar="N", help="also time N whole CLI processes")
     parser.add_argument("--folder", type=count(0), default=0, metavar="N", help="also classify a folder of N PNGs")

@@ -18,7 +18,7 @@ def classifier():
     return Classifier.load()
 
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Outline (hollow) digits from the committed real-world set, each read wrongly before the fill.
 OUTLINES = {4: "realworld/digits/4/084_font-DejaVuSansMono-Bold.png",
             7: "realworld/digits/7/086_font-DejaVuSerif-Bold.png",

@@ -19,7 +19,7 @@ from runtime import Classifier, ModelIntegrityError, ModelLoadError, Prediction
 from runtime.classify import main
 from runtime.model import BUNDLED_DIR, MANIFEST_NAME, open_engine
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("tensorflow", "keras", "tf_keras", "tf2onnx")
 
 
