@@ -303,7 +303,7 @@ def test_min_confidence_marks_uncertain_answers_in_text_and_json(tmp_path, capsy
     draw_digit(7, 96, 64, (16, 16)).save(clear)
     classifier = Classifier.load()
     # the committed non-digit the bundled model is least sure about (random noise can read as a
-    # confident 8: non-digit rejection is weak, see README "Real pictures")
+    # confident 8: non-digit rejection is weak, see docs/real-pictures.md)
     def probability(path: Path) -> float:
         try:
             return classifier.predict(path).probability

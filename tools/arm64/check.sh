@@ -17,6 +17,8 @@ start=$(date +%s)
 step "set-up"
 ENV_DIR="$(PYTHON="$HOST_PY" tools/arm64/setup.sh)"
 ARM="$ENV_DIR/bin/python3"
+exec 9<"$ENV_DIR/.complete"
+flock -s 9  # in use: a set-up for another checkout will not remove it under us
 export PYTHONPATH="$PWD"
 setup_s=$(( $(date +%s) - start ))
 
@@ -24,7 +26,14 @@ step "self-check of the emulation (QEMU $("$ENV_DIR/bin/qemu-aarch64" --version 
 "$ARM" tools/arm64/selfcheck.py
 
 SCRATCH="$(mktemp -d)"
-trap 'rm -rf "$SCRATCH"' EXIT
+parity_pid=""
+cleanup() {
+  [ -z "$parity_pid" ] || kill "$parity_pid" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$SCRATCH"
+}
+trap cleanup EXIT
+trap 'echo "test-arm64: interrupted" >&2; exit 130' INT TERM HUP
 step "parity run on aarch64 (in the background, beside the tests)"
 "$ARM" tools/arm64/parity.py run "$SCRATCH/arm64.npz" > "$SCRATCH/parity.log" 2>&1 &
 parity_pid=$!
@@ -37,6 +46,7 @@ tests_s=$(( $(date +%s) - tests_start ))
 
 parity_rc=0
 wait "$parity_pid" || parity_rc=$?
+parity_pid=""
 cat "$SCRATCH/parity.log"
 [ "$parity_rc" = 0 ] || { echo "test-arm64: the aarch64 parity run failed" >&2; exit 1; }
 "$HOST_PY" tools/arm64/parity.py run "$SCRATCH/x86.npz"

@@ -184,6 +184,9 @@ def compare(x86_path: Path, arm_path: Path, json_out: Path | None, markdown_out:
     if str(x86["machine"]) == str(arm["machine"]):
         print(f"arm64 parity: both runs are from {x86['machine']}: nothing to compare", file=sys.stderr)
         return 1
+    if list(arm["names"]) != names:
+        print("arm64 parity: FAIL the two runs did not read the same images in the same order", file=sys.stderr)
+        return 1
     refused_x86, refused_arm = set(x86["refused"]), set(arm["refused"])
     if refused_x86 != refused_arm:
         failed.append(f"refusals differ: x86 only {sorted(refused_x86 - refused_arm)}, "

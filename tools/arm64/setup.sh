@@ -4,23 +4,33 @@
 #   - an aarch64 Debian trixie root file system with its CPython 3.13 (debootstrap --foreign:
 #     the .debs are unpacked with dpkg-deb -x, nothing runs under emulation);
 #   - the runtime's wheels for aarch64, pinned with hashes in tools/arm64/requirements.lock.
-# Everything lands in $ARM64_HOME (default ~/.cache/edge-digits/arm64), keyed by what built it,
-# so a second run on the same machine reuses it; the checks themselves always run.
-# Prints the folder on stdout. Needs root for apt-get (uses sudo otherwise).
+# Everything lands in $ARM64_HOME/<key> (default ~/.cache/edge-digits/arm64), the key being a
+# hash of this script and the lock, so a second run on the same machine reuses it; the checks
+# themselves always run. trixie is a moving suite: a new build may get newer point releases of
+# QEMU and Python than a cached one (check.sh prints the QEMU version; the self-check vouches
+# for whichever it is).
+# Prints the folder on stdout. Needs root for apt-get and debootstrap (uses sudo otherwise).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SUITE=trixie
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+export PATH="$PATH:/usr/sbin:/sbin"  # debootstrap lives in /usr/sbin
 log() { echo "arm64 setup: $*" >&2; }
 
 key="$( { cat "$HERE/setup.sh" "$HERE/requirements.lock"; echo "$SUITE $MIRROR"; } | sha256sum | cut -c1-12)"
 BASE="${ARM64_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/edge-digits/arm64}"
 HOME_DIR="$BASE/$key"
+mkdir -p "$BASE"
+# One set-up at a time per cache folder: a second run waits, then finds the environment ready.
+exec 8>"$BASE/.lock"
+flock -x 8
 if [ -f "$HOME_DIR/.complete" ]; then
   log "reusing $HOME_DIR"
   echo "$HOME_DIR"; exit 0
 fi
+# Left by a set-up that was killed outright (the lock says none is running now).
+rm -rf "$BASE"/.building.*
 
 command -v debootstrap >/dev/null || {
   log "installing debootstrap (apt)"
@@ -29,9 +39,10 @@ command -v debootstrap >/dev/null || {
 
 # Built beside the final folder and renamed into place at the end: an interrupted set-up
 # leaves no half-made environment that a later run would trust.
-mkdir -p "$BASE"
 WORK="$(mktemp -d "$BASE/.building.XXXXXX")"
-trap 'rm -rf "$WORK"' EXIT
+busy=""  # a background step in its own process group, killed whole if the set-up is stopped
+trap '[ -z "$busy" ] || kill -- -"$busy" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'log "interrupted; nothing kept"; exit 130' INT TERM HUP
 
 # 1. qemu-user from trixie: its 10.x runs onnxruntime and LiteRT without a fake /proc/cpuinfo
 #    (bookworm's 7.2 crashes them on import). Fetched with a throwaway apt list; the host's
@@ -55,9 +66,10 @@ rm -rf "$WORK/qemu" "$WORK"/qemu-user_*.deb "$APT"
 
 # 2. The aarch64 root: download with debootstrap --foreign, then unpack every .deb here.
 log "debootstrap --foreign --arch=arm64 $SUITE (python3)"
-debootstrap --foreign --arch=arm64 --variant=minbase --include=python3 \
+$SUDO debootstrap --foreign --arch=arm64 --variant=minbase --include=python3 \
   "$SUITE" "$WORK/root" "$MIRROR" >"$WORK/debootstrap.log" 2>&1 \
   || { tail -5 "$WORK/debootstrap.log" >&2; log "debootstrap failed (log above)"; exit 1; }
+[ -z "$SUDO" ] || $SUDO chown -R "$(id -u):$(id -g)" "$WORK/root"
 for deb in "$WORK"/root/var/cache/apt/archives/*.deb; do dpkg-deb -x "$deb" "$WORK/root"; done
 rm -rf "$WORK"/root/var/cache/apt/archives/*.deb "$WORK/root/debootstrap"
 # QEMU's -L prefix looks every absolute path up in the root first: an empty /proc, /tmp or /dev
@@ -91,16 +103,23 @@ chmod +x "$WORK/bin/python3"
 #    scripts, which an unpacked root never ran, and the wheels were installed with --no-compile.
 #    Without it every emulated interpreter compiles what it imports (start-up 0.5 s, not 0.3 s).
 log "compiling bytecode under emulation"
-"$WORK/bin/python3" -m compileall -q -j 0 -x '/(test|tests|idlelib|tkinter|turtledemo)/' \
-  "$WORK/root/usr/lib/python3.13" "$WORK/site" >/dev/null
+setsid "$WORK/bin/python3" -m compileall -q -j 0 -x '/(test|tests|idlelib|tkinter|turtledemo)/' \
+  "$WORK/root/usr/lib/python3.13" "$WORK/site" >/dev/null &
+busy=$!
+wait "$busy"
+busy=""
 
 touch "$WORK/.complete"
 rm -rf "$HOME_DIR"
 mv "$WORK" "$HOME_DIR"
 trap - EXIT
-# Environments built by an older set-up or lock are never used again.
+# Environments built by an older set-up or lock are never used again. Only folders this script
+# made are removed (a 12-hex-digit name holding .complete), and none that a check is using
+# (check.sh holds a shared lock on its environment's .complete while it runs).
 for old in "$BASE"/*/; do
-  [ "${old%/}" = "$HOME_DIR" ] || { log "removing the outdated $old"; rm -rf "$old"; }
+  old="${old%/}"
+  [[ "$(basename "$old")" =~ ^[0-9a-f]{12}$ ]] && [ -f "$old/.complete" ] && [ "$old" != "$HOME_DIR" ] || continue
+  flock -n -x "$old/.complete" rm -rf "$old" && log "removed the outdated $old" || true
 done
 log "ready in $HOME_DIR"
 echo "$HOME_DIR"
