@@ -7,48 +7,13 @@ A new format is a new row here plus one exporter module.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
-from pathlib import Path
-
-import numpy as np
 
 from export import onnx as onnx_export
 from export import tflite as tflite_export
 from export import tflm as tflm_export
+from export.options import Exporter, ExportOptions, Precision, Reference, Source  # noqa: F401  (the table's column types)
 from runtime.model import MANIFEST_NAME  # noqa: F401  (re-exported: the manifest's one name)
-
-
-class Precision(str, Enum):
-    FLOAT = "float"
-    INT8 = "int8"
-
-
-class Reference(str, Enum):
-    """The Keras model a file is compared with."""
-
-    KERAS_FLOAT = "keras_float"
-    KERAS_QAT = "keras_qat"
-
-
-class Source(str, Enum):
-    """What an exporter converts: one of the two tf_keras models (or, see `Format.derived_from`, a file)."""
-
-    FLOAT_MODEL = "float_model"
-    QAT_MODEL = "qat_model"
-
-
-@dataclass(frozen=True)
-class ExportOptions:
-    """What every exporter may need besides its source: the stage's settings, shared per run."""
-
-    opset: int
-    calibration: np.ndarray  # float32 (N, 28, 28, 1) training images, one seeded sample
-    metadata: dict = field(default_factory=dict)  # embedded in the file (labels, normalization...)
-
-
-Exporter = Callable[[object, Path, ExportOptions], Path]
 
 
 @dataclass(frozen=True)

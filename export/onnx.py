@@ -25,7 +25,7 @@ import numpy as np
 from export.atomic import atomic_path
 
 if TYPE_CHECKING:
-    from export.formats import ExportOptions
+    from export.options import ExportOptions
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"

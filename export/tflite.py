@@ -12,7 +12,7 @@ import numpy as np
 from export.atomic import write_bytes
 
 if TYPE_CHECKING:
-    from export.formats import ExportOptions
+    from export.options import ExportOptions
 
 METADATA_NAME = "edge_digits"
 

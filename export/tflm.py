@@ -10,9 +10,9 @@ From the int8 TFLite file this writes `model_int8.cc` (the model bytes as an ali
   uses, so that an app never misses a registration.
 
 The evaluate stage runs the bytes parsed back out of the `.cc` in TFLite Micro on the whole
-test set and compares them with the same model in LiteRT. `tests/test_tflm.py` compiles the
+test set and compares them with the same model in LiteRT. `tests/export/test_tflm.py` compiles the
 generated source with `g++ -std=c++17 -fsyntax-only` against a stub of the TFLM headers
-(tests/tflm_stub/), and `read_c_array` is the inverse of `c_array` (one spec, two forms).
+(tests/export/tflm_stub/), and `read_c_array` is the inverse of `c_array` (one spec, two forms).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 from export.atomic import write_bytes
 
 if TYPE_CHECKING:
-    from export.formats import ExportOptions
+    from export.options import ExportOptions
 
 ARRAY_NAME = "kModelInt8"
 NAMESPACE = "edge_digits"

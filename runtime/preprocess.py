@@ -6,7 +6,7 @@ Faded hair lines get their contrast back and outline glyphs are filled on the wa
 (runtime/strokes.py).
 The CLI, the library and the benchmark all go through this one function. The pipeline
 evaluates on MNIST's own arrays, which are already in this form; the MNIST-as-PNG test
-(tests/test_preprocess.py) checks that this path keeps their accuracy.
+(tests/runtime/test_preprocess.py) checks that this path keeps their accuracy.
 """
 
 from __future__ import annotations

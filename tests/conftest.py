@@ -19,7 +19,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Before anything loads TensorFlow: tfmot (the QAT and export stages, run in-process here) needs
-# tf_keras, and the Keras 3 tests (tests/test_augment.py) load TensorFlow as their backend.
+# tf_keras, and the Keras 3 tests (tests/pipeline/test_augment.py) load TensorFlow as their backend.
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 from tests.make_fixtures import MODEL_DIR, ROOT, SAMPLE, write_test_params  # noqa: E402

@@ -13,7 +13,7 @@ coloured ink and paper, some blurred, some saved as JPEG. A separate `nondigits/
 pictures that are not digits (letters, shapes, noise, smooth gradients): the runtime should mostly
 answer "no digit found" or mark them uncertain.
 
-Fonts come from Debian's fonts-dejavu-core and fonts-liberation; `tests/test_realworld.py`
+Fonts come from Debian's fonts-dejavu-core and fonts-liberation; `tests/pipeline/test_realworld.py`
 re-makes a sample and compares pixels, skipped where those fonts are missing.
 """
 

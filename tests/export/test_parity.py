@@ -6,7 +6,7 @@ never the pipeline's production gates (those run in the evaluate stage on 10,000
 real model). A top-1 answer can only flip between two outputs that differ by at most `tol` per
 class when the reference's top two are within `2 * tol`; so every test checks both halves: the
 outputs stay within `tol`, and the answers agree on every image whose margin is wider than that.
-The TFLite Micro source has tests/test_tflm.py.
+The TFLite Micro source has tests/export/test_tflm.py.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import ROOT, write_test_params
-from export.formats import FORMATS, Format, Precision, Source, export_order
+from export.formats import FORMATS
 
 STAGES = ["check_params", "data", "train", "qat", "export", "evaluate", "bundle", "zoo"]
 
@@ -61,6 +61,28 @@ def test_imports_flow_one_way(layer, forbidden):
         assert not upward, f"{path.relative_to(ROOT)} imports {sorted(upward)}"
 
 
+@pytest.mark.parametrize("package", ["export", "runtime", "pipeline"])
+def test_no_import_circle_inside_a_package(package):
+    """Every import counts, those under TYPE_CHECKING and inside functions too."""
+    modules = {path: {project_file(m) for m in imported_modules(path) if m.split(".")[0] == package} - {None, path}
+               for path in (ROOT / package).rglob("*.py")}
+
+    def reaches(start: Path, goal: Path) -> bool:
+        seen, stack = set(), list(modules.get(start, ()))
+        while stack:
+            here = stack.pop()
+            if here == goal:
+                return True
+            if here not in seen:
+                seen.add(here)
+                stack += modules.get(here, ())
+        return False
+
+    circles = sorted(f"{a.relative_to(ROOT)} <-> {b.relative_to(ROOT)}" for a, targets in modules.items()
+                     for b in targets if reaches(b, a) and str(a) < str(b))
+    assert not circles, circles
+
+
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_stage_lists_the_modules_it_imports(stage):
     deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
@@ -84,26 +106,7 @@ def test_every_stage_but_check_params_depends_on_it():
             assert checked in stage["deps"], name
 
 
-# --- the formats table -----------------------------------------------------------------
 
-def test_export_order_follows_sources_not_table_order():
-    order = [fmt.name for fmt in export_order(tuple(reversed(FORMATS)))]
-    for fmt in FORMATS:
-        if fmt.derived_from:
-            assert order.index(fmt.derived_from) < order.index(fmt.name)
-    orphan = Format("x", ".x", "onnx", Precision.INT8, lambda *a: None, derived_from="nothing")
-    with pytest.raises(ValueError, match="derived_from names no exported format"):
-        export_order((orphan,))
-    with pytest.raises(ValueError, match="exactly one of source and derived_from"):
-        Format("y", ".y", "onnx", Precision.INT8, lambda *a: None, source=Source.QAT_MODEL, derived_from="x")
-
-
-def test_table_columns_name_one_deployed_file_and_the_bundle():
-    assert sum(fmt.deployed for fmt in FORMATS) == 1
-    assert all(fmt.precision is Precision.INT8 for fmt in FORMATS if fmt.deployed)
-    from pipeline.bundle import BUNDLED
-
-    assert set(BUNDLED) == {fmt.filename for fmt in FORMATS if fmt.bundled}
 
 
 # --- corrupt inputs: one line, exit 1, no traceback --------------------------------------
@@ -218,7 +221,7 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
         assert ("agreement_with_source" in row) == bool(fmt.derived_from)
     assert result["test_images"] == 1000
     micro = result["formats"]["tflm_int8"]
-    # integer kernels on both sides, a few levels apart (tests/test_tflm.py): near-ties may flip
+    # integer kernels on both sides, a few levels apart (tests/export/test_tflm.py): near-ties may flip
     assert micro["reference"] == "tflite_int8" and micro["agreement"] >= 0.99
     assert micro["arena_bytes"] > 1000 and micro["macs"] > 0 and "CONV_2D" in micro["ops"]
     for name, row in result["formats"].items():
@@ -298,32 +301,6 @@ def test_zoo_stage_records_a_variant_and_keeps_the_others(evaluated, tiny_pipeli
     assert "| standard |" in capsys.readouterr().out
 
 
-def test_shift_images_moves_pixels_within_the_bound():
-    from pipeline.dataset import shift_images
-
-    images = np.zeros((200, 28, 28), np.uint8)
-    images[:, 14, 14] = 255
-    assert shift_images(images, np.random.default_rng(0), 0) is images
-    shifted = shift_images(images, np.random.default_rng(0), 2)
-    assert shifted.shape == images.shape and shifted.dtype == np.uint8
-    rows, cols = np.nonzero(shifted.reshape(200, -1) == 255)[1] // 28, np.nonzero(shifted.reshape(200, -1))[1] % 28
-    assert set(np.unique(rows)) == {12, 13, 14, 15, 16} and set(np.unique(cols)) == {12, 13, 14, 15, 16}
-    again = shift_images(images, np.random.default_rng(0), 2)
-    assert np.array_equal(shifted, again)
-
-
-def test_int8_checks_refuse_float_files(tiny_pipeline):
-    import onnx
-
-    from export.onnx import OnnxExportError, check_int8
-    from export.tflite import TfliteExportError, check_full_integer
-
-    with pytest.raises(OnnxExportError, match="int8 ONNX has float weights in"):
-        check_int8(onnx.load(str(tiny_pipeline.artifacts / "model_float.onnx")))
-    with pytest.raises(TfliteExportError, match="int8 TFLite still has float tensors"):
-        check_full_integer((tiny_pipeline.artifacts / "model_float.tflite").read_bytes())
-    check_int8(onnx.load(str(tiny_pipeline.artifacts / "model_int8.onnx")))
-    check_full_integer((tiny_pipeline.artifacts / "model_int8.tflite").read_bytes())
 
 
 def test_runtime_bench_prints_a_row_per_bundled_model():

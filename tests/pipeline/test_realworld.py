@@ -10,7 +10,7 @@ from PIL import Image
 
 from tools import make_realworld
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SET = ROOT / "realworld"
 
 
