@@ -9,7 +9,7 @@ PORT   ?= 8000
 # apt-get needs root: use sudo when not root (CI runs as root).
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv pipeline test test-stress test-arm64 bench web web-build test-web clean-venv
+.PHONY: venv pipeline test test-stress test-arm64 gpu-prepare gpu-rehearse bench web web-build test-web clean-venv
 
 venv: $(STAMP)
 
@@ -35,6 +35,23 @@ test-stress: venv
 # x86-64 (tools/arm64/check.sh). Its environment is cached in ~/.cache/edge-digits/arm64.
 test-arm64: venv
 	HOST_PYTHON=$(BIN)/python tools/arm64/check.sh
+
+# What a GPU machine needs that it lacks (tools/gpu_check.sh): Keras and its pure-Python and
+# manylinux dependencies for its Python 3.12, in .whl/ (not ml_dtypes: JAX brings its own, and a
+# second one first on the path would shadow it), and MNIST in gpu_data/. Carry both.
+GPU_WHEELS := keras==3.15.1 namex==0.1.0 optree==0.20.0 h5py==3.14.0 rich==15.0.0 markdown-it-py==4.3.0 \
+	mdurl==0.1.2 Pygments==2.21.0 absl-py==1.4.0 packaging==26.3
+gpu-prepare: venv
+	rm -rf .whl && mkdir -p .whl gpu_data
+	$(BIN)/python -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+		--python-version 3.12 --implementation cp --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 -d .whl $(GPU_WHEELS)
+	cp "$${MNIST_PATH:?set MNIST_PATH to the real mnist.npz}" gpu_data/mnist.npz
+	du -sh .whl gpu_data
+
+# The same script on this CPU, on the MNIST sample for one epoch: proves the script, not the figures.
+gpu-rehearse: venv
+	JAX_PLATFORMS=cpu PYTHON=$(BIN)/python OUT=/tmp/gpu_rehearsal tools/gpu_check.sh --small
 
 bench: venv
 	$(BIN)/python -m tools.bench --app

@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--device", choices=[d.value for d in Device], default="gpu")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--one", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(out.stderr[-3000:], file=sys.stderr)
                 return out.returncode
             rows.append({**json.loads(out.stdout.strip().splitlines()[-1]), "config": f"{name} {state}"})
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
     print(f"{'config':<20} {'backend':<10} {'device':<26} {'batch':>5} {'prec':>5} {'stage s':>7} "
           f"{'1st ep s':>8} {'steady ep s':>11} {'img/s':>9} {'test acc':>9}")
     for r in rows:
