@@ -29,6 +29,7 @@ _EXPORTS = {
     "EngineUnavailableError": ".errors",
     "InputError": ".errors",
     "NoDigitError": ".errors",
+    "UnverifiedModelWarning": ".errors",
 }
 
 __all__ = list(_EXPORTS)

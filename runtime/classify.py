@@ -52,6 +52,7 @@ if __name__ == "__main__":  # before the heavy imports: a stop at any moment giv
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from .engines import ENGINES  # noqa: E402
@@ -133,9 +134,15 @@ def _silence_stdout() -> None:
         pass
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as the CLI's other lines: `warning: <message>` on stderr, no source location."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     _reconfigure_streams()
+    warnings.showwarning = _show_warning
     # Ctrl-C, a supervisor's stop (SIGTERM) and a closed terminal (SIGHUP) all end the run at once.
     previous = _install_stop_handlers()
     try:

@@ -26,3 +26,7 @@ class InputError(ClassifierError, ValueError):
 
 class NoDigitError(InputError):
     """The image is blank: there is no ink to classify."""
+
+
+class UnverifiedModelWarning(UserWarning):
+    """A model was loaded with no manifest beside it, so its sha256 could not be checked."""

@@ -6,7 +6,7 @@ import hashlib
 import json
 import numbers
 import os
-import sys
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
-from .errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError
+from .errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, UnverifiedModelWarning
 from .preprocess import SIZE, preprocess_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
@@ -194,8 +194,8 @@ class Classifier:
     ) -> Classifier:
         """Open a model; verify its sha256 when a manifest sits beside it.
 
-        The bundled default must have one. An explicit path without a manifest loads with a
-        warning on stderr (set `require_manifest=True` to refuse it instead).
+        The bundled default must have one. An explicit path without a manifest loads with an
+        `UnverifiedModelWarning` (set `require_manifest=True` to refuse it instead).
         """
         bundled = path is None
         path = default_model(engine) if bundled else Path(path)
@@ -208,7 +208,8 @@ class Classifier:
         elif bundled or require_manifest:
             raise ModelIntegrityError(f"{path}: no {MANIFEST_NAME} beside it to verify the model against")
         else:
-            print(f"warning: {path}: no {MANIFEST_NAME} beside it; the model is not verified", file=sys.stderr)
+            warnings.warn(f"{path}: no {MANIFEST_NAME} beside it; the model is not verified",
+                          UnverifiedModelWarning, stacklevel=2)
         return cls(path, open_engine(path, engine, threads), entry)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:

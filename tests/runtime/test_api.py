@@ -175,12 +175,19 @@ def test_wrong_input_shape_is_refused(tmp_path):
 
 
 def test_explicit_model_without_manifest_loads_with_a_warning(model_copy, capsys):
+    from runtime import UnverifiedModelWarning
+
     (model_copy / MANIFEST_NAME).unlink()
-    classifier = Classifier.load(model_copy / "model_int8.onnx")
+    with pytest.warns(UnverifiedModelWarning, match="not verified"):
+        classifier = Classifier.load(model_copy / "model_int8.onnx")
     assert classifier.manifest_entry is None
-    assert "not verified" in capsys.readouterr().err
+    assert capsys.readouterr().err == ""  # a library warns; it does not print
     with pytest.raises(ModelIntegrityError):
         Classifier.load(model_copy / "model_int8.onnx", require_manifest=True)
+    # The CLI shows it as one of its own lines.
+    assert main(["--model", str(model_copy / "model_int8.onnx"), str(model_copy / "none.png")]) == 1
+    err = capsys.readouterr().err
+    assert f"warning: {model_copy / 'model_int8.onnx'}: no {MANIFEST_NAME} beside it; the model is not verified" in err
 
 
 def test_cli_text_output(pictures, capsys):
