@@ -100,13 +100,6 @@ def run(out: Path) -> None:
           f"{len(pictures)} of {len(files)} real-world pictures preprocessed), {len(MODELS)} models")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def markdown(report: dict) -> str:
     context = report["context"]
     lines = [
@@ -235,10 +228,12 @@ def compare(x86_path: Path, arm_path: Path, json_out: Path | None, markdown_out:
         if not ok:
             failed.append(model)
         report["models"][model] = row
+    from export.atomic import write_bytes, write_json  # on the host only: the aarch64 side just runs
+
     if json_out is not None:
-        write_atomic(json_out, json.dumps(report, indent=2) + "\n")
+        write_json(json_out, report)
     if markdown_out is not None:
-        write_atomic(markdown_out, markdown(report))
+        write_bytes(markdown_out, markdown(report).encode())
     if failed:
         print(f"arm64 parity: FAIL for {', '.join(failed)} (gate: agreement >= {MIN_AGREEMENT}, "
               f"int8 within {MAX_INT8_DIFF} LSB, float within {MAX_FLOAT_DIFF})", file=sys.stderr)
