@@ -53,8 +53,9 @@ gpu-prepare: venv
 gpu-rehearse: venv
 	JAX_PLATFORMS=cpu PYTHON=$(BIN)/python OUT=/tmp/gpu_rehearsal tools/gpu_check.sh --small
 
-bench: venv
-	$(BIN)/python -m tools.bench --app
+bench: venv  # the runtime's figures pages: docs/figures/bench.md and bench_app.md
+	$(BIN)/python -m tools.bench --runs 2000 --cli 5 --folder 2000 --figures docs/figures/bench.md
+	$(BIN)/python -m tools.bench_app --figures docs/figures/bench_app.md
 
 # The browser page: onnxruntime-web from npm (package-lock.json), the bundled int8 ONNX, no CDN.
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json

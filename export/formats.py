@@ -1,26 +1,30 @@
 """The one table of export formats. Each row says what the file is, which exporter makes it
-and from what; the export stage, the evaluation rows and gates, the bundle, the plots and the
-tests all read its columns. Nothing indexes into it by position or branches on a name.
+and from what, and which runtime engine (runtime/engines/) opens it; the export stage, the
+evaluation rows and gates, the manifest, the bundle, the zoo, the plots and the tests all read
+its columns. Nothing indexes into it by position or branches on a name.
 
-A new format is a new row here plus one exporter module.
+A new format is a new row here plus one exporter module (tests/system/test_new_format.py adds
+one in a temporary table and sees it exported, evaluated, gated and listed by the zoo).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from export import onnx as onnx_export
 from export import tflite as tflite_export
 from export import tflm as tflm_export
 from export.options import Exporter, ExportOptions, Precision, Reference, Source  # noqa: F401  (the table's column types)
-from runtime.model import MANIFEST_NAME  # noqa: F401  (re-exported: the manifest's one name)
+from runtime.manifest import MANIFEST_NAME  # noqa: F401  (re-exported: the manifest's one name)
 
 
 @dataclass(frozen=True)
 class Format:
     name: str
     suffix: str
-    engine: str  # runtime engine name (runtime.engines.ENGINES)
+    engine: str  # the runtime engine that opens the file (runtime.engines.ENGINES)
     precision: Precision
     exporter: Exporter = field(repr=False)
     source: Source | None = None  # a tf_keras model, or None when derived from another format
@@ -29,6 +33,7 @@ class Format:
     bundled: bool = False  # copied into runtime/models/ by the bundle stage
     compare_with: str | None = None  # a format whose outputs are this file's reference, not a Keras model
     companions: tuple[str, ...] = ()  # other files the exporter writes beside this one
+    footprint: Callable[[Path], dict] | None = field(default=None, repr=False)  # extra evaluate columns
 
     def __post_init__(self) -> None:
         if (self.source is None) == (self.derived_from is None):
@@ -41,9 +46,7 @@ class Format:
     @property
     def reference(self) -> str:
         """The name of the outputs this file is compared with: a Keras model, or another format."""
-        if self.compare_with:
-            return self.compare_with
-        return (Reference.KERAS_FLOAT if self.precision is Precision.FLOAT else Reference.KERAS_QAT).value
+        return self.compare_with or self.precision.reference.value
 
 
 FORMATS: tuple[Format, ...] = (
@@ -57,21 +60,24 @@ FORMATS: tuple[Format, ...] = (
            derived_from="tflite_int8", bundled=True),
     # The same int8 bytes as C++ source for microcontrollers, run in TFLite Micro by the evaluate stage.
     Format("tflm_int8", ".cc", "tflm", Precision.INT8, tflm_export.export_c_source,
-           derived_from="tflite_int8", compare_with="tflite_int8", companions=("model_int8.h",)),
+           derived_from="tflite_int8", compare_with="tflite_int8", companions=("model_int8.h",),
+           footprint=tflm_export.footprint),
 )
 
 BY_NAME: dict[str, Format] = {fmt.name: fmt for fmt in FORMATS}
 
 
-def export_order(formats: tuple[Format, ...] = FORMATS) -> list[Format]:
-    """The formats, each after the one it is derived from, whatever the table's order."""
+def dependency_order(formats: tuple[Format, ...] = FORMATS) -> list[Format]:
+    """The formats, each after the one it is derived from and the one it is compared with,
+    whatever the table's order: the order to export them in, and to evaluate them in."""
     done: list[Format] = []
     pending = list(formats)
     while pending:
-        ready = [f for f in pending if f.derived_from is None or f.derived_from in {d.name for d in done}]
+        names = {d.name for d in done}
+        ready = [f for f in pending if {f.derived_from, f.compare_with} - {None} <= names]
         if not ready:
-            names = ", ".join(f"{f.name} <- {f.derived_from}" for f in pending)
-            raise ValueError(f"formats table: derived_from names no exported format ({names})")
+            unmet = ", ".join(f"{f.name} <- {f.derived_from or f.compare_with}" for f in pending)
+            raise ValueError(f"formats table: derived_from or compare_with names no format in the table ({unmet})")
         done.extend(ready)
         pending = [f for f in pending if f not in ready]
     return done

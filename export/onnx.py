@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from export.atomic import atomic_path
+from runtime.digits import INPUT_SHAPE
 
 if TYPE_CHECKING:
     from export.options import ExportOptions
@@ -57,7 +58,7 @@ def export_float(model, path: Path, options: ExportOptions) -> Path:
     import tensorflow as tf
     import tf2onnx
 
-    spec = (tf.TensorSpec((None, 28, 28, 1), tf.float32, name=INPUT_NAME),)
+    spec = (tf.TensorSpec((None, *INPUT_SHAPE), tf.float32, name=INPUT_NAME),)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=options.opset)
     _rename_output(proto, OUTPUT_NAME)
     return save(proto, path, options.metadata)

@@ -12,16 +12,30 @@ from pathlib import Path
 import numpy as np
 
 
-class Precision(str, Enum):
-    FLOAT = "float"
-    INT8 = "int8"
-
-
 class Reference(str, Enum):
     """The Keras model a file is compared with."""
 
     KERAS_FLOAT = "keras_float"
     KERAS_QAT = "keras_qat"
+
+
+class Precision(str, Enum):
+    """A file's numbers. FLOAT runs the Keras float graph in float32, so it must match it to
+    float rounding; the others approximate a Keras model, and are gated on agreement and
+    accuracy (the evaluate.gates `int8_*` thresholds), not on a max |diff|."""
+
+    FLOAT = "float"
+    FLOAT16 = "float16"  # float16 weights, float32 arithmetic
+    INT8 = "int8"
+
+    @property
+    def exact(self) -> bool:
+        return self is Precision.FLOAT
+
+    @property
+    def reference(self) -> Reference:
+        """The Keras model a file of this precision is compared with: QAT's for int8."""
+        return Reference.KERAS_QAT if self is Precision.INT8 else Reference.KERAS_FLOAT
 
 
 class Source(str, Enum):

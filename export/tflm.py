@@ -3,40 +3,35 @@
 From the int8 TFLite file this writes `model_int8.cc` (the model bytes as an aligned
 `const unsigned char` array and its length) and `model_int8.h`, which declares them and adds:
 - the input's and output's scale and zero point, the input shape, and the labels;
-- the tensor arena size: measured in TFLite Micro's own allocator (the `tflite-micro`
-  package runs TFLM's reference kernels from Python), plus a margin (see `arena_margin`);
+- the tensor arena size: measured in TFLite Micro's own allocator (runtime/engines/tflm.py runs
+  TFLM's reference kernels from Python), plus a margin (see `arena_margin`);
 - the MACs per inference, which set latency on a Cortex-M far more than file size does;
 - `RegisterOps`, filling a `tflite::MicroMutableOpResolver<N>` with exactly the ops the model
   uses, so that an app never misses a registration.
 
-The evaluate stage runs the bytes parsed back out of the `.cc` in TFLite Micro on the whole
-test set and compares them with the same model in LiteRT. `tests/export/test_tflm.py` compiles the
-generated source with `g++ -std=c++17 -fsyntax-only` against a stub of the TFLM headers
-(tests/export/tflm_stub/), and `read_c_array` is the inverse of `c_array` (one spec, two forms).
+A pure writer: what it writes comes from the flatbuffer's description (export/tflite_model.py)
+and the measured arena. The evaluate stage opens the `.cc` in the TFLM engine, which reads the
+bytes back (`read_c_array` in runtime/engines/tflm.py is the inverse of `c_array`), on the whole
+test set. `tests/export/test_tflm.py` compiles the generated source with
+`g++ -std=c++17 -fsyntax-only` against a stub of the TFLM headers (tests/export/tflm_stub/).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import re
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from export.atomic import write_bytes
+from export.tflite_model import Op, TfliteModel, describe
+from runtime.engines.tflm import ARRAY_NAME, TflmEngine, read_c_array
+from runtime.errors import ClassifierError
 
 if TYPE_CHECKING:
     from export.options import ExportOptions
 
-ARRAY_NAME = "kModelInt8"
 NAMESPACE = "edge_digits"
 ALIGNMENT = 16  # TFLM wants the flatbuffer 16-byte aligned (flatbuffers' largest scalar, SIMD loads)
-ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
 ARENA_MARGIN_FRACTION = 0.10
 
 
@@ -44,54 +39,7 @@ class TflmExportError(RuntimeError):
     """The model cannot be prepared for TFLite Micro (an op it lacks, no arena figure...)."""
 
 
-@dataclass(frozen=True)
-class Op:
-    name: str  # TFLite builtin name, e.g. CONV_2D
-    inputs: list[tuple[int, ...]]
-    outputs: list[tuple[int, ...]]
-
-    @property
-    def resolver_method(self) -> str:
-        """CONV_2D -> AddConv2D, FULLY_CONNECTED -> AddFullyConnected (MicroMutableOpResolver's names)."""
-        return "Add" + "".join(part if part[0].isdigit() else part.capitalize() for part in self.name.split("_"))
-
-
-def read_ops(tflite: bytes) -> list[Op]:
-    """Every operator of the model's main graph, with its tensor shapes, in execution order."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
-    names = {value: key for key, value in vars(schema.BuiltinOperator).items() if not key.startswith("_")}
-    graph = model.subgraphs[0]
-
-    def shapes(indices) -> list[tuple[int, ...]]:
-        return [tuple(int(d) for d in graph.tensors[i].shape) for i in indices if i >= 0]
-
-    ops = []
-    for operator in graph.operators:
-        code = model.operatorCodes[operator.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        ops.append(Op(names.get(builtin, f"BUILTIN_{builtin}"), shapes(operator.inputs), shapes(operator.outputs)))
-    return ops
-
-
-def count_macs(ops: list[Op]) -> int:
-    """Multiply-accumulates per inference (batch 1) of the convolutions and dense layers."""
-    total = 0
-    for op in ops:
-        out = op.outputs[0]
-        if op.name == "CONV_2D":  # weights [out_c, k_h, k_w, in_c]
-            _, k_h, k_w, in_c = op.inputs[1]
-            total += math.prod(out[1:]) * k_h * k_w * in_c
-        elif op.name == "DEPTHWISE_CONV_2D":  # weights [1, k_h, k_w, out_c]
-            total += math.prod(out[1:]) * op.inputs[1][1] * op.inputs[1][2]
-        elif op.name == "FULLY_CONNECTED":  # weights [out, in]
-            total += math.prod(op.inputs[1])
-    return total
-
-
-def arena_margin(ops: list[Op], measured: int) -> int:
+def arena_margin(ops: tuple[Op, ...], measured: int) -> int:
     """Bytes to add to the arena measured with TFLM's reference kernels, and why.
 
     - Optimized kernels need scratch memory the reference kernels do not: CMSIS-NN's int8
@@ -108,50 +56,6 @@ def arena_margin(ops: list[Op], measured: int) -> int:
     return -(-margin // ALIGNMENT) * ALIGNMENT
 
 
-@contextlib.contextmanager
-def _captured_fd2():
-    """Collect what C code writes to file descriptor 2 (TFLM prints its allocations there)."""
-    with tempfile.TemporaryFile() as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        captured: list[str] = []
-        try:
-            yield captured
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            captured.append(sink.read().decode(errors="replace"))
-
-
-def tflm_interpreter(tflite: bytes):
-    """A TFLite Micro interpreter (reference kernels) for these model bytes."""
-    try:
-        from tflite_micro.python.tflite_micro import runtime
-    except ImportError:
-        raise TflmExportError("tflite-micro is not installed: pip install tflite-micro (see requirements.lock)") from None
-    with _captured_fd2():  # TFLM logs to fd 2 while it prepares the graph
-        try:
-            return runtime.Interpreter.from_bytes(tflite)
-        except RuntimeError as error:
-            raise TflmExportError(f"TFLite Micro cannot load the model ({str(error).strip()[:200]})") from None
-
-
-def measure_arena(interpreter) -> int:
-    """Arena bytes TFLM allocated for the model, as `print_allocations` reports them."""
-    with _captured_fd2() as captured:
-        interpreter.print_allocations()
-    match = ARENA_TOTAL.search("".join(captured))
-    if not match:
-        raise TflmExportError("TFLite Micro did not report an arena size (no 'Arena allocation total' line)")
-    return int(match.group(1))
-
-
-def quantization(detail: dict) -> tuple[float, int]:
-    params = detail["quantization_parameters"]
-    return float(params["scales"][0]), int(params["zero_points"][0])
-
-
 def c_array(data: bytes, per_line: int = 12) -> str:
     lines = []
     for start in range(0, len(data), per_line):
@@ -159,20 +63,16 @@ def c_array(data: bytes, per_line: int = 12) -> str:
     return "\n".join(lines)
 
 
-def read_c_array(source: str) -> bytes:
-    """The model bytes back out of a generated `.cc` (the inverse of `c_array`)."""
-    body = source[source.index("{", source.index(ARRAY_NAME)) + 1 : source.index("};", source.index(ARRAY_NAME))]
-    return bytes(int(token, 16) for token in re.findall(r"0x[0-9a-fA-F]{2}", body))
-
-
 def header_name(path: Path) -> Path:
     return path.with_suffix(".h")
 
 
-def render_header(ops: list[Op], interpreter, measured: int, margin: int, labels: list[str], source: str) -> str:
-    in_scale, in_zero = quantization(interpreter.get_input_details(0))
-    out_scale, out_zero = quantization(interpreter.get_output_details(0))
-    shape = [int(d) for d in interpreter.get_input_details(0)["shape"]]
+def render_header(model: TfliteModel, measured: int, labels: list[str], source: str) -> str:
+    if model.input_quantization is None or model.output_quantization is None:
+        raise TflmExportError(f"{source}: not a fully int8 model (float input or output); export the int8 TFLite")
+    in_scale, in_zero = model.input_quantization.scale, model.input_quantization.zero_point
+    out_scale, out_zero = model.output_quantization.scale, model.output_quantization.zero_point
+    shape, ops, margin = model.input_shape, model.ops, arena_margin(model.ops, measured)
     methods = sorted({op.resolver_method for op in ops})
     guard = "EDGE_DIGITS_MODEL_INT8_H_"
     label_list = ", ".join(f'"{label}"' for label in labels)
@@ -212,7 +112,7 @@ constexpr std::size_t kTensorArenaMeasured = {measured};
 constexpr std::size_t kTensorArenaSize = {measured + margin};
 
 // Multiply-accumulates per inference: what sets latency on a Cortex-M.
-constexpr long kMacsPerInference = {count_macs(ops)}L;
+constexpr long kMacsPerInference = {model.macs}L;
 
 // Exactly the ops this model uses.
 constexpr int kNumOps = {len(methods)};
@@ -247,22 +147,23 @@ const unsigned int {ARRAY_NAME}Len = {len(data)};
 def export_c_source(int8_tflite: Path, path: Path, options: ExportOptions) -> Path:
     """Write `path` (.cc) and its header beside it from the int8 TFLite file; returns `path`."""
     data = Path(int8_tflite).read_bytes()
-    ops = read_ops(data)
-    interpreter = tflm_interpreter(data)
-    measured = measure_arena(interpreter)
-    labels = list(options.metadata.get("labels", [str(d) for d in range(10)]))
-    header = header_name(path)
-    source_name = Path(int8_tflite).name
-    write_bytes(header, render_header(ops, interpreter, measured, arena_margin(ops, measured), labels,
-                                      source_name).encode())
-    return write_bytes(path, render_source(data, header.name, source_name).encode())
+    try:
+        measured = TflmEngine(Path(int8_tflite)).arena_bytes()
+    except ClassifierError as error:
+        raise TflmExportError(str(error)) from None
+    labels = list(options.metadata["labels"])
+    header, source_name = header_name(path), Path(int8_tflite).name
+    source = render_source(data, header.name, source_name)
+    if read_c_array(source) != data:  # the reader the TFLM engine uses must see exactly these bytes
+        raise TflmExportError(f"{path}: the C array does not read back as {source_name}'s bytes")
+    write_bytes(header, render_header(describe(data), measured, labels, source_name).encode())
+    return write_bytes(path, source.encode())
 
 
-def run_tflm(interpreter, quantized: np.ndarray) -> np.ndarray:
-    """int8 (N, 28, 28, 1) inputs -> int8 (N, 10) outputs, one image at a time (TFLM has batch 1)."""
-    outputs = np.empty((len(quantized), 10), np.int8)
-    for index, image in enumerate(quantized):
-        interpreter.set_input(image[None], 0)
-        interpreter.invoke()
-        outputs[index] = interpreter.get_output(0)[0]
-    return outputs
+def footprint(path: Path) -> dict:
+    """What a microcontroller build of this `.cc` costs: the model bytes (flash), the source's
+    size, the arena TFLM allocates, the MACs and the ops. Extra columns of its evaluate row."""
+    engine = TflmEngine(path)
+    model = describe(engine.model_bytes)
+    return {"size_bytes": len(engine.model_bytes), "source_bytes": path.stat().st_size,
+            "arena_bytes": engine.arena_bytes(), "macs": model.macs, "ops": sorted({op.name for op in model.ops})}

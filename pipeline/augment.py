@@ -2,7 +2,8 @@
 
 Plain numpy on whole batches (no per-image Python loop, no Keras Random* layers, which turn XLA
 off on JAX), seeded by the caller's generator. Each transform is its own function, so each can
-be tested alone; `augment` chains them with the probabilities and ranges of `Augmentation`.
+be tested alone; `augment` chains them with the probabilities and ranges of `Augmentation`
+(`train.augment`, typed in pipeline/params.py).
 
 - affine: rotation, scale, shear and aspect about the image centre, with a smooth elastic
   displacement on top (a coarse random grid, bilinearly upsampled), sampled bilinearly;
@@ -13,25 +14,9 @@ be tested alone; `augment` chains them with the probabilities and ranges of `Aug
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Augmentation:
-    rotation: float = 0.0  # degrees, +-
-    scale: float = 0.0  # +- fraction
-    shear: float = 0.0  # +- (tangent)
-    aspect: float = 0.0  # +- fraction, width against height
-    elastic: float = 0.0  # pixels of smooth displacement (standard deviation)
-    stroke: float = 0.0  # probability of a thicker or thinner pen
-    blur: float = 0.0  # probability of a blur
-    gamma: float = 0.0  # +- log2 range of the intensity gamma
-
-    @property
-    def enabled(self) -> bool:
-        return any(getattr(self, name) for name in self.__dataclass_fields__)
+from pipeline.params import Augmentation
 
 
 def affine(images: np.ndarray, rng: np.random.Generator, recipe: Augmentation) -> np.ndarray:

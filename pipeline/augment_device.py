@@ -18,9 +18,9 @@ import math
 import keras
 from keras import ops
 
-from pipeline.augment import Augmentation
+from pipeline.params import Augmentation
+from runtime.digits import SIZE
 
-SIZE = 28
 COARSE = 4  # the elastic field's grid, as on the host
 BINOMIAL = ((1, 2, 1), (2, 4, 2), (1, 2, 1))
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.params import Backend, Device
+from pipeline.params import Backend, DeviceKind
 
 GPU_ORDER = (Backend.JAX, Backend.TENSORFLOW, Backend.TORCH)
 CPU_ORDER = (Backend.TENSORFLOW, Backend.JAX, Backend.TORCH)
@@ -50,7 +50,7 @@ class BackendError(RuntimeError):
 @dataclass(frozen=True)
 class Selection:
     backend: Backend
-    device: Device
+    device: DeviceKind
     device_name: str
 
 
@@ -104,7 +104,7 @@ def gpus_for(backend: Backend, installed: Callable[[Backend], bool], probes: dic
 
 def choose(
     backend: Backend,
-    device: Device,
+    device: DeviceKind,
     installed: Callable[[Backend], bool] = _installed,
     probes: dict[Backend, Callable[[], list[str]]] = PROBES,
 ) -> Selection:
@@ -112,12 +112,12 @@ def choose(
     candidates = GPU_ORDER if backend is Backend.AUTO else (backend,)
     if backend is not Backend.AUTO and not installed(backend):
         raise BackendError(f"train.backend is {backend.value!r} but {backend.value} is not installed")
-    if device is not Device.CPU:
+    if device is not DeviceKind.CPU:
         for candidate in candidates:
             names = gpus_for(candidate, installed, probes)
             if names:
-                return Selection(candidate, Device.GPU, names[0])
-        if device is Device.GPU:
+                return Selection(candidate, DeviceKind.GPU, names[0])
+        if device is DeviceKind.GPU:
             wanted = backend.value if backend is not Backend.AUTO else "jax, tensorflow or torch"
             raise BackendError(
                 f"train.device is 'gpu' but no GPU is usable with {wanted}; "
@@ -127,7 +127,7 @@ def choose(
     cpu_candidates = CPU_ORDER if backend is Backend.AUTO else (backend,)
     for candidate in cpu_candidates:
         if installed(candidate):
-            return Selection(candidate, Device.CPU, "cpu")
+            return Selection(candidate, DeviceKind.CPU, "cpu")
     raise BackendError("no Keras backend installed: install tensorflow, jax or torch")
 
 
@@ -138,5 +138,5 @@ def activate(selection: Selection) -> None:
     if backend_of is not None and backend_of() != selection.backend.value:
         raise BackendError(f"keras was imported with the {backend_of()} backend before the backend was chosen")
     os.environ["KERAS_BACKEND"] = selection.backend.value
-    if selection.device is Device.CPU:
+    if selection.device is DeviceKind.CPU:
         os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")

@@ -16,7 +16,7 @@ from export.atomic import atomic_path, write_json
 from export.formats import FORMATS, MANIFEST_NAME
 from pipeline.stage import Stage
 from runtime.errors import ModelIntegrityError, ModelLoadError
-from runtime.model import read_manifest, verify
+from runtime.manifest import read_manifest, verify
 
 BUNDLED = tuple(fmt.filename for fmt in FORMATS if fmt.bundled)
 

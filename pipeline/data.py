@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from export.atomic import atomic_path
-from pipeline.dataset import DataError
+from pipeline.mnist import DataError
 from pipeline.params import DataParams, data_params
 from pipeline.stage import Stage
+from runtime.digits import SIZE
 
 ENV_VAR = "MNIST_PATH"
 CACHE_FILE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edge-digits" / "mnist.npz"
@@ -37,9 +38,9 @@ class ArraySpec:
 
 # From ../shared/data/SOURCE.md: sha256 of each array's raw C-order bytes (uint8).
 EXPECTED: dict[str, ArraySpec] = {
-    "x_train": ArraySpec((60000, 28, 28), "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"),
+    "x_train": ArraySpec((60000, SIZE, SIZE), "741c988805d008ac6e4c904b69001ba184c24b2c540a4ef403f4c71b676cf757"),
     "y_train": ArraySpec((60000,), "1feba77c54802fa5339a11837ea4b2866434b83314ec45192930f1df69120c13"),
-    "x_test": ArraySpec((10000, 28, 28), "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"),
+    "x_test": ArraySpec((10000, SIZE, SIZE), "6d87418db22cc8025d05968bec9bd5c3932904b23485740db143a061a2c9d161"),
     "y_test": ArraySpec((10000,), "ddeff807876a9661a1110d45c266c86239a3a1b7d37da0c3716a7a683c852ff5"),
 }
 

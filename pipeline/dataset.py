@@ -10,46 +10,23 @@ from __future__ import annotations
 
 import queue
 import threading
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.augment import Augmentation, augment
+from pipeline.augment import augment
+from pipeline.mnist import MNIST_KEYS, DataError, load_arrays
+from pipeline.params import Augmentation
+from runtime.digits import NUM_LABELS
 from runtime.normalization import to_model_input
-
-NUM_CLASSES = 10
-MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
-
-
-class DataError(ValueError):
-    """The MNIST file is missing, unreadable or not the real data."""
-
-
-def load_arrays(path: Path | str, keys: tuple[str, ...] = MNIST_KEYS) -> dict[str, np.ndarray]:
-    """The named arrays of an .npz file, or a DataError that names the file and what to do."""
-    path = Path(path)
-    try:
-        with path.open("rb") as handle:
-            if handle.read(4) != b"PK\x03\x04":
-                raise DataError(f"{path}: not an .npz file (no zip header); re-create it with `dvc repro data`")
-        with np.load(path, allow_pickle=False) as npz:
-            missing = [key for key in keys if key not in npz.files]
-            if missing:
-                raise DataError(f"{path}: no array {missing[0]!r}; re-create it with `dvc repro data`")
-            return {key: npz[key] for key in keys}
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file; run `dvc repro data` first") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        if isinstance(error, DataError):
-            raise
-        raise DataError(f"{path}: not a readable .npz file ({error}); re-create it with `dvc repro data`") from None
 
 
 @dataclass(frozen=True)
 class Split:
+    """The arrays of one seeded split: train and validation from MNIST's training set, and its test set."""
+
     x_train: np.ndarray  # uint8 (N, 28, 28)
     y_train: np.ndarray
     x_val: np.ndarray
@@ -83,7 +60,7 @@ def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
-    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+    return np.eye(NUM_LABELS, dtype=np.float32)[labels]
 
 
 def training_batches(

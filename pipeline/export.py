@@ -15,16 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from export import manifest as manifest_mod
-from export.formats import FORMATS, ExportOptions, Source, export_order
+from export.formats import FORMATS, ExportOptions, Format, Source, dependency_order
 from export.onnx import OnnxExportError
 from export.tflite import TfliteExportError
 from export.tflm import TflmExportError
 from pipeline import provenance
 from pipeline.dataset import DataError, load_arrays
-from pipeline.model import ModelFileError
+from pipeline.architecture import ModelFileError
 from pipeline.params import ExportParams, export_params, read_params
 from pipeline.stage import Stage
-from runtime.engines import ENGINES
 from runtime.errors import ClassifierError
 from runtime.normalization import NORMALIZATION, to_model_input
 
@@ -38,10 +37,11 @@ def calibration_images(data: Path, count: int, seed: int = CALIBRATION_SEED) -> 
     return to_model_input(x[index])
 
 
-def export_all(models: dict[Source, object], out_dir: Path, options: ExportOptions) -> dict[str, Path]:
+def export_all(models: dict[Source, object], out_dir: Path, options: ExportOptions,
+               formats: tuple[Format, ...] = FORMATS) -> dict[str, Path]:
     """Export every format, each from its source; returns {format name: path}."""
     written: dict[str, Path] = {}
-    for fmt in export_order():
+    for fmt in dependency_order(formats):
         source = models[fmt.source] if fmt.source else written[fmt.derived_from]
         start = time.perf_counter()
         per_format = ExportOptions(options.opset, options.calibration,
@@ -56,10 +56,10 @@ def export_all(models: dict[Source, object], out_dir: Path, options: ExportOptio
 def load_sources(args, params: ExportParams) -> dict[Source, object]:
     """The two tf_keras models, each checked to be the variant params.yaml names."""
     from pipeline.legacy_keras import load_float, load_qat, tf_keras
-    from pipeline.model import check_architecture
+    from pipeline.architecture import check_architecture
 
     float_model, qat_model = load_float(args.float_model), load_qat(args.qat_model)
-    check_architecture(float_model, tf_keras, params.variant, args.float_model)
+    check_architecture(float_model, tf_keras, params.model.variant, args.float_model)
     return {Source.FLOAT_MODEL: float_model, Source.QAT_MODEL: qat_model}
 
 
@@ -74,18 +74,17 @@ def provenance_of(args, raw_params: dict) -> dict:
     }
 
 
-def run(args, params: ExportParams) -> str:
+def run(args, params: ExportParams, formats: tuple[Format, ...] = FORMATS) -> str:
     from runtime.model import open_engine
 
-    calibration = calibration_images(args.data, params.calibration_samples)
+    calibration = calibration_images(args.data, params.export.calibration_samples)
     models = load_sources(args, params)
     # Files carry what a consumer needs to run them; versions and provenance live in the manifest.
-    common = {"variant": params.variant.value, "labels": manifest_mod.LABELS, "normalization": NORMALIZATION}
-    written = export_all(models, args.out_dir, ExportOptions(params.opset, calibration, common))
-    # A file the runtime cannot open (C source) is described by the file it was made from.
-    engines = {fmt.name: open_engine(written[fmt.name if fmt.engine in ENGINES else fmt.derived_from])
-               for fmt in FORMATS}
-    manifest = manifest_mod.build(args.out_dir, common, provenance_of(args, read_params(args.params)), engines)
+    common = {"variant": params.model.variant.value, "labels": manifest_mod.LABELS, "normalization": NORMALIZATION}
+    written = export_all(models, args.out_dir, ExportOptions(params.export.opset, calibration, common), formats)
+    engines = {fmt.name: open_engine(written[fmt.name], fmt.engine) for fmt in formats}
+    manifest = manifest_mod.build(args.out_dir, common, provenance_of(args, read_params(args.params)), engines,
+                                  formats)
     manifest_mod.write(args.out_dir, manifest)
     return f"wrote {len(written)} files and {args.out_dir / manifest_mod.MANIFEST_NAME}"
 

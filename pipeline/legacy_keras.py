@@ -34,7 +34,7 @@ def load_qat(path):
 
 
 def _load(path, load):
-    from pipeline.model import ModelFileError
+    from pipeline.architecture import ModelFileError
 
     if not Path(path).is_file():
         raise ModelFileError(f"{path}: no such model file; run `dvc repro` to create it")

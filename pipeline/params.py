@@ -1,27 +1,35 @@
-"""Typed, validated configuration: one frozen dataclass per stage, built from params.yaml.
+"""Typed, validated configuration: one frozen dataclass per params.yaml section, and what each stage reads.
 
-Every value is checked on construction, so a bad params.yaml fails before any work starts,
-with a message that names the key.
+Each field declares its check: a range in its metadata (`bounded`), or its type (an enum, a nested
+section). One loop, `Section.from_mapping`, applies them all, so a bad params.yaml fails before any
+work starts, with a message that names the key. `<Stage>Params` is what a stage reads: its one
+section (DataParams, EvaluateParams) or several sections, each whole (TrainParams: model and train).
+A leaf: it imports no other project module, so reading params makes no stage depend on another's code.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pipeline.augment import Augmentation
-from pipeline.model import Variant
-
 PARAMS_FILE = Path("params.yaml")
 
 
 class ParamsError(ValueError):
     """params.yaml is missing, unreadable, or holds an invalid value."""
+
+
+class Variant(str, Enum):
+    """The architectures pipeline/architecture.py builds."""
+
+    STANDARD = "standard"
+    TINY = "tiny"
 
 
 class Backend(str, Enum):
@@ -31,13 +39,13 @@ class Backend(str, Enum):
     TORCH = "torch"
 
 
-class Device(str, Enum):
+class DeviceKind(str, Enum):
     AUTO = "auto"
     GPU = "gpu"
     CPU = "cpu"
 
 
-class Devices(str, Enum):
+class DeviceCount(str, Enum):
     ONE = "one"  # the first accelerator (or the CPU)
     ALL = "all"  # data parallel across every visible accelerator (JAX)
 
@@ -54,22 +62,49 @@ class MixedPrecision(str, Enum):
     OFF = "off"
 
 
-def _check_int(key: str, value: Any, minimum: int, maximum: int | None = None) -> None:
+@dataclass(frozen=True)
+class Bounds:
+    """[low, high] for a number; (low, high] when low_open; no upper bound when high is None."""
+
+    low: float
+    high: float | None = None
+    low_open: bool = False
+
+    def hold(self, value: float) -> bool:
+        above = self.low < value if self.low_open else self.low <= value
+        return above and (self.high is None or value <= self.high)
+
+
+def bounded(low: float, high: float | None = None, *, low_open: bool = False, default: Any = dataclasses.MISSING):
+    """A number field that must lie within Bounds(low, high, low_open)."""
+    return field(default=default, metadata={"bounds": Bounds(low, high, low_open)})
+
+
+def prefixed(*prefixes: str, described: str):
+    """A string field that must start with one of `prefixes` (`described` says which, for a person)."""
+    return field(metadata={"prefixes": prefixes, "described": described})
+
+
+def _integer(key: str, value: Any, bounds: Bounds) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParamsError(f"params.yaml: {key} must be an integer, got {value!r}")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-        raise ParamsError(f"params.yaml: {key} must be {bound}, got {value}")
+    if not bounds.hold(value):
+        wanted = f">= {bounds.low}" if bounds.high is None else f"between {bounds.low} and {bounds.high}"
+        raise ParamsError(f"params.yaml: {key} must be {wanted}, got {value}")
+    return value
 
 
-def _check_float(key: str, value: Any, low: float, high: float, *, low_open: bool = False) -> None:
+def _number(key: str, value: Any, bounds: Bounds) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParamsError(f"params.yaml: {key} must be a number, got {value!r}")
-    if not (low < value if low_open else low <= value) or value > high:
-        raise ParamsError(f"params.yaml: {key} must be in {'(' if low_open else '['}{low}, {high}], got {value}")
+    if not bounds.hold(value):
+        high = float("inf") if bounds.high is None else float(bounds.high)
+        raise ParamsError(f"params.yaml: {key} must be in {'(' if bounds.low_open else '['}{float(bounds.low)}, "
+                          f"{high}], got {value}")
+    return float(value)
 
 
-def _check_enum(key: str, value: Any, enum: type[Enum]) -> Enum:
+def _member(key: str, value: Any, enum: type[Enum]) -> Enum:
     try:
         return enum(value)
     except ValueError:
@@ -77,131 +112,169 @@ def _check_enum(key: str, value: Any, enum: type[Enum]) -> Enum:
         raise ParamsError(f"params.yaml: {key} must be one of {choices}; got {value!r}") from None
 
 
-@dataclass(frozen=True)
-class DataParams:
-    url: str
+def _text(key: str, value: Any, prefixes: tuple[str, ...], described: str) -> str:
+    if not isinstance(value, str) or not value.startswith(prefixes):
+        raise ParamsError(f"params.yaml: {key} must be {described}, got {value!r}")
+    return value
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.url, str) or not self.url.startswith(("https://", "http://", "file://")):
-            raise ParamsError(f"params.yaml: data.url must be an http(s) or file URL, got {self.url!r}")
+
+def _typed(key: str, value: Any, kind: type, metadata: typing.Mapping[str, Any]) -> Any:
+    """`value` as a `kind`, checked against the field's metadata, or a ParamsError that names `key`."""
+    if issubclass(kind, Enum):
+        return _member(key, value, kind)
+    if issubclass(kind, Section):
+        return kind.from_mapping(key, value)
+    if kind is int:
+        return _integer(key, value, metadata["bounds"])
+    if kind is float:
+        return _number(key, value, metadata["bounds"])
+    if kind is str:
+        return _text(key, value, metadata["prefixes"], metadata["described"])
+    raise TypeError(f"{key}: pipeline/params.py has no check for {kind.__name__} fields")
+
+
+class Section:
+    """Base of the frozen dataclasses that mirror a params.yaml mapping, key for key."""
+
+    @classmethod
+    def from_mapping(cls, key: str, mapping: Any) -> typing.Self:
+        """Validate every value of `mapping` (params.yaml's `key`) by its field, then construct."""
+        fields = dataclasses.fields(cls)
+        names = [f.name for f in fields]
+        if not isinstance(mapping, dict):
+            raise ParamsError(f"params.yaml: {key} must be a mapping of {', '.join(names)}")
+        unknown = sorted(set(mapping) - set(names), key=str)
+        if unknown:
+            raise ParamsError(f"params.yaml: unknown key {key}.{unknown[0]}; expected one of {', '.join(names)}")
+        required = {f.name for f in fields if f.default is dataclasses.MISSING}
+        missing = sorted(required - set(mapping))
+        if missing:
+            raise ParamsError(f"params.yaml: missing key {key}.{missing[0]}")
+        kinds = typing.get_type_hints(cls)
+        return cls(**{f.name: _typed(f"{key}.{f.name}", mapping[f.name], kinds[f.name], f.metadata)
+                      for f in fields if f.name in mapping})
+
+
+@dataclass(frozen=True)
+class ModelSection(Section):
+    """model: the architecture every stage builds or checks."""
+
+    variant: Variant
+
+
+@dataclass(frozen=True)
+class DataParams(Section):
+    """data: where the data stage fetches MNIST from."""
+
+    url: str = prefixed("https://", "http://", "file://", described="an http(s) or file URL")
+
+
+@dataclass(frozen=True)
+class Augmentation(Section):
+    """train.augment: the recipe for real pictures (pipeline/augment.py); 0 or no key turns a transform off."""
+
+    rotation: float = bounded(0.0, 45.0, default=0.0)  # degrees, +-
+    scale: float = bounded(0.0, 0.5, default=0.0)  # +- fraction
+    shear: float = bounded(0.0, 0.5, default=0.0)  # +- (tangent)
+    aspect: float = bounded(0.0, 0.5, default=0.0)  # +- fraction, width against height
+    elastic: float = bounded(0.0, 4.0, default=0.0)  # pixels of smooth displacement (standard deviation)
+    stroke: float = bounded(0.0, 1.0, default=0.0)  # probability of a thicker or thinner pen
+    blur: float = bounded(0.0, 1.0, default=0.0)  # probability of a blur
+    gamma: float = bounded(0.0, 2.0, default=0.0)  # +- log2 range of the intensity gamma
+
+    @property
+    def enabled(self) -> bool:
+        return any(getattr(self, f.name) for f in dataclasses.fields(self))
+
+
+@dataclass(frozen=True)
+class TrainSection(Section):
+    """train: how the float model is trained."""
+
+    backend: Backend
+    device: DeviceKind
+    devices: DeviceCount
+    seed: int = bounded(0)
+    epochs: int = bounded(1, 1000)
+    batch_size: int = bounded(1, 65536)
+    learning_rate: float = bounded(0.0, 10.0, low_open=True)
+    label_smoothing: float = bounded(0.0, 0.5)
+    max_shift: int = bounded(0, 8)
+    validation_size: int = bounded(0, 30000)
+    mixed_precision: MixedPrecision
+    augment_on: AugmentOn
+    augment: Augmentation
+
+
+@dataclass(frozen=True)
+class QatSection(Section):
+    """qat: how the QAT model is fine-tuned."""
+
+    seed: int = bounded(0)
+    epochs: int = bounded(1, 1000)
+    batch_size: int = bounded(1, 65536)
+    learning_rate: float = bounded(0.0, 10.0, low_open=True)
+    final_learning_rate_fraction: float = bounded(0.0, 1.0)
+    max_shift: int = bounded(0, 8)
+
+
+@dataclass(frozen=True)
+class ExportSection(Section):
+    """export: how the files are made."""
+
+    opset: int = bounded(13, 18)  # tf2onnx supports opset 18 at most
+    calibration_samples: int = bounded(1, 60000)
+
+
+@dataclass(frozen=True)
+class GateThresholds(Section):
+    """evaluate.gates: the fields of export.parity.Gates, which every exported file must pass."""
+
+    float_max_abs_diff: float = bounded(0.0, 1.0)
+    int8_min_agreement: float = bounded(0.0, 1.0)
+    int8_max_accuracy_drop: float = bounded(0.0, 1.0)
+    int8_cross_agreement: float = bounded(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class EvaluateParams(Section):
+    """evaluate: what the evaluate stage measures, and the gates it enforces."""
+
+    latency_runs: int = bounded(10)
+    warmup_runs: int = bounded(0)
+    throughput_batch: int = bounded(1, 10000)
+    min_confidence: float = bounded(0.0, 1.0)
+    gates: GateThresholds
+
+
+SECTIONS: dict[str, type[Section]] = {"model": ModelSection, "data": DataParams, "train": TrainSection,
+                                      "qat": QatSection, "export": ExportSection, "evaluate": EvaluateParams}
 
 
 @dataclass(frozen=True)
 class TrainParams:
-    variant: Variant
-    backend: Backend
-    device: Device
-    devices: Devices
-    seed: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    label_smoothing: float
-    max_shift: int
-    validation_size: int
-    mixed_precision: MixedPrecision
-    augment: Augmentation
-    augment_on: AugmentOn
+    """What the train stage reads: the model and train sections."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "augment", augmentation("train.augment", self.augment))
-        object.__setattr__(self, "augment_on", _check_enum("train.augment_on", self.augment_on, AugmentOn))
-        object.__setattr__(self, "variant", _check_enum("model.variant", self.variant, Variant))
-        object.__setattr__(self, "backend", _check_enum("train.backend", self.backend, Backend))
-        object.__setattr__(self, "device", _check_enum("train.device", self.device, Device))
-        object.__setattr__(self, "devices", _check_enum("train.devices", self.devices, Devices))
-        object.__setattr__(
-            self, "mixed_precision", _check_enum("train.mixed_precision", self.mixed_precision, MixedPrecision)
-        )
-        _check_int("train.seed", self.seed, 0)
-        _check_int("train.epochs", self.epochs, 1, 1000)
-        _check_int("train.batch_size", self.batch_size, 1, 65536)
-        _check_float("train.learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
-        _check_float("train.label_smoothing", self.label_smoothing, 0.0, 0.5)
-        _check_int("train.max_shift", self.max_shift, 0, 8)
-        _check_int("train.validation_size", self.validation_size, 0, 30000)
-
-
-AUGMENT_LIMITS = {"rotation": 45.0, "scale": 0.5, "shear": 0.5, "aspect": 0.5, "elastic": 4.0, "stroke": 1.0,
-                  "blur": 1.0, "gamma": 2.0}
-
-
-def augmentation(key: str, value: Any) -> Augmentation:
-    """train.augment: a mapping of the recipe's knobs (pipeline/augment.py), each in its range."""
-    if isinstance(value, Augmentation):
-        return value
-    if not isinstance(value, dict):
-        raise ParamsError(f"params.yaml: {key} must be a mapping of {', '.join(AUGMENT_LIMITS)}")
-    unknown = sorted(set(value) - set(AUGMENT_LIMITS))
-    if unknown:
-        raise ParamsError(f"params.yaml: unknown key {key}.{unknown[0]}; expected one of {', '.join(AUGMENT_LIMITS)}")
-    for name, number in value.items():
-        _check_float(f"{key}.{name}", number, 0.0, AUGMENT_LIMITS[name])
-    return Augmentation(**{name: float(number) for name, number in value.items()})
+    model: ModelSection
+    train: TrainSection
 
 
 @dataclass(frozen=True)
 class QatParams:
-    variant: Variant
-    split: Split  # the train stage's split, so QAT never validates on images it trains on
-    augment: Augmentation  # the train stage's recipe: QAT fine-tunes on the same kind of pictures
-    seed: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    final_learning_rate_fraction: float
-    max_shift: int
+    """What the qat stage reads: the model section, the train section (QAT validates on its split, so
+    never on images it trains on, and fine-tunes on the same kind of pictures) and the qat section."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "variant", _check_enum("model.variant", self.variant, Variant))
-        _check_int("qat.seed", self.seed, 0)
-        _check_int("qat.epochs", self.epochs, 1, 1000)
-        _check_int("qat.batch_size", self.batch_size, 1, 65536)
-        _check_float("qat.learning_rate", self.learning_rate, 0.0, 10.0, low_open=True)
-        _check_float("qat.final_learning_rate_fraction", self.final_learning_rate_fraction, 0.0, 1.0)
-        _check_int("qat.max_shift", self.max_shift, 0, 8)
-
-
-@dataclass(frozen=True)
-class Split:
-    """How the training set is split into train and validation (train.seed, train.validation_size)."""
-
-    validation_size: int
-    seed: int
+    model: ModelSection
+    train: TrainSection
+    qat: QatSection
 
 
 @dataclass(frozen=True)
 class ExportParams:
-    variant: Variant
-    opset: int
-    calibration_samples: int
+    """What the export stage reads: the model and export sections."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "variant", _check_enum("model.variant", self.variant, Variant))
-        _check_int("export.opset", self.opset, 13, 18)  # tf2onnx supports opset 18 at most
-        _check_int("export.calibration_samples", self.calibration_samples, 1, 60000)
-
-
-@dataclass(frozen=True)
-class EvaluateParams:
-    latency_runs: int
-    warmup_runs: int
-    throughput_batch: int
-    float_max_abs_diff: float
-    int8_min_agreement: float
-    int8_max_accuracy_drop: float
-    int8_cross_agreement: float
-    min_confidence: float
-
-    def __post_init__(self) -> None:
-        _check_float("evaluate.min_confidence", self.min_confidence, 0.0, 1.0)
-        _check_int("evaluate.latency_runs", self.latency_runs, 10)
-        _check_int("evaluate.warmup_runs", self.warmup_runs, 0)
-        _check_int("evaluate.throughput_batch", self.throughput_batch, 1, 10000)
-        _check_float("evaluate.float_max_abs_diff", self.float_max_abs_diff, 0.0, 1.0)
-        _check_float("evaluate.int8_min_agreement", self.int8_min_agreement, 0.0, 1.0)
-        _check_float("evaluate.int8_max_accuracy_drop", self.int8_max_accuracy_drop, 0.0, 1.0)
-        _check_float("evaluate.int8_cross_agreement", self.int8_cross_agreement, 0.0, 1.0)
+    model: ModelSection
+    export: ExportSection
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -239,56 +312,42 @@ def read_params(path: Path | str = PARAMS_FILE) -> dict[str, Any]:
     return loaded
 
 
-def _section(params: dict[str, Any], name: str, cls: type, extra: dict[str, Any] | None = None):
-    section = params.get(name)
-    if not isinstance(section, dict):
+def _section(params: dict[str, Any], name: str) -> Any:
+    if params.get(name) is None:
         raise ParamsError(f"params.yaml: missing section {name!r}")
-    fields = {f.name for f in dataclasses.fields(cls)} - set(extra or {})
-    unknown = sorted(set(section) - fields)
-    if unknown:
-        raise ParamsError(f"params.yaml: unknown key {name}.{unknown[0]}; expected one of {', '.join(sorted(fields))}")
-    missing = sorted(fields - set(section))
-    if missing:
-        raise ParamsError(f"params.yaml: missing key {name}.{missing[0]}")
-    return cls(**section, **(extra or {}))
+    return SECTIONS[name].from_mapping(name, params[name])
 
 
-def _variant(params: dict[str, Any]) -> Any:
-    model = params.get("model")
-    if not isinstance(model, dict) or "variant" not in model:
-        raise ParamsError("params.yaml: missing key model.variant")
-    return model["variant"]
+def _sections(params: dict[str, Any], stage: type):
+    """A stage's params whose every field is the params.yaml section of the same name."""
+    return stage(**{f.name: _section(params, f.name) for f in dataclasses.fields(stage)})
 
 
 def data_params(params: dict[str, Any]) -> DataParams:
-    return _section(params, "data", DataParams)
+    return _section(params, "data")
 
 
 def train_params(params: dict[str, Any]) -> TrainParams:
-    return _section(params, "train", TrainParams, {"variant": _variant(params)})
+    return _sections(params, TrainParams)
 
 
 def qat_params(params: dict[str, Any]) -> QatParams:
-    train = train_params(params)  # the split must be valid and identical to train's
-    return _section(params, "qat", QatParams, {
-        "variant": _variant(params), "split": Split(train.validation_size, train.seed), "augment": train.augment})
+    return _sections(params, QatParams)
 
 
 def export_params(params: dict[str, Any]) -> ExportParams:
-    return _section(params, "export", ExportParams, {"variant": _variant(params)})
-
-
-def validate_all(params: dict[str, Any]) -> list[str]:
-    """Build every stage's params; returns the sections checked. Raises ParamsError on the first bad key."""
-    builders = {"data": data_params, "train": train_params, "qat": qat_params, "export": export_params,
-                "evaluate": evaluate_params}
-    for build in builders.values():
-        build(params)
-    unknown = sorted(set(params) - set(builders) - {"model"})
-    if unknown:
-        raise ParamsError(f"params.yaml: unknown section {unknown[0]!r}; expected {', '.join(['model', *builders])}")
-    return ["model", *builders]
+    return _sections(params, ExportParams)
 
 
 def evaluate_params(params: dict[str, Any]) -> EvaluateParams:
-    return _section(params, "evaluate", EvaluateParams)
+    return _section(params, "evaluate")
+
+
+def validate_all(params: dict[str, Any]) -> list[str]:
+    """Build every section; returns the sections checked. Raises ParamsError on the first bad key."""
+    for name in SECTIONS:
+        _section(params, name)
+    unknown = sorted(set(params) - set(SECTIONS))
+    if unknown:
+        raise ParamsError(f"params.yaml: unknown section {unknown[0]!r}; expected {', '.join(SECTIONS)}")
+    return list(SECTIONS)

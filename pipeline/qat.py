@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from export.atomic import atomic_path, write_json
-from pipeline.dataset import DataError, load_split, one_hot, steps_per_epoch, training_batches
-from pipeline.model import ModelFileError, Variant, build_model
-from pipeline.params import QatParams, qat_params
+from pipeline.architecture import ModelFileError, build_model
+from pipeline.dataset import load_split, one_hot, steps_per_epoch, training_batches
+from pipeline.mnist import DataError
+from pipeline.params import QatParams, Variant, qat_params
 from pipeline.stage import Stage
 from runtime.normalization import to_model_input
 
@@ -47,7 +48,7 @@ def load_keras3(path: Path):
 def to_tf_keras(keras3_path: Path, variant: Variant, probe: np.ndarray):
     """Rebuild the trained Keras 3 model in tf_keras (float32) and check both give the same outputs."""
     from pipeline.legacy_keras import tf_keras  # sets TF_USE_LEGACY_KERAS before Keras 3 loads TensorFlow
-    from pipeline.model import check_architecture
+    from pipeline.architecture import check_architecture
 
     import keras
 
@@ -92,30 +93,32 @@ def calibrate_activation_ranges(qat, float_model, images: np.ndarray) -> dict[st
 
 
 def fine_tune(float_model, params: QatParams, split) -> tuple:
-    """Wrap the float model with tfmot's default 8-bit QAT scheme and fine-tune it."""
+    """Wrap the float model with tfmot's default 8-bit QAT scheme and fine-tune it, with the train
+    stage's recipe (the same kind of pictures) and the qat section's schedule."""
     from pipeline.legacy_keras import tf, tf_keras, tfmot
     from pipeline.progress import epoch_logger
 
-    tf_keras.utils.set_random_seed(params.seed)
+    settings = params.qat
+    tf_keras.utils.set_random_seed(settings.seed)
     tf.config.experimental.enable_op_determinism()  # same seed, same weights, same int8 files
     qat = tfmot.quantization.keras.quantize_model(float_model)
     ranges = calibrate_activation_ranges(qat, float_model, to_model_input(split.x_train[:RANGE_PROBE_IMAGES]))
     print(f"qat: initial activation ranges {ranges}", file=sys.stderr)
-    steps = steps_per_epoch(len(split.x_train), params.batch_size)
+    steps = steps_per_epoch(len(split.x_train), settings.batch_size)
     schedule = tf_keras.optimizers.schedules.CosineDecay(
-        params.learning_rate, steps * params.epochs, alpha=params.final_learning_rate_fraction)
+        settings.learning_rate, steps * settings.epochs, alpha=settings.final_learning_rate_fraction)
     qat.compile(
         optimizer=tf_keras.optimizers.Adam(schedule),
         loss=tf_keras.losses.CategoricalCrossentropy(),
         metrics=["accuracy"],
     )
     validation = (to_model_input(split.x_val), one_hot(split.y_val)) if len(split.x_val) else None
-    logger = epoch_logger(tf_keras, "qat", params.epochs)
+    logger = epoch_logger(tf_keras, "qat", settings.epochs)
     qat.fit(
-        training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift,
-                         params.augment),
+        training_batches(split.x_train, split.y_train, settings.batch_size, settings.seed, settings.max_shift,
+                         params.train.augment),
         steps_per_epoch=steps,
-        epochs=params.epochs,
+        epochs=settings.epochs,
         validation_data=validation,
         validation_batch_size=1000,
         callbacks=[logger],
@@ -157,10 +160,10 @@ def calibrate(float_model, split) -> float:
 
 
 def run(args, params: QatParams) -> str:
-    started = time.perf_counter()
-    split = load_split(args.data, params.split.validation_size, params.split.seed)
+    # The train stage's split: QAT never validates on images the float model was trained on
+    split = load_split(args.data, params.train.validation_size, params.train.seed)
     probe = to_model_input(split.x_test[:COPY_PROBE_IMAGES])
-    float_model, copy_diff = to_tf_keras(args.model, params.variant, probe)
+    float_model, copy_diff = to_tf_keras(args.model, params.model.variant, probe)
     print(f"qat: tf_keras rebuild matches Keras 3 (max |diff| {copy_diff:.2g})", file=sys.stderr)
     temperature = calibrate(float_model, split)
     print(f"qat: temperature {temperature:.3f} fitted on the validation split, folded into the logits layer",
@@ -175,8 +178,8 @@ def run(args, params: QatParams) -> str:
         "temperature": temperature,
         "qat_val_accuracy": logs.get("val_accuracy"),
         "qat_train_accuracy": logs.get("accuracy"),
-        "epochs": params.epochs,
-        "stage_wall_seconds": round(time.perf_counter() - started, 2),
+        "epochs": params.qat.epochs,
+        "stage_wall_seconds": round(time.perf_counter() - args.started, 2),
     }
     write_json(args.metrics, summary)
     return f"val_accuracy {summary['qat_val_accuracy']:.4f}; wrote {args.float_out} and {args.qat_out}"

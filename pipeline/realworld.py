@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from export.parity import expected_calibration_error
+from runtime.digits import INPUT_SHAPE
 from runtime.errors import InputError
 from runtime.preprocess import preprocess_image
 
@@ -42,7 +43,7 @@ def _read(paths: list[Path]) -> tuple[np.ndarray, list[int]]:
             kept.append(index)
         except InputError:
             continue
-    return (np.stack(images) if images else np.zeros((0, 28, 28, 1), np.float32)), kept
+    return (np.stack(images) if images else np.zeros((0, *INPUT_SHAPE), np.float32)), kept
 
 
 def load(root: Path) -> RealWorld:

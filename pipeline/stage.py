@@ -9,8 +9,10 @@ writes clean up, and turns the declared errors into `<stage>: error: <one line>`
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,19 @@ from pipeline.params import PARAMS_FILE, ParamsError, read_params
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
+IMPORTED = time.perf_counter()
+
+
+def process_started() -> float:
+    """When the OS started this process, on the time.perf_counter() clock (to 10 ms), so a stage's wall
+    time counts interpreter start-up and imports. Where /proc cannot tell, when this module was imported."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()  # from field 3, after the name
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        age = uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")  # field 22: start, in ticks since boot
+    except (OSError, ValueError, IndexError):
+        return IMPORTED
+    return time.perf_counter() - age
 
 
 class Terminated(BaseException):
@@ -42,6 +57,10 @@ def one_line(error: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Stage:
+    """`run(args, params)` gets the parsed arguments, with `args.started`: when the stage started on the
+    time.perf_counter() clock (the process's start for the command line, `main()` without argv; the
+    call's for `main(argv)` from Python)."""
+
     name: str
     description: str
     run: Callable[[argparse.Namespace, Any], str | None]  # the work; returns the closing line
@@ -50,10 +69,12 @@ class Stage:
     catches: tuple[type[Exception], ...] = field(default=())  # the project errors this stage expects
 
     def main(self, argv: list[str] | None = None) -> int:
+        started = process_started() if argv is None else time.perf_counter()
         parser = argparse.ArgumentParser(prog=f"python -m pipeline.{self.name}", description=self.description)
         self.arguments(parser)
         parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="default: params.yaml")
         args = parser.parse_args(argv)
+        args.started = started
         install_signal_handlers()
         try:
             params = self.params(read_params(args.params)) if self.params else None

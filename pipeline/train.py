@@ -8,24 +8,22 @@ stage runs on a JAX-only GPU machine. Every output is replaced whole, only at th
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
-STARTED = time.perf_counter()  # stage wall time includes imports and compilation
+import numpy as np
 
-import contextlib  # noqa: E402
-import os  # noqa: E402
-import sys  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from export.atomic import atomic_dir, atomic_path, write_json  # noqa: E402
-from pipeline import backend as backend_choice  # noqa: E402
-from pipeline import provenance  # noqa: E402
-from pipeline.dataset import DataError, Split, load_split, one_hot, steps_per_epoch, training_batches  # noqa: E402
-from pipeline.params import AugmentOn, Backend, Device, Devices, MixedPrecision, TrainParams, train_params  # noqa: E402
-from pipeline.stage import Stage  # noqa: E402
+from export.atomic import atomic_dir, atomic_path, write_json
+from pipeline import backend as backend_choice
+from pipeline import provenance
+from pipeline.dataset import Split, load_split, one_hot, steps_per_epoch, training_batches
+from pipeline.mnist import DataError
+from pipeline.params import AugmentOn, Backend, DeviceCount, DeviceKind, MixedPrecision, TrainParams, train_params
+from pipeline.stage import Stage
 
 # One-cycle schedule: linear warm-up over the first tenth of the steps from 1/20 of the peak,
 # then cosine decay to 1% of the peak.
@@ -52,17 +50,18 @@ def set_up(params: TrainParams) -> Setup:
     """Choose backend and device, import Keras 3 on it, set precision, seeds and data parallelism."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before any probe imports TensorFlow
     backend_choice.size_cpu_thread_pool()  # before a probe starts JAX's CPU client
-    selection = backend_choice.choose(params.backend, params.device)
+    selection = backend_choice.choose(params.train.backend, params.train.device)
     backend_choice.activate(selection)
     if selection.backend is Backend.JAX:
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", str(COMPILE_CACHE.resolve()))
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.2")
     import keras
 
-    on_gpu = selection.device is Device.GPU
-    mixed = params.mixed_precision is MixedPrecision.ON or (params.mixed_precision is MixedPrecision.AUTO and on_gpu)
+    on_gpu = selection.device is DeviceKind.GPU
+    precision = params.train.mixed_precision
+    mixed = precision is MixedPrecision.ON or (precision is MixedPrecision.AUTO and on_gpu)
     keras.config.set_dtype_policy("mixed_bfloat16" if mixed else "float32")
-    keras.utils.set_random_seed(params.seed)
+    keras.utils.set_random_seed(params.train.seed)
     if selection.backend.value == "tensorflow":
         import tensorflow as tf
 
@@ -72,29 +71,30 @@ def set_up(params: TrainParams) -> Setup:
     replicas = distribute(keras, params, selection)
     # On a GPU the host's numpy recipe (~4,000 images/s a core) would starve the step; on the CPU
     # a host thread overlaps with TensorFlow's kernels, while the recipe in the graph slows them.
-    on_device = params.augment_on is AugmentOn.DEVICE or (params.augment_on is AugmentOn.AUTO and on_gpu)
+    augment_on = params.train.augment_on
+    on_device = augment_on is AugmentOn.DEVICE or (augment_on is AugmentOn.AUTO and on_gpu)
     print(f"train: backend {selection.backend.value}, device {selection.device_name}"
           f"{f' x{replicas} data parallel' if replicas > 1 else ''}, "
           f"{'bf16 mixed' if mixed else 'fp32'}, augmentation on the {'device' if on_device else 'host'}, "
-          f"variant {params.variant.value}", file=sys.stderr)
+          f"variant {params.model.variant.value}", file=sys.stderr)
     return Setup(keras, selection, mixed, jit, replicas, on_device)
 
 
 def distribute(keras, params: TrainParams, selection: backend_choice.Selection) -> int:
     """`train.devices: all`: data parallel over every visible device of the chosen kind; returns how many."""
-    if params.devices is Devices.ONE:
+    if params.train.devices is DeviceCount.ONE:
         return 1
     if selection.backend is not Backend.JAX:
-        if selection.device is Device.GPU:
+        if selection.device is DeviceKind.GPU:
             print(f"train: warning: train.devices: all needs the jax backend; {selection.backend.value} "
                   "trains on one GPU", file=sys.stderr)
         return 1
-    devices = keras.distribution.list_devices("gpu" if selection.device is Device.GPU else "cpu")
+    devices = keras.distribution.list_devices("gpu" if selection.device is DeviceKind.GPU else "cpu")
     if len(devices) < 2:
         return 1
-    if params.batch_size % len(devices):
+    if params.train.batch_size % len(devices):
         raise backend_choice.BackendError(
-            f"train.batch_size {params.batch_size} does not split evenly over {len(devices)} devices; "
+            f"train.batch_size {params.train.batch_size} does not split evenly over {len(devices)} devices; "
             f"use a multiple of {len(devices)} or set train.devices: one")
     keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
     return len(devices)
@@ -103,15 +103,15 @@ def distribute(keras, params: TrainParams, selection: backend_choice.Selection) 
 def compile_model(keras, model, params: TrainParams, total_steps: int, jit_compile: bool):
     warmup = max(1, int(total_steps * WARMUP_FRACTION))
     schedule = keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=params.learning_rate * WARMUP_START_FRACTION,
+        initial_learning_rate=params.train.learning_rate * WARMUP_START_FRACTION,
         decay_steps=max(1, total_steps - warmup),
         alpha=FINAL_FRACTION,
-        warmup_target=params.learning_rate,
+        warmup_target=params.train.learning_rate,
         warmup_steps=warmup,
     )
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=params.label_smoothing),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=params.train.label_smoothing),
         metrics=["accuracy"],
         jit_compile=jit_compile,
     )
@@ -119,33 +119,34 @@ def compile_model(keras, model, params: TrainParams, total_steps: int, jit_compi
 
 def fit(setup: Setup, params: TrainParams, split: Split, live_dir: Path | None):
     """Build, compile and fit the model; returns (model, epoch logger, fit seconds)."""
-    from pipeline.model import build_model
+    from pipeline.architecture import build_model
     from pipeline.augment_device import DeviceAugmentation
     from pipeline.progress import epoch_logger
     from runtime.normalization import to_model_input
 
-    keras = setup.keras
-    steps = steps_per_epoch(len(split.x_train), params.batch_size)
-    model = build_model(keras, params.variant)
+    keras, settings = setup.keras, params.train
+    steps = steps_per_epoch(len(split.x_train), settings.batch_size)
+    model = build_model(keras, params.model.variant)
     if setup.augment_on_device:
         # The recipe runs inside the compiled step and the host only shuffles; only `model`,
         # without the augmentation layer, is saved.
-        trainer = keras.Sequential([keras.Input(model.input_shape[1:]),
-                                    DeviceAugmentation(params.augment, params.max_shift, params.seed, name="augment"),
-                                    model], name="trainer")
-        batches = training_batches(split.x_train, split.y_train, params.batch_size, params.seed, max_shift=0)
+        trainer = keras.Sequential([
+            keras.Input(model.input_shape[1:]),
+            DeviceAugmentation(settings.augment, settings.max_shift, settings.seed, name="augment"),
+            model], name="trainer")
+        batches = training_batches(split.x_train, split.y_train, settings.batch_size, settings.seed, max_shift=0)
     else:
         trainer = model
-        batches = training_batches(split.x_train, split.y_train, params.batch_size, params.seed, params.max_shift,
-                                   params.augment)
-    compile_model(keras, trainer, params, steps * params.epochs, setup.jit)
-    logger = epoch_logger(keras, "train", params.epochs, live_dir)
-    validation = (to_model_input(split.x_val), one_hot(split.y_val)) if params.validation_size else None
+        batches = training_batches(split.x_train, split.y_train, settings.batch_size, settings.seed, settings.max_shift,
+                                   settings.augment)
+    compile_model(keras, trainer, params, steps * settings.epochs, setup.jit)
+    logger = epoch_logger(keras, "train", settings.epochs, live_dir)
+    validation = (to_model_input(split.x_val), one_hot(split.y_val)) if settings.validation_size else None
     start = time.perf_counter()
     trainer.fit(
         batches,
         steps_per_epoch=steps,
-        epochs=params.epochs,
+        epochs=settings.epochs,
         validation_data=validation,
         validation_batch_size=VALIDATION_BATCH,
         callbacks=[logger],
@@ -155,12 +156,14 @@ def fit(setup: Setup, params: TrainParams, split: Split, live_dir: Path | None):
     return model, logger, time.perf_counter() - start
 
 
-def summarize(setup: Setup, params: TrainParams, model, logger, fit_seconds: float, n_train: int) -> dict:
-    images_per_epoch = steps_per_epoch(n_train, params.batch_size) * params.batch_size
+def summarize(setup: Setup, params: TrainParams, model, logger, fit_seconds: float, n_train: int,
+              started: float) -> dict:
+    settings = params.train
+    images_per_epoch = steps_per_epoch(n_train, settings.batch_size) * settings.batch_size
     steady = logger.epoch_times[1:] or logger.epoch_times
     final = logger.history[-1]
     return {
-        "variant": params.variant.value,
+        "variant": params.model.variant.value,
         "backend": setup.selection.backend.value,
         "device": setup.selection.device.value,
         "device_name": setup.selection.device_name,
@@ -170,13 +173,13 @@ def summarize(setup: Setup, params: TrainParams, model, logger, fit_seconds: flo
         "data_parallel_devices": setup.replicas,
         "augmentation": "device" if setup.augment_on_device else "host",
         "params": int(model.count_params()),
-        "epochs": params.epochs,
-        "batch_size": params.batch_size,
+        "epochs": settings.epochs,
+        "batch_size": settings.batch_size,
         "fit_seconds": round(fit_seconds, 3),
-        "stage_wall_seconds": round(time.perf_counter() - STARTED, 3),
+        "stage_wall_seconds": round(time.perf_counter() - started, 3),
         "first_epoch_seconds": round(logger.epoch_times[0], 3),
         "steady_epoch_seconds": round(float(np.median(steady)), 3),
-        "images_per_second": round(images_per_epoch * params.epochs / fit_seconds, 1),
+        "images_per_second": round(images_per_epoch * settings.epochs / fit_seconds, 1),
         "steady_images_per_second": round(images_per_epoch / float(np.median(steady)), 1),
         "val_accuracy": final.get("val_accuracy"),
         "train_accuracy": final.get("accuracy"),
@@ -188,17 +191,19 @@ def summarize(setup: Setup, params: TrainParams, model, logger, fit_seconds: flo
 
 
 def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path | None,
-          metrics_out: Path | None = None) -> dict:
+          metrics_out: Path | None = None, started: float | None = None) -> dict:
     """Train and save the float model; return the summary metrics.
 
     The curves are written to a temporary folder and swapped in with the model and the
     summary at the end, so an interrupted run leaves the previous run's outputs untouched.
+    `started` (time.perf_counter(); default: now) is where the summary's stage wall time begins.
     """
-    split = load_split(data_path, params.validation_size, params.seed)
+    started = time.perf_counter() if started is None else started
+    split = load_split(data_path, params.train.validation_size, params.train.seed)
     setup = set_up(params)
     with atomic_dir(live_dir) if live_dir else contextlib.nullcontext() as live_tmp:
         model, logger, fit_seconds = fit(setup, params, split, live_tmp)
-        summary = summarize(setup, params, model, logger, fit_seconds, len(split.x_train))
+        summary = summarize(setup, params, model, logger, fit_seconds, len(split.x_train), started)
         with atomic_path(model_out) as tmp:
             model.save(tmp)
         if metrics_out:
@@ -207,7 +212,7 @@ def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path 
 
 
 def run(args, params: TrainParams) -> str:
-    summary = train(params, args.data, args.model, args.live_dir, args.metrics)
+    summary = train(params, args.data, args.model, args.live_dir, args.metrics, args.started)
     return (f"{summary['variant']} on {summary['backend']}/{summary['device_name']}: "
             f"val_accuracy {summary['val_accuracy']:.4f}, {summary['stage_wall_seconds']:.0f} s; wrote {args.model}")
 

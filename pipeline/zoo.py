@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 
 from export.atomic import write_json
+from export.formats import FORMATS, Precision
+from pipeline import report
 from pipeline.stage import Stage
 
 ZOO_FILE = Path("metrics/zoo.json")
@@ -31,22 +33,21 @@ REFERENCES = [
 ]
 
 
+ZOO_COLUMNS = ("accuracy", "size_bytes", "latency_p50_ms", "agreement", "arena_bytes", "macs")
+
+
 def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.json"),
            train: Path = Path("metrics/train.json")) -> dict:
+    """Add (or replace) the evaluated variant's entry: every evaluate row, keras ones included."""
     rows = json.loads(evaluate.read_text())["formats"]
     summary = json.loads(train.read_text())
-    entry = {
-        "variant": summary["variant"],
-        "params": summary["params"],
-        "float_accuracy": rows["keras_float"]["accuracy"],
-        "qat_accuracy": rows["keras_qat"]["accuracy"],
-        **{f"{name}_{key}": rows[name][key] for name in ("tflite_int8", "onnx_int8", "tflite_float", "onnx_float")
-           for key in ("accuracy", "size_bytes", "latency_p50_ms")},
-    }
-    if "tflm_int8" in rows:
-        entry.update({"tflm_arena_bytes": rows["tflm_int8"]["arena_bytes"], "macs": rows["tflm_int8"]["macs"],
-                      "tflm_agreement": rows["tflm_int8"]["agreement"]})
+    entry = {"variant": summary["variant"], "params": summary["params"],
+             "formats": {name: {key: row[key] for key in ZOO_COLUMNS if key in row} for name, row in rows.items()}}
     zoo = json.loads(zoo_file.read_text()) if zoo_file.exists() else {"variants": {}}
+    for name, kept in zoo["variants"].items():
+        if name != entry["variant"] and "formats" not in kept:
+            raise ValueError(f"{zoo_file}: variant {name!r} is in an older layout (no 'formats'); re-run it "
+                             f"(dvc exp run -S model.variant={name}) or delete its entry")
     zoo["variants"][entry["variant"]] = entry
     zoo["references"] = REFERENCES
     write_json(zoo_file, zoo)
@@ -54,31 +55,32 @@ def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.js
 
 
 def table(zoo: dict) -> str:
-    lines = [
-        "| variant | parameters | MACs | float acc. | int8 TFLite acc. | int8 ONNX acc. | int8 TFLite size | "
-        "int8 ONNX size | TFLM arena | int8 TFLite p50 | int8 ONNX p50 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    """One line per variant and file, in the order the evaluate stage measured them."""
+    lines = ["| variant | parameters | file | accuracy | size | p50 latency | MACs | TFLM arena |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
     for v in zoo["variants"].values():
-        lines.append(
-            f"| {v['variant']} | {v['params']:,} | {_maybe(v.get('macs'), '{:,}')} | {v['float_accuracy']:.2%} | "
-            f"{v['tflite_int8_accuracy']:.2%} | {v['onnx_int8_accuracy']:.2%} | "
-            f"{v['tflite_int8_size_bytes'] / 1024:.1f} KiB | {v['onnx_int8_size_bytes'] / 1024:.1f} KiB | "
-            f"{_maybe(v.get('tflm_arena_bytes'), '{:,} B')} | {v['tflite_int8_latency_p50_ms']:.3f} ms | "
-            f"{v['onnx_int8_latency_p50_ms']:.3f} ms |")
+        for name, row in v["formats"].items():
+            lines.append(f"| {v['variant']} | {v['params']:,} | {name} | {row['accuracy']:.2%} | "
+                         f"{row['size_bytes'] / 1024:.1f} KiB | {row['latency_p50_ms']:.3f} ms | "
+                         f"{_maybe(row.get('macs'), '{:,}')} | {_maybe(row.get('arena_bytes'), '{:,} B')} |")
     return "\n".join(lines)
 
 
 def _maybe(value, form: str) -> str:
-    return "not measured" if value is None else form.format(value)
+    return "" if value is None else form.format(value)
 
 
-def plot(zoo: dict, out: Path) -> None:
+def plotted(formats=FORMATS) -> list[str]:
+    """The files drawn per variant: the deployed one, and the int8 ones the runtime bundles."""
+    return [f.name for f in formats if f.deployed or (f.bundled and f.precision is Precision.INT8)]
+
+
+def plot(zoo: dict, out: Path, formats=FORMATS) -> None:
     from pipeline.plots import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6), sharey=True)
-    for axis, key, label in ((axes[0], "size_bytes", "int8 file size (kB)"),
+    for axis, key, label in ((axes[0], "size_bytes", "file size (kB)"),
                              (axes[1], "latency_p50_ms", "batch-1 latency p50 on 2 CPU cores (ms)")):
         for reference in REFERENCES:
             if "accuracy_range" in reference:
@@ -92,10 +94,11 @@ def plot(zoo: dict, out: Path) -> None:
                               (reference["size_kb"], reference["accuracy"]), textcoords="offset points",
                               xytext=(4, 8), fontsize=7)
         for index, v in enumerate(zoo["variants"].values()):
-            for fmt, marker in (("tflite_int8", "D"), ("onnx_int8", "o")):
-                x = v[f"{fmt}_{key}"] / 1024 if key == "size_bytes" else v[f"{fmt}_{key}"]
-                axis.scatter(x, v[f"{fmt}_accuracy"] * 100, marker=marker, s=60, color=f"C{index}",
-                             label=f"{v['variant']} {fmt}")
+            for name, marker in zip((n for n in plotted(formats) if n in v["formats"]), "Do^sv<>p"):
+                row = v["formats"][name]
+                x = row[key] / 1024 if key == "size_bytes" else row[key]
+                axis.scatter(x, row["accuracy"] * 100, marker=marker, s=60, color=f"C{index}",
+                             label=f"{v['variant']} {name}")
         if key == "size_bytes":
             axis.set_xscale("log")
             axis.set_xticks([3, 5, 10, 20, 50, 100])
@@ -113,11 +116,14 @@ def plot(zoo: dict, out: Path) -> None:
     save(fig, out)
 
 
-def run(args, _params) -> str:
+def run(args, _params, formats=FORMATS) -> str:
     entry = record(args.zoo, args.evaluate, args.train)
     zoo = json.loads(args.zoo.read_text())
-    plot(zoo, args.plot)
+    plot(zoo, args.plot, formats)
     print(table(zoo))
+    report.write(args.figures, "Model zoo: every variant recorded",
+                 f"the zoo stage (`dvc repro zoo`, and `dvc exp run -S model.variant=tiny` for tiny) from `{args.zoo}`",
+                 table(zoo))
     return f"recorded {entry['variant']} in {args.zoo}; {len(zoo['variants'])} variant(s) drawn in {args.plot}"
 
 
@@ -126,6 +132,7 @@ def arguments(parser) -> None:
     parser.add_argument("--train", type=Path, default=Path("metrics/train.json"))
     parser.add_argument("--zoo", type=Path, default=ZOO_FILE)
     parser.add_argument("--plot", type=Path, default=Path("plots/zoo.png"))
+    parser.add_argument("--figures", type=Path, default=Path("docs/figures/zoo.md"))
 
 
 STAGE = Stage("zoo", __doc__.splitlines()[0], run, None, arguments, catches=(OSError, KeyError, ValueError))

@@ -55,6 +55,7 @@ import json  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from .digits import NUM_LABELS  # noqa: E402
 from .engines import ENGINES  # noqa: E402
 from .errors import ClassifierError  # noqa: E402
 from .files import BATCH  # noqa: E402
@@ -98,7 +99,7 @@ def format_text(result: dict) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runtime.classify", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    parser.add_argument("--model", type=Path, help="a .tflite or .onnx model (default: the bundled int8 model)")
+    parser.add_argument("--model", type=Path, help="a .tflite or .onnx model, or the .cc of a TFLite Micro build (default: the bundled int8 model)")
     parser.add_argument("--engine", choices=list(ENGINES), help="default: from the suffix")
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="also report the K best labels")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -107,8 +108,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              '"uncertain": true in JSON')
     parser.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if not 1 <= args.top_k <= 10:
-        parser.error(f"--top-k must be between 1 and 10, got {args.top_k}")
+    if not 1 <= args.top_k <= NUM_LABELS:
+        parser.error(f"--top-k must be between 1 and {NUM_LABELS}, got {args.top_k}")
     if args.batch_size < 1:
         parser.error("--batch-size must be >= 1")
     if not 0.0 <= args.min_confidence <= 1.0:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import numbers
 import os
 import warnings
@@ -13,16 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from .digits import INPUT_SHAPE, NUM_LABELS
 from .engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
 from .errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, UnverifiedModelWarning
-from .preprocess import SIZE, preprocess_image
+from .manifest import MANIFEST_NAME, read_manifest, verify
+from .preprocess import preprocess_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
-MANIFEST_NAME = "manifest.json"
-EXPECTED_INPUT = (SIZE, SIZE, 1)
-NUM_LABELS = 10
 TFLITE_MAGIC = b"TFL3"
+MODEL_INPUT = ", ".join(str(dim) for dim in INPUT_SHAPE)  # "28, 28, 1", for messages
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,7 +49,7 @@ class Prediction:
 
 @dataclass(frozen=True)
 class Result:
-    """One file's outcome from `Classifier.classify_paths`: a prediction, or the error for that file."""
+    """One item's outcome from `classify_paths` or `predict_batch`: a prediction, or the error for that item."""
 
     path: str
     prediction: Prediction | None = None
@@ -80,19 +79,20 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
     """Open `path` with `engine` (default: chosen from the suffix). No manifest check."""
     path = Path(path)
     _check_model_path(path)
-    _check_threads(threads)
+    _check_count("threads", threads, none_means="the engine's default")
     if engine is None:
         try:
             engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
         except KeyError:
-            raise ModelLoadError(f"{path}: unknown model type; expected .tflite or .onnx, or pass an engine") from None
+            raise ModelLoadError(f"{path}: unknown model type; expected {' or '.join(ENGINE_BY_SUFFIX)}, "
+                                 "or pass an engine") from None
     _check_container(path, engine)
     instance = engine_spec(engine).load_class()(path, threads=threads)
-    # A symbolic dimension (-1: [N, H, W, 1] models) is accepted; the model must then run at 28x28.
+    # A symbolic dimension (-1: [N, H, W, 1] models) is accepted; the model must then run at INPUT_SHAPE.
     if len(instance.input_shape) != 4 or any(
-            dim not in (-1, want) for dim, want in zip(instance.input_shape[1:], EXPECTED_INPUT)):
+            dim not in (-1, want) for dim, want in zip(instance.input_shape[1:], INPUT_SHAPE)):
         raise ModelLoadError(
-            f"{path}: input shape {list(instance.input_shape)} is not a digit model's [N, 28, 28, 1]"
+            f"{path}: input shape {list(instance.input_shape)} is not a digit model's [N, {MODEL_INPUT}]"
         )
     _check_output(path, instance)
     return instance
@@ -100,63 +100,21 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
 
 def _check_model_path(path: Path) -> None:
     if path.is_dir():
-        raise ModelLoadError(f"{path}: is a folder; pass the model file in it (a .tflite or .onnx file)")
+        raise ModelLoadError(f"{path}: is a folder; pass the model file in it (a {' or '.join(ENGINE_BY_SUFFIX)} file)")
     if not path.is_file():
         raise ModelLoadError(f"{path}: no such model file")
 
 
-def _check_threads(threads: Any) -> None:
-    if threads is None:
-        return
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise InputError(f"threads must be a whole number >= 1 (or None for the engine's default), got {threads!r}")
-
-
 def _check_output(path: Path, instance) -> None:
-    """A digit model answers [N, 10]; run one blank image to be sure (declared shapes can be symbolic)."""
+    """A digit model answers [N, NUM_LABELS]; run one blank image to be sure (declared shapes can be symbolic)."""
     try:
-        out = np.asarray(instance.run(np.zeros((1, *EXPECTED_INPUT), np.float32)))
+        out = np.asarray(instance.run(np.zeros((1, *INPUT_SHAPE), np.float32)))
     except Exception as error:  # the engines raise their own untyped errors for a broken graph
         detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        raise ModelLoadError(f"{path}: the model cannot run on a [1, 28, 28, 1] image ({detail})") from None
+        raise ModelLoadError(f"{path}: the model cannot run on a [1, {MODEL_INPUT}] image ({detail})") from None
     if out.shape != (1, NUM_LABELS):
         raise ModelLoadError(f"{path}: output shape {list(out.shape)} for one image is not a digit model's "
                              f"[N, {NUM_LABELS}]")
-
-
-def read_manifest(directory: Path) -> dict | None:
-    path = directory / MANIFEST_NAME
-    if not path.exists():
-        return None
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"{path}: unreadable manifest ({str(error).splitlines()[0]})") from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or not all(isinstance(entry, dict) for entry in files.values()):
-        raise ModelLoadError(f"{path}: unreadable manifest (no 'files' mapping of file name to entry); "
-                             "re-export it (dvc repro) or reinstall")
-    return manifest
-
-
-def verify(path: Path, manifest: dict) -> dict:
-    """Raise ModelIntegrityError unless `path`'s sha256 and size match its manifest entry."""
-    entry = manifest["files"].get(path.name)
-    if entry is None:
-        raise ModelIntegrityError(f"{path}: not listed in {path.parent / MANIFEST_NAME}")
-    size = path.stat().st_size
-    if size != entry.get("size_bytes"):
-        raise ModelIntegrityError(
-            f"{path}: {size:,} bytes, but the manifest says {entry.get('size_bytes')}; "
-            "the file was modified or truncated: re-export it (dvc repro) or reinstall"
-        )
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != entry.get("sha256"):
-        raise ModelIntegrityError(
-            f"{path}: sha256 {digest[:12]}... does not match the manifest's {str(entry.get('sha256'))[:12]}...; "
-            "the file was modified or truncated: re-export it (dvc repro) or reinstall"
-        )
-    return entry
 
 
 def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> Path:
@@ -164,11 +122,15 @@ def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> P
     manifest = read_manifest(directory)
     if manifest is None:
         raise ModelLoadError(f"{directory}: no bundled model; run `dvc repro` or pass --model PATH")
-    choices = [engine_spec(engine)] if engine else list(ENGINES.values())
+    int8 = {entry.get("engine"): name for name, entry in reversed(manifest["files"].items())
+            if entry.get("precision") == "int8"}
+    choices = [engine_spec(engine)] if engine else [spec for spec in ENGINES.values() if spec.name in int8]
     for spec in choices:
-        for name, entry in manifest["files"].items():
-            if entry.get("engine") == spec.name and entry.get("precision") == "int8" and spec.installed():
-                return directory / name
+        if spec.name in int8 and spec.installed():
+            return directory / int8[spec.name]
+    if engine and engine not in int8:
+        raise ModelLoadError(f"no bundled model runs in {engine} (bundled: {', '.join(int8) or 'none'}); "
+                             "pass --model PATH")
     wanted = " or ".join(spec.name for spec in choices)
     install = " or ".join(spec.pip for spec in choices)
     raise EngineUnavailableError(f"no usable bundled model for {wanted}: pip install {install}")
@@ -200,7 +162,7 @@ class Classifier:
         bundled = path is None
         path = default_model(engine) if bundled else Path(path)
         _check_model_path(path)
-        _check_threads(threads)
+        _check_count("threads", threads, none_means="the engine's default")
         manifest = read_manifest(path.parent)
         entry = None
         if manifest is not None:
@@ -216,38 +178,33 @@ class Classifier:
         """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities."""
         return self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
 
-    def predict(self, inputs: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction | list[Prediction]:
-        """Classify one image or a batch (list/tuple, or an (N, H, W) array).
+    def predict(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
+        """Classify one image: a path, bytes-like, a binary file object, a PIL image, or a numpy
+        array (H, W) or (H, W, 1|3|4) of any size and numeric dtype.
 
-        An image is a path, bytes, a PIL image or a numpy array of any size. A prediction whose
-        top probability is under `min_confidence` comes back with `uncertain=True`. In a batch,
-        the first item that cannot be classified raises its error, naming its index; use
-        `predict_batch` for one result per item, good and bad.
+        Several images (a list, tuple or other iterable; a 4-D array; a 3-D array whose last axis
+        is not 1, 3 or 4) raise InputError naming `predict_batch`, which takes them. A prediction
+        whose top probability is under `min_confidence` comes back with `uncertain=True`.
         """
-        _check_top_k(top_k)
+        _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
-        single, items = _as_items(inputs)
-        if not items:
-            raise InputError("nothing to classify: empty batch")
-        if single:
-            return to_prediction(self.probabilities(preprocess_image(items[0])[None])[0], top_k, min_confidence)
-        results = self.predict_batch(items, top_k, min_confidence)
-        failed = next((r for r in results if not r.ok), None)
-        if failed is not None:
-            raise failed.exception
-        return [r.prediction for r in results]
+        _check_one_image(image)
+        return to_prediction(self.probabilities(preprocess_image(image)[None])[0], top_k, min_confidence)
 
     def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
-        """One `Result` per item, in order: a prediction, or the error for that item alone.
+        """One `Result` per image, in order: a prediction, or the error for that image alone.
 
-        Items are what `predict` takes for one image. A result's `path` names the item: the
-        file's path for a path, else `[index]`; its `error` is the one-line message.
+        `items` is an iterable of what `predict` takes (a list, a generator...) or an array of
+        images stacked on its first axis, (N, H, W) or (N, H, W, C); one image on its own raises
+        InputError naming `predict`. A result's `path` is the image's path where it is one, else
+        `[index]`; its `error` is the one-line message, starting "item <index>: ".
         """
-        _check_top_k(top_k)
+        _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
+        _check_many_images(items)
         names, images, errors = [], [], {}
         for index, item in enumerate(items):
-            names.append(os.fsdecode(item) if isinstance(item, (str, bytes, Path)) else f"[{index}]")
+            names.append(os.fsdecode(item) if isinstance(item, (str, Path)) else f"[{index}]")
             try:
                 images.append(preprocess_image(item))
             except InputError as error:
@@ -269,10 +226,9 @@ class Classifier:
         """
         from .files import prepared_batches
 
-        _check_top_k(top_k)
+        _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
-        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
-            raise InputError(f"batch must be a whole number >= 1, got {batch!r}")
+        _check_count("batch", batch)
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         for prepared in prepared_batches(paths, batch, processes):
@@ -285,15 +241,25 @@ class Classifier:
                     yield Result(path, prediction=to_prediction(next(rows), top_k, min_confidence), note=note)
 
 
+def _check_count(name: str, value: Any, most: int | None = None, none_means: str | None = None) -> None:
+    """InputError unless `value` is a whole number (numpy's included, never a bool) from 1 to `most`.
+    With `none_means`, None is accepted too, and the message says what it stands for."""
+    if value is None and none_means:
+        return
+    whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if whole and value >= 1 and (most is None or value <= most):
+        return
+    if most is not None:
+        bounds = f"between 1 and {most}"
+    else:
+        bounds = ">= 1" + (f" (or None for {none_means})" if none_means else "")
+    raise InputError(f"{name} must be a whole number {bounds}, got {value!r}")
+
+
 def _check_confidence(value: Any) -> None:
     """Any real number type (numpy's float32 included) between 0 and 1."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not 0.0 <= value <= 1.0:
         raise InputError(f"min_confidence must be a probability between 0 and 1, got {value!r}")
-
-
-def _check_top_k(top_k: Any) -> None:
-    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or not 1 <= top_k <= NUM_LABELS:
-        raise InputError(f"top_k must be a whole number between 1 and {NUM_LABELS}, got {top_k!r}")
 
 
 def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
@@ -310,23 +276,31 @@ def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: flo
     )
 
 
-SINGLE_SOURCES = (str, bytes, bytearray, memoryview, Path)
+def _is_one_image(item: Any) -> bool:
+    """A source that is one image whatever its type's other traits (bytes and file objects iterate)."""
+    return isinstance(item, (str, bytes, bytearray, memoryview, Path, Image.Image)) or hasattr(item, "read")
 
 
-def _as_items(inputs: Any) -> tuple[bool, list]:
-    """(is one image, the items). One image: a path, bytes-like, a file object, a PIL image, or an
-    array (H, W) / (H, W, 1|3|4). A batch: a list or tuple, or an array (N, H, W) / (N, H, W, C)."""
-    if isinstance(inputs, (list, tuple)):
-        return False, list(inputs)
-    if isinstance(inputs, np.ndarray):
-        if inputs.ndim == 4 or (inputs.ndim == 3 and inputs.shape[-1] > 4):
-            return False, list(inputs)
-        if inputs.ndim == 3 and inputs.shape[-1] == 2:
-            raise InputError(f"array of shape {inputs.shape} is ambiguous: pass one image as (H, W) or "
-                             "(H, W, 1|3|4), or a batch as (N, H, W) or (N, H, W, C)")
-        return True, [inputs]
-    if isinstance(inputs, SINGLE_SOURCES) or hasattr(inputs, "read") or hasattr(inputs, "getpixel"):
-        return True, [inputs]
-    if isinstance(inputs, Iterable):
-        return False, list(inputs)
-    return True, [inputs]
+def _check_one_image(image: Any) -> None:
+    """`predict`'s rule: one image in; several get an error naming `predict_batch`."""
+    if isinstance(image, np.ndarray):
+        if image.ndim == 4 or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
+            raise InputError(f"predict takes one image, an array (H, W) or (H, W, 1|3|4), not shape {image.shape}; "
+                             "for a batch use predict_batch(images)")
+    elif isinstance(image, Iterable) and not _is_one_image(image):
+        raise InputError(f"predict takes one image, not several ({type(image).__name__}); "
+                         "for a batch use predict_batch(images)")
+
+
+def _check_many_images(items: Any) -> None:
+    """`predict_batch`'s rule: an iterable of images in; one image gets an error naming `predict`."""
+    if isinstance(items, np.ndarray):
+        if items.ndim < 3:
+            hint = "; for one image use predict(image)" if items.ndim == 2 else ""
+            raise InputError(f"predict_batch takes images stacked as (N, H, W) or (N, H, W, C), not an array of "
+                             f"shape {items.shape}{hint}")
+    elif _is_one_image(items):
+        raise InputError(f"predict_batch takes an iterable of images, not one ({type(items).__name__}); "
+                         "for one image use predict(image)")
+    elif not isinstance(items, Iterable):
+        raise InputError(f"predict_batch takes an iterable of images, got {type(items).__name__}")

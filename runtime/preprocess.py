@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .digits import SIZE
 from .errors import InputError, NoDigitError
 from .strokes import fill_outline, restore_contrast
 
 __all__ = ["preprocess_image", "open_image"]
-SIZE = 28
 DIGIT_BOX = 20
 MIN_SIDE = 8
 MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond this, a possible bomb

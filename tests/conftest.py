@@ -64,6 +64,20 @@ def tiny_pipeline(tmp_path_factory) -> TinyPipeline:
     return run
 
 
+@pytest.fixture
+def small_realworld(tmp_path) -> Path:
+    """One real-world picture of each digit and two non-digits: every real-world column, quickly."""
+    small = tmp_path / "realworld"
+    for label in range(10):
+        first = sorted((ROOT / "realworld" / "digits" / str(label)).iterdir())[0]
+        (small / "digits" / str(label)).mkdir(parents=True)
+        shutil.copyfile(first, small / "digits" / str(label) / first.name)
+    (small / "nondigits").mkdir()
+    for other in sorted((ROOT / "realworld" / "nondigits").iterdir())[:2]:
+        shutil.copyfile(other, small / "nondigits" / other.name)
+    return small
+
+
 @pytest.fixture(scope="session")
 def converted(tiny_pipeline, tmp_path_factory) -> Path:
     """Every format exported on this machine from the committed tf_keras models (the export stage)."""

@@ -51,7 +51,8 @@ def test_params(base: dict, **overrides: dict) -> dict:
     params["qat"].update(epochs=1, batch_size=64)
     params["export"].update(calibration_samples=64)
     for section, values in overrides.items():
-        params[section].update(values)
+        for key, value in values.items():  # a nested mapping (evaluate.gates) is merged, not replaced
+            params[section][key] = {**params[section][key], **value} if isinstance(value, dict) else value
     return params
 
 

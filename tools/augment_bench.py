@@ -41,30 +41,32 @@ def main(argv: list[str] | None = None) -> int:
     import keras
     from pipeline.augment import augment
     from pipeline.augment_device import DeviceAugmentation
-    from pipeline.model import build_model
+    from pipeline.architecture import build_model
     from pipeline.params import read_params, train_params
+    from runtime.digits import INPUT_SHAPE, NUM_LABELS, SIZE
 
     params = train_params(read_params())
+    settings, variant = params.train, params.model.variant
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (args.batch, 28, 28), dtype=np.uint8)
-    labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, args.batch)]
+    images = rng.integers(0, 256, (args.batch, SIZE, SIZE), dtype=np.uint8)
+    labels = np.eye(NUM_LABELS, dtype=np.float32)[rng.integers(0, NUM_LABELS, args.batch)]
     x = images[..., None].astype(np.float32) / 255
 
-    host = images_per_second(lambda: augment(images, rng, params.augment), args.batch, args.seconds)
+    host = images_per_second(lambda: augment(images, rng, settings.augment), args.batch, args.seconds)
 
     def step_rate(head, with_recipe: bool) -> float:
-        recipe = [DeviceAugmentation(params.augment, params.max_shift, 0)] if with_recipe else []
-        trainer = keras.Sequential([keras.Input((28, 28, 1)), *recipe, *head])
+        recipe = [DeviceAugmentation(settings.augment, settings.max_shift, 0)] if with_recipe else []
+        trainer = keras.Sequential([keras.Input(INPUT_SHAPE), *recipe, *head])
         trainer.compile(optimizer="adam", loss="categorical_crossentropy", jit_compile=True)
         return images_per_second(lambda: trainer.train_on_batch(x, labels), args.batch, args.seconds)
 
     # The recipe alone: in a compiled train step whose model is one small dense layer.
     def probe():
-        return [keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+        return [keras.layers.Flatten(), keras.layers.Dense(NUM_LABELS, activation="softmax")]
 
     device = 1 / (1 / step_rate(probe(), True) - 1 / step_rate(probe(), False))
-    plain = step_rate([build_model(keras, params.variant)], False)
-    augmented = step_rate([build_model(keras, params.variant)], True)
+    plain = step_rate([build_model(keras, variant)], False)
+    augmented = step_rate([build_model(keras, variant)], True)
     devices = ", ".join(str(d) for d in keras.distribution.list_devices())
     print(f"backend {keras.backend.backend()}, devices {devices}, batch {args.batch}")
     print(f"{'host recipe (numpy, 1 core)':<38} {host:>12,.0f} images/s")

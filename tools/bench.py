@@ -1,9 +1,10 @@
-"""Benchmark the runtime on this machine: python -m tools.bench [--models DIR] [--cli] [--folder N]
+"""Benchmark the runtime on this machine: python -m tools.bench [--models DIR] [--cli N] [--folder N] [--figures PATH]
 
 Per model file and engine (each in its own process, so peak RSS is its own): load time,
 batch-1 latency p50/p99, batch-256 throughput, peak RSS. Optionally the whole CLI process
 from start to answer, and classifying a folder of N generated PNGs (its peak RSS is the whole
-process tree's: the parent and its decoding workers together).
+process tree's: the parent and its decoding workers together). `--figures PATH` also writes
+what it prints as a Markdown page (docs/figures/bench.md), naming the command that made it.
 (This was `python -m runtime.bench`; it moved out of the embeddable package.)
 """
 
@@ -26,6 +27,7 @@ import numpy as np
 from runtime.engines import ENGINE_BY_SUFFIX, ENGINES
 from runtime.model import BUNDLED_DIR
 from runtime.timing import latencies_ms, summary, throughput
+from tools.figures import command_line, count, figures_path, write_figures
 
 
 def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:
@@ -122,28 +124,34 @@ def folder_rate(count: int) -> dict:
             "peak_rss_mb": round(rss.peak / 2**20, 1)}
 
 
-def print_table(rows: list[dict]) -> None:
+def table_lines(rows: list[dict]) -> list[str]:
     header = f"{'model':<20} {'engine':<7} {'load ms':>8} {'p50 ms':>8} {'p99 ms':>8} {'img/s @256':>11} {'RSS MB':>7}"
-    print(header)
-    print("-" * len(header))
+    lines = [header, "-" * len(header)]
     for r in rows:
-        print(f"{r['model']:<20} {r['engine']:<7} {r['load_ms']:>8.1f} {r['latency_p50_ms']:>8.4f} "
-              f"{r['latency_p99_ms']:>8.4f} {r['throughput_per_s']:>11,.0f} {r['peak_rss_mb']:>7.1f}")
+        lines.append(f"{r['model']:<20} {r['engine']:<7} {r['load_ms']:>8.1f} {r['latency_p50_ms']:>8.4f} "
+                     f"{r['latency_p99_ms']:>8.4f} {r['throughput_per_s']:>11,.0f} {r['peak_rss_mb']:>7.1f}")
+    return lines
 
 
-def count(low: int):
-    """argparse type: a whole number >= low, refused in one line otherwise."""
+def print_table(rows: list[dict]) -> None:
+    print("\n".join(table_lines(rows)))
 
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
-        return value
 
-    return parse
+def report_lines(report: dict) -> list[str]:
+    """What the benchmark prints, line by line, after its first line (the CPUs and the runs)."""
+    lines = table_lines(report["models"])
+    lines += [f"skipped: {line}" for line in report["skipped"]]
+    if "app" in report:
+        from tools.bench_app import app_lines
+
+        lines += ["", *app_lines(report["app"])]
+    if "cli_seconds" in report:
+        lines += ["", f"python -m runtime.classify digit.png (whole process): median {report['cli_seconds']['median']} s"]
+    if "folder" in report:
+        f = report["folder"]
+        lines.append(f"classify folder of {f['images']:,} PNGs: {f['seconds']} s = {f['images_per_s']:,.0f} images/s, "
+                     f"peak RSS {f['peak_rss_mb']} MB (the parent and its workers together)")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,11 +165,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="also time what an app sees: predict(path) vs Pillow decoding, predict(array) vs "
                              "the raw engine call, and 1 vs 2 threads sharing one Classifier")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--figures", type=Path, metavar="PATH",
+                        help="also write what is printed as a Markdown page at PATH (e.g. docs/figures/bench.md)")
     parser.add_argument("--one", nargs=2, metavar=("PATH", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure_one(Path(args.one[0]), args.one[1], args.runs, args.threads)))
         return 0
+    figures = figures_path(parser, args.figures)
     if not args.models.is_dir():
         parser.error(f"--models {args.models}: no such folder")
     models = models_in(args.models)
@@ -191,23 +202,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.folder:
         report["folder"] = folder_rate(args.folder)
     status = 0 if rows else 1  # every model skipped: nothing was measured
+    lines = report_lines(report)
+    if figures and rows:  # a page with no rows would only replace the last good one
+        write_figures(figures, "Runtime benchmark", command_line(parser.prog, argv),
+                      f"Machine: {os.cpu_count()} CPUs. Each model is timed in its own process (its peak RSS is its own), "
+                      f"with the runtime's default threads; batch-1 latency over {args.runs} calls after warm-up.",
+                      lines)
     if args.json:
         print(json.dumps(report, indent=2))
         return status
     print(f"runtime benchmark, {os.cpu_count()} CPUs, batch-1 latency over {args.runs} calls after warm-up")
-    print_table(rows)
-    for line in skipped:
-        print(f"skipped: {line}")
-    if "app" in report:
-        from tools.bench_app import print_app
-
-        print_app(report["app"])
-    if "cli_seconds" in report:
-        print(f"\npython -m runtime.classify digit.png (whole process): median {report['cli_seconds']['median']} s")
-    if "folder" in report:
-        f = report["folder"]
-        print(f"classify folder of {f['images']:,} PNGs: {f['seconds']} s = {f['images_per_s']:,.0f} images/s, "
-              f"peak RSS {f['peak_rss_mb']} MB (the parent and its workers together)")
+    print("\n".join(lines))
     return status
 
 

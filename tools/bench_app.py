@@ -1,14 +1,21 @@
-"""What an app sees, measured side by side in one run (`python -m tools.bench --app`):
+"""What an app sees, measured side by side in one run: python -m tools.bench_app [--runs N] [--figures PATH]
 
 - `Classifier.predict(path)` against the naive Pillow baseline `open -> convert("L") ->
   resize((28, 28))` of the same file, for a photo-like 640x480 PNG and a 1920x1080 JPEG;
 - `predict(28x28 uint8 array)` against the raw engine call (`set_tensor`/`invoke`/`get_tensor`
   or `session.run`) on the same model;
 - throughput of 1 and 2 threads sharing one Classifier.
+
+`python -m tools.bench --app` adds the same table to the runtime benchmark. `--figures PATH` also
+writes what is printed as a Markdown page (docs/figures/bench_app.md), naming the command that made it.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import os
+import sys
 import tempfile
 import threading
 import time
@@ -17,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from runtime.digits import INPUT_SHAPE, SIZE
 from runtime.timing import latencies_ms
 
 
@@ -42,13 +50,13 @@ def _median_ms(run, runs: int) -> float:
 
 def _pillow_baseline(path: Path) -> None:
     with Image.open(path) as image:
-        image.convert("L").resize((28, 28))
+        image.convert("L").resize((SIZE, SIZE))
 
 
 def _raw_call(classifier):
     """The engine's own call on a prepared int8/float input, without the runtime's preprocessing."""
     engine = classifier.engine
-    x = np.zeros((1, 28, 28, 1), np.float32)
+    x = np.zeros((1, *INPUT_SHAPE), np.float32)
     quant = engine.input_quantization
     if engine.name == "litert":
         from ai_edge_litert.interpreter import Interpreter
@@ -64,7 +72,12 @@ def _raw_call(classifier):
             return interpreter.get_tensor(out["index"])
 
         return call
-    session = engine._small  # the session the runtime uses for one image
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()  # as the runtime's session for one image: one thread, no spinning
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = ort.InferenceSession(str(classifier.path), options, providers=["CPUExecutionProvider"])
     feed = {session.get_inputs()[0].name: quant.quantize(x) if quant else x}
     return lambda: session.run(None, feed)
 
@@ -90,8 +103,24 @@ def threaded_throughput(classifier, threads: int, images: np.ndarray, seconds: f
     return sum(done) / (time.perf_counter() - start)
 
 
-def app_rows(runs: int) -> list[dict]:
+def bundled_engines() -> list[str]:
+    """The installed engines that have a bundled int8 model (TFLite Micro, say, has none)."""
     from runtime.engines import ENGINES
+    from runtime.errors import ModelLoadError
+    from runtime.model import default_model
+
+    names = []
+    for name, spec in ENGINES.items():
+        if spec.installed():
+            try:
+                default_model(name)
+            except ModelLoadError:
+                continue
+            names.append(name)
+    return names
+
+
+def app_rows(runs: int) -> list[dict]:
     from runtime.model import Classifier
 
     rows = []
@@ -104,7 +133,7 @@ def app_rows(runs: int) -> list[dict]:
 
         # MNIST-like arrays: light ink on black, the digit in a 20 px box
         digits = np.stack([np.asarray(draw_digit(d % 10, 28, 20, (5, 4), ink=255, paper=0)) for d in range(64)])
-        for engine in (name for name, spec in ENGINES.items() if spec.installed()):
+        for engine in bundled_engines():
             classifier = Classifier.load(engine=engine)
             for path in (png, jpeg):
                 predict = _median_ms(lambda: classifier.predict(path), runs)
@@ -122,11 +151,50 @@ def app_rows(runs: int) -> list[dict]:
     return rows
 
 
-def print_app(rows: list[dict]) -> None:
-    print("\nwhat an app sees (medians; ratio = case / baseline, measured side by side)")
+def app_lines(rows: list[dict]) -> list[str]:
     header = f"{'engine':<7} {'case':<42} {'value':>9} {'baseline':<22} {'value':>9} {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
+    lines = ["what an app sees (medians; ratio = case / baseline, measured side by side)", header, "-" * len(header)]
     for r in rows:
-        print(f"{r['engine']:<7} {r['case']:<42} {r['ms']:>9.3f} {r['baseline']:<22} {r['baseline_ms']:>9.3f} "
-              f"{r['ratio']:>6.2f}")
+        lines.append(f"{r['engine']:<7} {r['case']:<42} {r['ms']:>9.3f} {r['baseline']:<22} {r['baseline_ms']:>9.3f} "
+                     f"{r['ratio']:>6.2f}")
+    return lines
+
+
+def print_app(rows: list[dict]) -> None:
+    print("\n" + "\n".join(app_lines(rows)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tools.figures import command_line, count, figures_path, write_figures
+
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_app", description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=count(1), default=200,
+                        help="timed calls per case, 20 to 200 (the 28x28 array cases: 5 times as many)")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--figures", type=Path, metavar="PATH",
+                        help="also write what is printed as a Markdown page at PATH (e.g. docs/figures/bench_app.md)")
+    args = parser.parse_args(argv)
+    figures = figures_path(parser, args.figures)
+    rows = app_rows(args.runs)
+    if not rows:
+        from runtime.engines import ENGINES
+
+        hint = " or ".join(f"pip install {spec.pip}" for spec in ENGINES.values())
+        print(f"no engine installed: {hint}", file=sys.stderr)
+        return 1
+    runs = max(20, min(args.runs, 200))
+    facts = (f"Machine: {os.cpu_count()} CPUs. Times in ms are medians over {runs} calls per case ({runs * 5} for the "
+             "28x28 array); the thread rows count images classified in one second. The photos are generated: a digit "
+             "on uneven, noisy paper, saved as PNG and as JPEG quality 90.")
+    if figures:
+        write_figures(figures, "What an app sees", command_line(parser.prog, argv), facts, app_lines(rows))
+    if args.json:
+        print(json.dumps({"cpu_count": os.cpu_count(), "app": rows}, indent=2))
+        return 0
+    print(f"runtime benchmark, {os.cpu_count()} CPUs")
+    print("\n".join(app_lines(rows)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,7 +21,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from pipeline.params import Device, MixedPrecision, read_params, train_params
+from pipeline.params import DeviceKind, MixedPrecision, read_params, train_params
 
 CONFIGS = {
     # The pipeline's GPU path: large batch, bf16 compute, XLA, data prefetched on the host.
@@ -34,20 +34,21 @@ CONFIGS = {
 def run_one(name: str, data: Path, params_path: Path, epochs: int | None, device: str) -> dict:
     started = time.perf_counter()
     from pipeline import train
+    from pipeline.stage import process_started
 
     base = train_params(read_params(params_path))
     config = CONFIGS[name]
-    params = replace(
-        base,
+    params = replace(base, train=replace(
+        base.train,
         batch_size=config["batch_size"],
-        learning_rate=base.learning_rate * config["learning_rate_scale"],
+        learning_rate=base.train.learning_rate * config["learning_rate_scale"],
         mixed_precision=config["mixed_precision"],
-        device=Device(device),
-        epochs=epochs or base.epochs,
-    )
+        device=DeviceKind(device),
+        epochs=epochs or base.train.epochs,
+    ))
     with tempfile.TemporaryDirectory() as tmp:
         model_path = Path(tmp) / "model.keras"
-        summary = train.train(params, data, model_path, live_dir=None)
+        summary = train.train(params, data, model_path, live_dir=None, started=process_started())
         import keras
         import numpy as np
 
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--device", choices=[d.value for d in Device], default="gpu")
+    parser.add_argument("--device", choices=[d.value for d in DeviceKind], default="gpu")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--one", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -1,6 +1,10 @@
-"""Thin wrappers over the inference engines. Each takes float32 input normalized as in
-runtime.preprocess and returns float32 probabilities; int8 models are quantized and
-dequantized with the scale and zero point read from the model itself."""
+"""Thin wrappers over the inference engines, one module each, all behind one interface (`Engine`).
+
+Each takes float32 input normalized as in runtime.normalization and returns float32
+probabilities; int8 models are quantized and dequantized with the scale and zero point read
+from the model itself. The pipeline's Keras references (pipeline/keras_engine.py) implement the
+same interface, so evaluation, parity and benchmarks are one loop over the formats table.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,10 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import tempfile
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -20,12 +26,13 @@ _STDERR_LOCK = threading.RLock()  # fd 2 is process-wide: one swap at a time (re
 
 
 @contextlib.contextmanager
-def quiet_stderr():
+def quiet_stderr(captured: list[str] | None = None):
     """Silence the C-level stderr while an engine loads, and only then: LiteRT prints an INFO line
     on every load, and importing onnxruntime prints a coloured warning when it cannot persist its
     telemetry ID (an unprivileged user). The host's own logging settings are never changed.
 
-    Failures still surface as Python exceptions with their own messages.
+    With a `captured` list, what C code wrote is appended to it as one string on exit (TFLite
+    Micro reports its arena there). Failures still surface as Python exceptions.
     """
     with _STDERR_LOCK:
         try:
@@ -34,11 +41,16 @@ def quiet_stderr():
             yield
             return
         try:
-            with open(os.devnull, "w") as devnull:
-                os.dup2(devnull.fileno(), 2)
-                yield
+            with tempfile.TemporaryFile() if captured is not None else open(os.devnull, "wb") as sink:
+                os.dup2(sink.fileno(), 2)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, 2)
+                    if captured is not None:
+                        sink.seek(0)
+                        captured.append(sink.read().decode(errors="replace"))
         finally:
-            os.dup2(saved, 2)
             os.close(saved)
 
 
@@ -62,6 +74,22 @@ class Quantization:
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         return (q.astype(np.float32) - np.float32(self.zero_point)) * np.float32(self.scale)
+
+
+class Engine(Protocol):
+    """What every format opens into: the runtime's engines, TFLite Micro, and the Keras references.
+
+    `run` takes a float32 (N, 28, 28, 1) batch of model input and returns float32 (N, labels)
+    probabilities, a new array each call. `input_shape` is the model's declared NHWC shape (-1
+    for a symbolic batch); the quantizations are None for float tensors.
+    """
+
+    name: str
+    input_shape: tuple[int, ...]
+    input_quantization: Quantization | None
+    output_quantization: Quantization | None
+
+    def run(self, x: np.ndarray) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -88,6 +116,8 @@ ENGINES: dict[str, EngineSpec] = {
     for spec in (
         EngineSpec("litert", ".tflite", ".litert:LiteRtEngine", "ai_edge_litert", "ai-edge-litert"),
         EngineSpec("onnx", ".onnx", ".onnx:OnnxEngine", "onnxruntime", "onnxruntime"),
+        # The microcontroller's C source, run on the host in TFLite Micro's reference kernels.
+        EngineSpec("tflm", ".cc", ".tflm:TflmEngine", "tflite_micro", "tflite-micro"),
     )
 }
 ENGINE_BY_SUFFIX = {spec.suffix: name for name, spec in ENGINES.items()}

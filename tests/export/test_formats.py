@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from export.formats import FORMATS, Format, Precision, Source, export_order
+from export.formats import FORMATS, Format, Precision, Source, dependency_order
 
 
-def test_export_order_follows_sources_not_table_order():
-    order = [fmt.name for fmt in export_order(tuple(reversed(FORMATS)))]
+def test_dependency_order_follows_sources_and_references_not_table_order():
+    order = [fmt.name for fmt in dependency_order(tuple(reversed(FORMATS)))]
     for fmt in FORMATS:
-        if fmt.derived_from:
-            assert order.index(fmt.derived_from) < order.index(fmt.name)
+        for before in {fmt.derived_from, fmt.compare_with} - {None}:
+            assert order.index(before) < order.index(fmt.name)
     orphan = Format("x", ".x", "onnx", Precision.INT8, lambda *a: None, derived_from="nothing")
-    with pytest.raises(ValueError, match="derived_from names no exported format"):
-        export_order((orphan,))
+    with pytest.raises(ValueError, match="derived_from or compare_with names no format"):
+        dependency_order((orphan,))
     with pytest.raises(ValueError, match="exactly one of source and derived_from"):
         Format("y", ".y", "onnx", Precision.INT8, lambda *a: None, source=Source.QAT_MODEL, derived_from="x")
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -15,10 +18,11 @@ PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def flat_keys(tree: dict, prefix: str = "") -> set[str]:
+    """Every dotted key, of a mapping (such as train.augment) as well as of a value."""
     keys = set()
     for key, value in tree.items():
         name = f"{prefix}{key}"
-        keys |= flat_keys(value, name + ".") if isinstance(value, dict) else {name}
+        keys |= {name, *flat_keys(value, name + ".")} if isinstance(value, dict) else {name}
     return keys
 
 
@@ -28,15 +32,16 @@ def declared_params() -> set[str]:
 
 def test_every_declared_param_exists():
     keys = flat_keys(PARAMS)
-    sections = set(PARAMS)
     for name in declared_params():
-        assert name in keys or name in sections, f"dvc.yaml names {name}, which params.yaml lacks"
+        assert name in keys, f"dvc.yaml names {name}, which params.yaml lacks"
 
 
 def test_every_param_is_read_by_some_stage():
     declared = declared_params()
     for key in flat_keys(PARAMS):
-        assert key in declared or key.split(".")[0] in declared, f"params.yaml key {key} is used by no stage"
+        parts = key.split(".")
+        read = any(".".join(parts[:n]) in declared for n in range(1, len(parts) + 1))
+        assert read, f"params.yaml key {key} is used by no stage"
 
 
 def test_each_stage_lists_its_own_script():
@@ -45,50 +50,96 @@ def test_each_stage_lists_its_own_script():
         assert f"python -m pipeline.{name}" in stage["cmd"], name
 
 
+def with_value(params: dict, key: str, value) -> dict:
+    """A deep copy of `params` with the dotted `key` set to `value`."""
+    copy = yaml.safe_load(yaml.safe_dump(params))
+    *parents, last = key.split(".")
+    mapping = copy
+    for parent in parents:
+        mapping = mapping[parent]
+    mapping[last] = value
+    return copy
+
+
 def test_typed_params_build_from_params_yaml():
     train, qat = P.train_params(PARAMS), P.qat_params(PARAMS)
-    assert train.backend is P.Backend(PARAMS["train"]["backend"]) and train.epochs == PARAMS["train"]["epochs"]
-    # QAT reads the train stage's split from the typed train params, never from the raw dict.
-    assert qat.split == P.Split(train.validation_size, train.seed)
-    assert P.export_params(PARAMS).variant.value == PARAMS["model"]["variant"]
-    assert P.evaluate_params(PARAMS).int8_min_agreement == PARAMS["evaluate"]["int8_min_agreement"]
+    assert train.train.backend is P.Backend(PARAMS["train"]["backend"])
+    assert train.train.epochs == PARAMS["train"]["epochs"]
+    assert train.train.augment.rotation == PARAMS["train"]["augment"]["rotation"]
+    # QAT reads the train section itself (its split and its recipe), never a copy of some of its keys.
+    assert qat.train == train.train and qat.model == train.model
+    assert qat.qat.epochs == PARAMS["qat"]["epochs"]
+    export = P.export_params(PARAMS)
+    assert (export.model.variant.value, export.export.opset) == (PARAMS["model"]["variant"], PARAMS["export"]["opset"])
+    assert P.evaluate_params(PARAMS).gates.int8_min_agreement == PARAMS["evaluate"]["gates"]["int8_min_agreement"]
     assert P.data_params(PARAMS).url == PARAMS["data"]["url"]
     assert P.validate_all(PARAMS) == ["model", "data", "train", "qat", "export", "evaluate"]
 
 
-def test_stage_params_match_dataclass_fields():
-    import dataclasses
-
-    for section, cls in (("train", P.TrainParams), ("qat", P.QatParams), ("export", P.ExportParams),
-                         ("evaluate", P.EvaluateParams), ("data", P.DataParams)):
-        fields = {f.name for f in dataclasses.fields(cls)} - {"variant", "split"}
-        if section == "qat":
-            fields -= {"augment"}  # QAT reuses train.augment
-        assert fields == set(PARAMS[section]), section
+def test_each_section_dataclass_holds_exactly_its_own_keys():
+    nested = {"train.augment": P.Augmentation, "evaluate.gates": P.GateThresholds}
+    for name, cls in [*P.SECTIONS.items(), *nested.items()]:
+        section = PARAMS
+        for part in name.split("."):
+            section = section[part]
+        assert [f.name for f in dataclasses.fields(cls)] == list(section), name
 
 
-@pytest.mark.parametrize("section, key, value, message", [
-    ("train", "epochs", -1, "train.epochs must be between 1 and 1000, got -1"),
-    ("train", "batch_size", 0, "train.batch_size must be between 1 and 65536, got 0"),
-    ("train", "backend", "mxnet", "train.backend must be one of auto, jax, tensorflow, torch; got 'mxnet'"),
-    ("train", "learning_rate", "fast", "train.learning_rate must be a number"),
-    ("train", "epochs", 2.5, "train.epochs must be an integer"),
-    ("train", "epochs", True, "train.epochs must be an integer"),
-    ("qat", "epochs", 0, "qat.epochs must be between"),
-    ("export", "opset", 19, "export.opset must be between 13 and 18"),
-    ("model", "variant", "huge", "model.variant must be one of standard, tiny"),
-    ("train", "augment", {"rotation": 90}, "train.augment.rotation must be in [0.0, 45.0], got 90"),
-    ("train", "augment", {"spin": 1}, "unknown key train.augment.spin"),
-    ("train", "augment", [1, 2], "train.augment must be a mapping"),
-    ("evaluate", "int8_min_agreement", 2, "evaluate.int8_min_agreement must be in"),
+def test_gate_thresholds_build_export_parity_gates():
+    """The expression pipeline/evaluate.py uses: evaluate.gates maps onto Gates field for field."""
+    from export.parity import Gates
+
+    gates = P.evaluate_params(PARAMS).gates
+    assert Gates(**dataclasses.asdict(gates)) == Gates(**PARAMS["evaluate"]["gates"])
+    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(Gates))  # one place for the values
+
+
+def test_params_is_a_leaf():
+    """params.py imports no other pipeline/ or export/ module (of runtime/, only digits.py), so that a stage
+    reading its params depends on no model, recipe or exporter code."""
+    modules = set()
+    for node in ast.walk(ast.parse((ROOT / "pipeline" / "params.py").read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, "pipeline/params.py has a relative import"
+            modules |= {node.module} if node.module != "runtime" else {f"runtime.{a.name}" for a in node.names}
+    project = {m for m in modules if m.split(".")[0] in ("pipeline", "export", "runtime")} - {"runtime.digits"}
+    assert not project, f"pipeline/params.py imports {sorted(project)}"
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("train.epochs", -1, "train.epochs must be between 1 and 1000, got -1"),
+    ("train.batch_size", 0, "train.batch_size must be between 1 and 65536, got 0"),
+    ("train.backend", "mxnet", "train.backend must be one of auto, jax, tensorflow, torch; got 'mxnet'"),
+    ("train.learning_rate", "fast", "train.learning_rate must be a number"),
+    ("train.learning_rate", 0, "train.learning_rate must be in (0.0, 10.0], got 0"),
+    ("train.epochs", 2.5, "train.epochs must be an integer"),
+    ("train.epochs", True, "train.epochs must be an integer"),
+    ("train.seed", -1, "train.seed must be >= 0, got -1"),
+    ("qat.epochs", 0, "qat.epochs must be between"),
+    ("export.opset", 19, "export.opset must be between 13 and 18"),
+    ("model.variant", "huge", "model.variant must be one of standard, tiny"),
+    ("train.augment", {"rotation": 90}, "train.augment.rotation must be in [0.0, 45.0], got 90"),
+    ("train.augment", {"spin": 1}, "unknown key train.augment.spin"),
+    ("train.augment", [1, 2], "train.augment must be a mapping"),
+    ("evaluate.gates.int8_min_agreement", 2, "evaluate.gates.int8_min_agreement must be in [0.0, 1.0], got 2"),
+    ("evaluate.gates", 0.99, "evaluate.gates must be a mapping of float_max_abs_diff, int8_min_agreement"),
+    ("evaluate.latency_runs", 9, "evaluate.latency_runs must be >= 10, got 9"),
+    ("data.url", "ftp://example.org/mnist.npz", "data.url must be an http(s) or file URL, got 'ftp://"),
 ])
-def test_bad_values_name_the_key(section, key, value, message):
-    bad = yaml.safe_load(yaml.safe_dump(PARAMS))
-    bad[section][key] = value
+def test_bad_values_name_the_key(key, value, message):
+    bad = with_value(PARAMS, key, value)
     builder = {"train": P.train_params, "qat": P.qat_params, "export": P.export_params,
-               "evaluate": P.evaluate_params, "model": P.train_params}[section]
-    with pytest.raises(P.ParamsError, match=message.replace("[", "\\[").replace("(", "\\(")):
+               "evaluate": P.evaluate_params, "model": P.train_params, "data": P.data_params}[key.split(".")[0]]
+    with pytest.raises(P.ParamsError, match=re.escape(message)):
         builder(bad)
+
+
+def test_a_partial_recipe_leaves_the_rest_off():
+    train = P.train_params(with_value(PARAMS, "train.augment", {"rotation": 5})).train
+    assert train.augment == P.Augmentation(rotation=5.0) and train.augment.enabled
+    assert not P.Augmentation().enabled
 
 
 def test_unknown_and_missing_keys(tmp_path):
@@ -99,6 +150,13 @@ def test_unknown_and_missing_keys(tmp_path):
     del bad["train"]["epochz"], bad["train"]["seed"]
     with pytest.raises(P.ParamsError, match="missing key train.seed"):
         P.train_params(bad)
+    without_gate = yaml.safe_load(yaml.safe_dump(PARAMS))
+    del without_gate["evaluate"]["gates"]["int8_cross_agreement"]
+    with pytest.raises(P.ParamsError, match="missing key evaluate.gates.int8_cross_agreement"):
+        P.evaluate_params(without_gate)
+    without_qat = {name: section for name, section in PARAMS.items() if name != "qat"}
+    with pytest.raises(P.ParamsError, match="missing section 'qat'"):
+        P.qat_params(without_qat)
     broken = tmp_path / "params.yaml"
     broken.write_text("model:\n  variant: tiny\ntrain: [unclosed\n")
     with pytest.raises(P.ParamsError, match=r"params.yaml:4:1: not valid YAML: expected ',' or ']'"):
@@ -119,21 +177,20 @@ def test_unknown_section_is_refused():
         P.validate_all(bad)
 
 
-VARIANT_HUGE = ("model", "variant", "huge", "model.variant must be one of standard, tiny; got 'huge'")
+VARIANT_HUGE = ("model.variant", "huge", "model.variant must be one of standard, tiny; got 'huge'")
 
 
-@pytest.mark.parametrize("stage, section, key, value, message", [
+@pytest.mark.parametrize("stage, key, value, message", [
     ("check_params", *VARIANT_HUGE), ("train", *VARIANT_HUGE), ("qat", *VARIANT_HUGE), ("export", *VARIANT_HUGE),
-    ("evaluate", "evaluate", "int8_min_agreement", 1.5, "evaluate.int8_min_agreement must be in [0.0, 1.0], got 1.5"),
+    ("evaluate", "evaluate.gates.int8_min_agreement", 1.5,
+     "evaluate.gates.int8_min_agreement must be in [0.0, 1.0], got 1.5"),
 ])
-def test_bad_params_are_refused_before_tensorflow_loads(tmp_path, stage, section, key, value, message):
+def test_bad_params_are_refused_before_tensorflow_loads(tmp_path, stage, key, value, message):
     import subprocess
     import sys
 
-    bad = yaml.safe_load(yaml.safe_dump(PARAMS))
-    bad[section][key] = value
     path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(bad))
+    path.write_text(yaml.safe_dump(with_value(PARAMS, key, value)))
     code = (f"import sys; from pipeline.{stage} import main\n"
             f"code = main(['--params', {str(path)!r}])\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'tf_keras')))\n"

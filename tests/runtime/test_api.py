@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from tools.synthetic import draw_digit
-from runtime import Classifier, ModelIntegrityError, ModelLoadError, Prediction
+from runtime import Classifier, InputError, ModelIntegrityError, ModelLoadError, Prediction
 from runtime.classify import main
 from runtime.model import BUNDLED_DIR, MANIFEST_NAME, open_engine
 
@@ -77,8 +77,12 @@ def test_import_and_cli_never_load_the_training_stack(pictures):
 
 def test_public_surface():
     import runtime
+    from runtime import errors
 
-    assert set(runtime.__all__) >= {"Classifier", "Prediction", "Result", "preprocess_image", "ModelLoadError"}
+    error_types = {name for name, value in vars(errors).items()
+                   if isinstance(value, type) and value.__module__ == errors.__name__}
+    assert error_types >= {"ClassifierError", "InputError", "UnverifiedModelWarning"}
+    assert set(runtime.__all__) >= {"Classifier", "Prediction", "Result", "preprocess_image", *error_types}
     import importlib
 
     for name in runtime.__all__:
@@ -101,10 +105,34 @@ def test_bundled_model_predicts_every_input_kind(pictures, engine):
         assert isinstance(prediction, Prediction) and prediction.label == 7
         assert len(prediction.top_k) == 3 and prediction.top_k[0] == (7, prediction.probability)
         assert prediction.probabilities.shape == (10,) and abs(prediction.probabilities.sum() - 1) < 0.05
-    batch = classifier.predict([pictures["d0"], pictures["d3"], image])
-    assert [p.label for p in batch] == [0, 3, 7]
-    stacked = classifier.predict(np.stack([array, array]))
-    assert [p.label for p in stacked] == [7, 7]
+    batch = classifier.predict_batch([pictures["d0"], pictures["d3"], image, path.read_bytes()])
+    assert [r.prediction.label for r in batch] == [0, 3, 7, 7]
+    assert [r.path for r in batch] == [str(pictures["d0"]), str(pictures["d3"]), "[2]", "[3]"]
+    stacked = classifier.predict_batch(np.stack([array, array]))
+    assert [r.prediction.label for r in stacked] == [7, 7]
+
+
+@pytest.mark.parametrize("several", [
+    [], ["a.png"], ("a.png",), (name for name in ["a.png"]), {"a.png"},
+    np.zeros((2, 28, 28)), np.zeros((1, 28, 28, 1)), np.zeros((28, 28, 2)),
+], ids=["empty list", "list", "tuple", "generator", "set", "(N, H, W)", "(N, H, W, C)", "(H, W, 2)"])
+def test_predict_takes_one_image_and_names_predict_batch_for_several(several):
+    with pytest.raises(InputError, match=r"^predict takes one image, .*; for a batch use predict_batch\(images\)$"):
+        Classifier.load().predict(several)
+
+
+@pytest.mark.parametrize("one", ["a.png", Path("a.png"), b"\x89PNG", bytearray(b"x"), np.zeros((28, 28)),
+                                 Image.new("L", (28, 28))],
+                         ids=["str", "Path", "bytes", "bytearray", "(H, W)", "PIL image"])
+def test_predict_batch_takes_several_and_names_predict_for_one(one):
+    with pytest.raises(InputError, match=r"^predict_batch takes .*; for one image use predict\(image\)$"):
+        Classifier.load().predict_batch(one)
+
+
+def test_predict_batch_of_nothing_is_an_empty_list():
+    assert Classifier.load().predict_batch([]) == []
+    with pytest.raises(InputError, match="^predict_batch takes an iterable of images, got int$"):
+        Classifier.load().predict_batch(7)
 
 
 def test_int8_input_quantization_is_read_from_the_model():

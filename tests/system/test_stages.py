@@ -96,6 +96,16 @@ def test_each_stage_lists_the_modules_it_imports(stage):
         assert covered, f"stage {stage} imports {relative}, which dvc.yaml does not list"
 
 
+@pytest.mark.parametrize("stage", ["check_params", "data", "train", "qat"])
+def test_stage_lists_exactly_the_modules_it_imports(stage):
+    """No more than it imports, so an edit re-runs only the stages that read the edited code (these
+    stages list modules one by one; the test above checks that every stage lists enough)."""
+    modules = {p.relative_to(ROOT).as_posix() for p in closure(f"pipeline.{stage}") if p.name != "__init__.py"}
+    listed = {dep for dep in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["deps"]
+              if dep.endswith(".py")}
+    assert listed == modules, f"dvc.yaml lists {sorted(listed - modules)} and lacks {sorted(modules - listed)}"
+
+
 def test_every_stage_but_check_params_depends_on_it():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert set(stages) == set(STAGES)
@@ -135,7 +145,8 @@ def stage_args(stage: str, root: Path, data: Path) -> list[str]:
                    str(models / "qat.h5"), "--out-dir", str(root / "out")],
         "evaluate": ["--data", str(data), "--float-model", str(models / "float_tfkeras.h5"), "--qat-model",
                      str(models / "qat.h5"), "--artifacts", str(artifacts), "--metrics", str(root / "e.json"),
-                     "--plots", str(root / "plots"), "--train-live", str(root / "live")],
+                     "--plots", str(root / "plots"), "--train-live", str(root / "live"),
+                     "--figures", str(root / "evaluate.md")],
         "bundle": ["--artifacts", str(artifacts), "--out-dir", str(root / "bundled")],
     }[stage]
 
@@ -200,11 +211,12 @@ def evaluated(tiny_pipeline, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("evaluate")
     params = write_test_params(root / "params.yaml", evaluate={
-        "latency_runs": 10, "warmup_runs": 1, "throughput_batch": 16, "int8_min_agreement": 0.9,
-        "int8_max_accuracy_drop": 0.05, "int8_cross_agreement": 0.99})
+        "latency_runs": 10, "warmup_runs": 1, "throughput_batch": 16, "gates": {
+            "int8_min_agreement": 0.9, "int8_max_accuracy_drop": 0.05, "int8_cross_agreement": 0.99}})
     args = ["--data", str(tiny_pipeline.data), "--float-model", str(tiny_pipeline.float_model), "--qat-model",
             str(tiny_pipeline.qat_model), "--artifacts", str(tiny_pipeline.artifacts), "--train-live",
             str(tiny_pipeline.live), "--metrics", str(root / "evaluate.json"), "--plots", str(root / "plots"),
+            "--figures", str(root / "evaluate.md"),
             "--realworld", str(ROOT / "realworld"), "--params", str(params)]
     code = evaluate.main(args)
     return root, code, args
@@ -230,26 +242,32 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
     for name in ("training_curves.png", "confusion_int8.png", "confusion_realworld.png",
                  "accuracy_vs_size_latency.png"):
         assert (root / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from pipeline.report import footprint_table, results_table
+
+    figures = (root / "evaluate.md").read_text()
+    assert results_table(result) in figures and footprint_table(result) in figures and "`tflm_int8`" in figures
 
 
-def test_evaluate_gate_failure_is_one_line_and_keeps_the_metrics(evaluated, tmp_path, capsys):
+def test_readme_results_are_the_committed_figures():
+    """The README's table is the one the evaluate stage wrote into docs/figures/evaluate.md."""
+    from pipeline.report import results_table
+
+    result = json.loads((ROOT / "metrics" / "evaluate.json").read_text())
+    table = results_table(result)
+    assert table in (ROOT / "README.md").read_text()
+    assert table in (ROOT / "docs" / "figures" / "evaluate.md").read_text()
+
+
+def test_evaluate_gate_failure_is_one_line_and_keeps_the_metrics(evaluated, small_realworld, tmp_path, capsys):
     from pipeline import evaluate
 
     root, _, args = evaluated
     params = write_test_params(tmp_path / "params.yaml", evaluate={
-        "latency_runs": 10, "warmup_runs": 0, "throughput_batch": 16, "float_max_abs_diff": 0.0})
-    metrics = tmp_path / "evaluate.json"
-    # one picture of each digit and two non-digits: this test is about the gate's message
-    small = tmp_path / "realworld"
-    for label in range(10):
-        first = sorted((ROOT / "realworld" / "digits" / str(label)).iterdir())[0]
-        (small / "digits" / str(label)).mkdir(parents=True)
-        shutil.copyfile(first, small / "digits" / str(label) / first.name)
-    (small / "nondigits").mkdir()
-    for other in sorted((ROOT / "realworld" / "nondigits").iterdir())[:2]:
-        shutil.copyfile(other, small / "nondigits" / other.name)
+        "latency_runs": 10, "warmup_runs": 0, "throughput_batch": 16, "gates": {"float_max_abs_diff": 0.0}})
+    metrics = tmp_path / "evaluate.json"  # small_realworld: this test is about the gate's message
     args = [*args[: args.index("--metrics")], "--metrics", str(metrics), "--plots", str(tmp_path / "plots"),
-            "--realworld", str(small), "--params", str(params)]
+            "--figures", str(tmp_path / "evaluate.md"),
+            "--realworld", str(small_realworld), "--params", str(params)]
     code = evaluate.main(args)
     err = capsys.readouterr().err.strip().splitlines()
     if json.loads(metrics.read_text())["formats"]["tflite_float"]["max_abs_diff"] > 0:
@@ -282,25 +300,30 @@ def test_zoo_stage_records_a_variant_and_keeps_the_others(evaluated, tiny_pipeli
 
     root, _, _ = evaluated
     zoo_file = tmp_path / "zoo.json"
-    zoo_file.write_text(json.dumps({"variants": {"tiny": {"variant": "tiny", "kept": True}}}))
     args = ["--evaluate", str(root / "evaluate.json"), "--train", str(tiny_pipeline.train_metrics),
-            "--zoo", str(zoo_file), "--plot", str(tmp_path / "zoo.png")]
-    tiny_row = {"variant": "tiny", "params": 1, "macs": 2, "float_accuracy": 0.99, "tflm_arena_bytes": 3,
-                **{f"{f}_{k}": 0.99 if k == "accuracy" else 1000 for f in ("tflite_int8", "onnx_int8")
-                   for k in ("accuracy", "size_bytes", "latency_p50_ms")}}
+            "--zoo", str(zoo_file), "--plot", str(tmp_path / "zoo.png"), "--figures", str(tmp_path / "zoo.md")]
+    old_layout = json.dumps({"variants": {"tiny": {"variant": "tiny", "params": 1}}})
+    zoo_file.write_text(old_layout)
+    assert zoo.main(args) == 1  # an entry without per-file rows cannot be drawn: say so, change nothing
+    assert "variant 'tiny' is in an older layout" in capsys.readouterr().err
+    assert zoo_file.read_text() == old_layout
+    tiny_row = {"variant": "tiny", "params": 1, "formats": {
+        name: {"accuracy": 0.99, "size_bytes": 1000, "latency_p50_ms": 0.1} for name in zoo.plotted()}}
     zoo_file.write_text(json.dumps({"variants": {"tiny": tiny_row}}))
     assert zoo.main(args) == 0
     result = json.loads((root / "evaluate.json").read_text())["formats"]
     saved = json.loads(zoo_file.read_text())
     assert list(saved["variants"]) == ["tiny", "standard"] and saved["variants"]["tiny"] == tiny_row
-    standard = saved["variants"]["standard"]
-    assert standard["tflite_int8_accuracy"] == result["tflite_int8"]["accuracy"]
-    assert standard["tflm_arena_bytes"] == result["tflm_int8"]["arena_bytes"] and standard["macs"] > 0
+    standard = saved["variants"]["standard"]["formats"]
+    assert set(standard) == set(result)  # every evaluated file, and the two Keras references
+    assert standard["tflite_int8"]["accuracy"] == result["tflite_int8"]["accuracy"]
+    assert standard["tflm_int8"]["arena_bytes"] == result["tflm_int8"]["arena_bytes"] and standard["tflm_int8"]["macs"] > 0
+    table = capsys.readouterr().out
+    assert sum(line.startswith("| standard |") for line in table.splitlines()) == len(result)
+    assert sum(line.startswith("| tiny |") for line in table.splitlines()) == len(tiny_row["formats"])
     assert {r["name"] for r in saved["references"]} >= {"BitNetMCU", "ONNX Model Zoo MNIST-12 int8"}
     assert (tmp_path / "zoo.png").read_bytes()[:4] == b"\x89PNG"
-    assert "| standard |" in capsys.readouterr().out
-
-
+    assert zoo.table(saved) in table and zoo.table(saved) in (tmp_path / "zoo.md").read_text()
 
 
 def test_runtime_bench_prints_a_row_per_bundled_model():

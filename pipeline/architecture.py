@@ -9,14 +9,11 @@ when the model is converted to int8.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
 import numpy as np
 
-
-class Variant(str, Enum):
-    STANDARD = "standard"
-    TINY = "tiny"
+from pipeline.params import Variant
+from runtime.digits import INPUT_SHAPE, NUM_LABELS
 
 
 @dataclass(frozen=True)
@@ -31,15 +28,12 @@ ARCHITECTURES: dict[Variant, Architecture] = {
     Variant.TINY: Architecture(stages=((8, 8), (16, 16), (16, 16))),
 }
 
-INPUT_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
-
 
 def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: str = "digits"):
     """Build the classifier with `keras_module` (the `keras` or the `tf_keras` package).
 
-    Returns a functional model that maps float32 images in [0, 1] of shape (N, 28, 28, 1)
-    to softmax probabilities (N, 10). The output layer is float32 even under mixed precision.
+    Returns a functional model that maps float32 images in [0, 1] of shape (N, *INPUT_SHAPE)
+    to softmax probabilities (N, NUM_LABELS). The output layer is float32 even under mixed precision.
     """
     arch = ARCHITECTURES[Variant(variant)]
     layers = keras_module.layers
@@ -54,10 +48,9 @@ def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: s
         if stage_index < len(arch.stages) - 1:
             x = layers.MaxPooling2D(2, name=f"pool_s{stage_index}")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = layers.Dense(NUM_CLASSES, name="logits", dtype="float32")(x)
+    x = layers.Dense(NUM_LABELS, name="logits", dtype="float32")(x)
     outputs = layers.Softmax(name="probabilities", dtype="float32")(x)
     return keras_module.Model(inputs, outputs, name=name)
-
 
 
 class ModelFileError(OSError):

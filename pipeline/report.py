@@ -1,0 +1,46 @@
+"""The Markdown tables of figures the stages write into docs/figures/, so that no figure in the
+docs or the README is typed by hand. Each file names the stage and the metrics file it came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from export.atomic import write_bytes
+
+RESULTS_HEADER = (
+    "| format | accuracy | agreement with reference | max abs diff | size | p50 batch-1 | p99 batch-1 | "
+    "throughput (batch 256) | real-world accuracy | ECE MNIST | ECE real-world | non-digits rejected |\n"
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+FOOTPRINT_HEADER = ("| file | flash (model bytes) | C source | TFLM arena (measured) | MACs per inference | ops |\n"
+                    "|---|---:|---:|---:|---:|---|")
+
+
+def results_table(result: dict) -> str:
+    """One line per evaluated file (the Keras references first), from metrics/evaluate.json."""
+    lines = [RESULTS_HEADER]
+    for name, row in result["formats"].items():
+        reference = row.get("reference")
+        agreement = "(the reference)" if name == "keras_float" else f"{row['agreement']:.2%} vs {reference or 'keras_float'}"
+        size = f"{row['size_bytes'] / 1024:.1f} kB" + (" (.h5)" if name.startswith("keras") else "")
+        lines.append(f"| `{name}` | {row['accuracy']:.2%} | {agreement} | {row['max_abs_diff']:.2g} | {size} | "
+                     f"{row['latency_p50_ms']:.3f} ms | {row['latency_p99_ms']:.3f} ms | {row['throughput_per_s']:,.0f}/s | "
+                     f"{row['realworld_accuracy']:.2%} | {row['ece']:.2%} | {row['realworld_ece']:.2%} | "
+                     f"{row['nondigit_rejection']:.0%} |")
+    return "\n".join(lines)
+
+
+def footprint_table(result: dict) -> str:
+    """The microcontroller columns of the files that have them (a format row's `footprint`)."""
+    lines = [FOOTPRINT_HEADER]
+    for name, row in result["formats"].items():
+        if "arena_bytes" in row:
+            lines.append(f"| `{name}` | {row['size_bytes']:,} B | {row['source_bytes']:,} B | {row['arena_bytes']:,} B | "
+                         f"{row['macs']:,} | {', '.join(row['ops'])} |")
+    return "\n".join(lines) if len(lines) > 1 else ""
+
+
+def write(path: Path, title: str, source: str, *tables: str) -> Path:
+    """A figures file: a title, where the figures come from, and the tables."""
+    body = "\n\n".join(t for t in tables if t)
+    text = f"# {title}\n\nWritten by {source}; do not edit.\n\n{body}\n"
+    return write_bytes(path, text.encode())

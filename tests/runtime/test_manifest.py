@@ -1,0 +1,51 @@
+"""runtime/manifest.py: the one definition of manifest.json, read back from the committed files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from runtime.digits import INPUT_SHAPE, LABELS, NUM_LABELS
+from runtime.errors import ModelIntegrityError
+from runtime.manifest import MANIFEST_NAME, SCHEMA_VERSION, compose, file_entry, read_manifest, verify
+from runtime.model import BUNDLED_DIR, open_engine
+from tests.conftest import ROOT
+
+ARTIFACTS = ROOT / "artifacts"
+COMMITTED = [
+    pytest.param(BUNDLED_DIR, id="runtime/models"),
+    pytest.param(ROOT / "tests" / "fixtures" / "model" / "artifacts", id="fixture artifacts"),
+    pytest.param(ARTIFACTS, id="artifacts", marks=pytest.mark.skipif(
+        not (ARTIFACTS / MANIFEST_NAME).exists(), reason="no artifacts/ here: dvc pull or dvc repro makes it")),
+]
+
+
+@pytest.mark.parametrize("directory", COMMITTED)
+def test_the_committed_manifest_is_rebuilt_exactly_from_its_files(directory):
+    committed = read_manifest(directory)
+    files = {}
+    for name, entry in committed["files"].items():
+        if entry["engine"] == "tflm":  # C source: described by the TFLite file it was made from
+            engine = open_engine(directory / "model_int8.tflite")
+        else:
+            engine = open_engine(directory / name)
+        files[name] = file_entry(directory / name, engine, format_name=entry["format"], engine_name=entry["engine"],
+                                 precision=entry["precision"], reference=entry["reference"],
+                                 companions=entry.get("companions", ()))
+    common = {key: committed[key] for key in ("variant", "labels", "normalization")}
+    rebuilt = compose(common, files, committed["provenance"])
+    assert json.dumps(rebuilt, indent=2) == json.dumps(committed, indent=2)
+    assert rebuilt["schema_version"] == SCHEMA_VERSION and rebuilt["labels"] == list(LABELS)
+
+
+def test_specs_state_the_digit_shapes():
+    entry = read_manifest(BUNDLED_DIR)["files"]["model_int8.tflite"]
+    assert entry["input"]["shape"] == [1, *INPUT_SHAPE] and entry["output"]["shape"] == [1, NUM_LABELS]
+
+
+def test_verify_names_the_file_that_is_not_listed(tmp_path):
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps({"files": {}}))
+    (tmp_path / "other.onnx").write_bytes(b"x")
+    with pytest.raises(ModelIntegrityError, match=f"other.onnx: not listed in .*{MANIFEST_NAME}"):
+        verify(tmp_path / "other.onnx", read_manifest(tmp_path))

@@ -1,0 +1,45 @@
+"""What the benchmarks share: their command-line checks, and the Markdown page each one writes
+of what it printed (docs/figures/bench.md, bench_app.md), naming the command that made it."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def figures_path(parser: argparse.ArgumentParser, path: Path | None) -> Path | None:
+    """--figures PATH: refused at once (before minutes of timing) if it cannot be written there."""
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        parser.error(f"--figures {path}: " + ("is a folder" if path.is_dir() else f"no such folder {path.parent}"))
+    return path
+
+
+def write_figures(path: Path, title: str, command: str, facts: str, lines: list[str]) -> None:
+    """A Markdown page of what a benchmark printed, written all at once (a temporary sibling, then
+    a rename), so an interrupted run leaves the previous page or the new one, never half of one."""
+    from export.atomic import write_bytes
+
+    block = "\n".join(lines)
+    text = f"# {title}\n\nWritten by `{command}`; do not edit.\n\n{facts}\n\n```\n{block}\n```\n"
+    write_bytes(path, text.encode())
+
+
+def command_line(prog: str, argv: list[str] | None) -> str:
+    return " ".join([prog, shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
+
+
+def count(low: int):
+    """argparse type: a whole number >= low, refused in one line otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        return value
+
+    return parse
