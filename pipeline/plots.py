@@ -9,6 +9,7 @@ import numpy as np
 
 from export.atomic import atomic_path
 from export.formats import BY_NAME, Precision
+from runtime.digits import LABELS, NUM_LABELS
 
 
 def pyplot():
@@ -55,19 +56,19 @@ def training_curves(live_dir: Path, out: Path) -> None:
 
 def confusion(predicted: np.ndarray, labels: np.ndarray, out: Path, title: str) -> None:
     plt = pyplot()
-    matrix = np.zeros((10, 10), dtype=np.int64)
+    matrix = np.zeros((NUM_LABELS, NUM_LABELS), dtype=np.int64)
     np.add.at(matrix, (labels, predicted), 1)
     off = matrix.copy()
     np.fill_diagonal(off, 0)
     fig, axis = plt.subplots(figsize=(6.4, 5.6))
     image = axis.imshow(off, cmap="Reds")
-    for i in range(10):
-        for j in range(10):
+    for i in range(NUM_LABELS):
+        for j in range(NUM_LABELS):
             if matrix[i, j]:
                 axis.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
                           color="black" if i != j else "tab:blue", weight="bold" if i == j else "normal")
-    axis.set_xticks(range(10))
-    axis.set_yticks(range(10))
+    axis.set_xticks(range(NUM_LABELS), LABELS)
+    axis.set_yticks(range(NUM_LABELS), LABELS)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
     errors = int(off.sum())
