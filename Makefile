@@ -9,7 +9,7 @@ PORT   ?= 8000
 # apt-get needs root: use sudo when not root (CI runs as root).
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv pipeline test test-stress test-arm64 gpu-prepare gpu-rehearse bench web web-build test-web clean-venv
+.PHONY: venv pipeline test test-stress test-arm64 test-mcu gpu-prepare gpu-rehearse bench web web-build test-web clean-venv
 
 venv: $(STAMP)
 
@@ -52,6 +52,14 @@ gpu-prepare: venv
 # The same script on this CPU, on the MNIST sample for one epoch: proves the script, not the figures.
 gpu-rehearse: venv
 	JAX_PLATFORMS=cpu PYTHON=$(BIN)/python OUT=/tmp/gpu_rehearsal tools/gpu_check.sh --small
+
+# The bundled int8 model as plain C (export/c_int8.py) on an emulated Cortex-M4 (QEMU mps2-an386): every
+# output byte identical to the host build's and to TFLite Micro's; instructions per inference, flash and
+# RAM into metrics/mcu.json and docs/figures/mcu.md (tools/mcu/). Installs its apt packages.
+test-mcu: venv
+	tools/mcu/setup.sh
+	$(BIN)/python -m tools.mcu.check --tflite runtime/models/model_int8.tflite --images 300 \
+		--out metrics/mcu.json --figures docs/figures/mcu.md
 
 bench: venv  # the runtime's figures pages: docs/figures/bench.md and bench_app.md
 	$(BIN)/python -m tools.bench --runs 2000 --cli 5 --folder 2000 --figures docs/figures/bench.md

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from export import c_int8 as c_export
 from export import onnx as onnx_export
 from export import tflite as tflite_export
 from export import tflm as tflm_export
@@ -32,16 +33,20 @@ class Format:
     deployed: bool = False  # the file the project recommends: confusion matrix, zoo
     bundled: bool = False  # copied into runtime/models/ by the bundle stage
     compare_with: str | None = None  # a format whose outputs are this file's reference, not a Keras model
+    bit_exact: bool = False  # every output byte must equal compare_with's (gated as max |diff| 0)
+    stem: str | None = None  # the file name without suffix; default model_<precision>
     companions: tuple[str, ...] = ()  # other files the exporter writes beside this one
     footprint: Callable[[Path], dict] | None = field(default=None, repr=False)  # extra evaluate columns
 
     def __post_init__(self) -> None:
         if (self.source is None) == (self.derived_from is None):
             raise ValueError(f"format {self.name}: give exactly one of source and derived_from")
+        if self.bit_exact and not self.compare_with:
+            raise ValueError(f"format {self.name}: bit_exact needs compare_with (the file it must equal)")
 
     @property
     def filename(self) -> str:
-        return f"model_{self.precision.value}{self.suffix}"
+        return f"{self.stem or 'model_' + self.precision.value}{self.suffix}"
 
     @property
     def reference(self) -> str:
@@ -62,6 +67,10 @@ FORMATS: tuple[Format, ...] = (
     Format("tflm_int8", ".cc", "tflm", Precision.INT8, tflm_export.export_c_source,
            derived_from="tflite_int8", compare_with="tflite_int8", companions=("model_int8.h",),
            footprint=tflm_export.footprint),
+    # The same model as plain C99 with no interpreter: every output byte is TFLite Micro's.
+    Format("c_int8", ".c", "c", Precision.INT8, c_export.export_c, derived_from="tflite_int8",
+           compare_with="tflm_int8", bit_exact=True, stem="edge_digits_int8", companions=("edge_digits_int8.h",),
+           footprint=c_export.footprint),
 )
 
 BY_NAME: dict[str, Format] = {fmt.name: fmt for fmt in FORMATS}

@@ -89,6 +89,9 @@ def gate_failures(rows: dict[str, dict], keras_float_accuracy: float, gates: Gat
                     f"{fmt.name}: accuracy {row['accuracy']:.4%} is {drop * 100:.2f} pp below keras_float "
                     f"(allowed {gates.int8_max_accuracy_drop * 100:.2f} pp)"
                 )
+        if fmt.bit_exact and row["max_abs_diff"] != 0:
+            failures.append(f"{fmt.name}: outputs differ from {fmt.compare_with}'s, which they must equal byte for "
+                            f"byte (max |diff| {row['max_abs_diff']:.3g})")
         if fmt.derived_from:
             cross = row.get("agreement_with_source")
             if cross is None or cross < gates.int8_cross_agreement:

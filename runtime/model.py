@@ -132,8 +132,8 @@ def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> P
         raise ModelLoadError(f"no bundled model runs in {engine} (bundled: {', '.join(int8) or 'none'}); "
                              "pass --model PATH")
     wanted = " or ".join(spec.name for spec in choices)
-    install = " or ".join(spec.pip for spec in choices)
-    raise EngineUnavailableError(f"no usable bundled model for {wanted}: pip install {install}")
+    install = " or ".join(spec.install for spec in choices)
+    raise EngineUnavailableError(f"no usable bundled model for {wanted}: {install}")
 
 
 class Classifier:

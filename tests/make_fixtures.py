@@ -106,10 +106,37 @@ def make_model() -> None:
     print(f"wrote {MODEL_DIR} ({size / 1024:.0f} kB)")
 
 
+def export_files() -> None:
+    """Re-export the fixture's files from its committed Keras models, without retraining them
+    (after a row is added to the formats table)."""
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import legacy_keras  # noqa: F401
+    from pipeline import export as export_stage
+
+    with tempfile.TemporaryDirectory(dir=FIXTURES) as tmp:
+        params = write_test_params(Path(tmp) / "params.yaml")
+        out = Path(tmp) / "artifacts"
+        if export_stage.main(["--data", str(SAMPLE), "--params", str(params),
+                              "--float-model", str(MODEL_DIR / "float_tfkeras.h5"),
+                              "--qat-model", str(MODEL_DIR / "qat.h5"),
+                              "--train-metrics", str(MODEL_DIR / "train.json"), "--out-dir", str(out)]) != 0:
+            raise SystemExit("make_fixtures: the export stage failed; nothing was replaced")
+        shutil.rmtree(MODEL_DIR / "artifacts")
+        out.rename(MODEL_DIR / "artifacts")
+        params.replace(MODEL_DIR / "params.yaml")
+    print(f"re-exported {MODEL_DIR / 'artifacts'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", action="store_true", help="also redraw mnist_sample.npz from MNIST_PATH")
+    parser.add_argument("--export-only", action="store_true",
+                        help="only re-export the files from the committed Keras models (no training)")
     args = parser.parse_args(argv)
+    if args.export_only:
+        export_files()
+        return 0
     if args.sample:
         make_sample()
     make_model()

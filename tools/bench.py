@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in models:
         engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
         if not ENGINES[engine].installed():
-            skipped.append(f"{path.name} ({engine} not installed: pip install {ENGINES[engine].pip})")
+            skipped.append(f"{path.name} ({engine} not installed: {ENGINES[engine].install})")
             continue
         out = subprocess.run([sys.executable, "-m", "tools.bench", "--one", str(path), engine,
                               "--runs", str(args.runs), "--threads", str(args.threads)],

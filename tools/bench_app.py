@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if not rows:
         from runtime.engines import ENGINES
 
-        hint = " or ".join(f"pip install {spec.pip}" for spec in ENGINES.values())
+        hint = " or ".join(spec.install for spec in ENGINES.values())
         print(f"no engine installed: {hint}", file=sys.stderr)
         return 1
     runs = max(20, min(args.runs, 200))

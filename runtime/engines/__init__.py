@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import importlib.util
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -99,25 +100,28 @@ class EngineSpec:
     name: str
     suffix: str
     wrapper: str  # ".module:Class", relative to this package (it installs as `edge_digits.engines`)
-    package: str  # the import that proves the engine is installed
-    pip: str
+    requires: str  # what proves it is installed: an importable package, or "command:NAME" on PATH
+    install: str  # how to install it, as a person would type it
 
     def load_class(self):
         module, name = self.wrapper.split(":")
         return getattr(importlib.import_module(module, __package__), name)
 
     def installed(self) -> bool:
-        return importlib.util.find_spec(self.package) is not None
+        kind, _, name = self.requires.rpartition(":")
+        return shutil.which(name) is not None if kind == "command" else importlib.util.find_spec(name) is not None
 
 
 # The one registry of engines, in order of preference for the bundled default.
 ENGINES: dict[str, EngineSpec] = {
     spec.name: spec
     for spec in (
-        EngineSpec("litert", ".tflite", ".litert:LiteRtEngine", "ai_edge_litert", "ai-edge-litert"),
-        EngineSpec("onnx", ".onnx", ".onnx:OnnxEngine", "onnxruntime", "onnxruntime"),
-        # The microcontroller's C source, run on the host in TFLite Micro's reference kernels.
-        EngineSpec("tflm", ".cc", ".tflm:TflmEngine", "tflite_micro", "tflite-micro"),
+        EngineSpec("litert", ".tflite", ".litert:LiteRtEngine", "ai_edge_litert", "pip install ai-edge-litert"),
+        EngineSpec("onnx", ".onnx", ".onnx:OnnxEngine", "onnxruntime", "pip install onnxruntime"),
+        # The microcontroller's C++ source, run on the host in TFLite Micro's reference kernels.
+        EngineSpec("tflm", ".cc", ".tflm:TflmEngine", "tflite_micro", "pip install tflite-micro"),
+        # The model as plain C (export/c_int8.py), compiled on the host with the system compiler.
+        EngineSpec("c", ".c", ".c:CEngine", "command:cc", "apt install gcc"),
     )
 }
 ENGINE_BY_SUFFIX = {spec.suffix: name for name, spec in ENGINES.items()}

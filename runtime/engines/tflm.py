@@ -65,12 +65,17 @@ class TflmEngine:
     def run(self, x: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) -> float32 probabilities (N, labels)."""
         feed = self.input_quantization.quantize(x) if self.input_quantization else x.astype(self._input_dtype)
+        out = self.raw(feed)
+        return self.output_quantization.dequantize(out) if self.output_quantization else out.astype(np.float32)
+
+    def raw(self, feed: np.ndarray) -> np.ndarray:
+        """The model's own input type in, its own output type out (int8 for an int8 model), per image."""
         out = np.empty((len(feed), *self._output["shape"][1:]), self._output["dtype"])
         for index, image in enumerate(feed):
             self._interpreter.set_input(image[None], 0)
             self._interpreter.invoke()
             out[index] = self._interpreter.get_output(0)[0]
-        return self.output_quantization.dequantize(out) if self.output_quantization else out.astype(np.float32)
+        return out
 
     def arena_bytes(self) -> int:
         """Arena bytes TFLM allocated for the model, as its `print_allocations` reports them."""

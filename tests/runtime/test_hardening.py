@@ -77,7 +77,8 @@ def stop_once(folder: Path, signum: int, target: str, delay: float) -> str | Non
         return f"hung for {HANG} s"
     took = time.monotonic() - sent
     lines = err.decode(errors="replace").strip().splitlines()
-    deadline = time.monotonic() + 10
+    # A worker still starting up when its parent stops sees it only once started: seconds under load.
+    deadline = time.monotonic() + HANG
     while (left := alive_with(marker)) and time.monotonic() < deadline:
         time.sleep(0.1)
     if left:
