@@ -203,3 +203,18 @@ def test_engines_shared_across_threads_answer_as_one_thread_does(c_model, images
     for thread in threads:
         thread.join()
     np.testing.assert_array_equal(np.concatenate([answers[index] for index in range(4)]), alone)
+
+
+@needs_cc
+def test_the_firmware_example_in_the_docs_compiles_and_runs(tiny_pipeline, tmp_path):
+    """docs/microcontrollers.md's example, linked against the generated C, answers a label."""
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "microcontrollers.md").read_text()
+    example = re.search(r"```c\n(.*?)```", docs, re.S).group(1)
+    (tmp_path / "example.c").write_text(example + "\nint main(void) {\n    static float ink[EDGE_DIGITS_INPUT_SIZE];\n"
+                                        "    float p = 0;\n    return classify(ink, &p)[0] == 0 || p <= 0;\n}\n")
+    model = tiny_pipeline.artifacts / "edge_digits_int8.c"
+    done = subprocess.run(["cc", "-std=c99", "-pedantic", "-Wall", "-Wextra", "-Werror", "-I", str(model.parent),
+                           str(tmp_path / "example.c"), str(model), "-lm", "-o", str(tmp_path / "example")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert subprocess.run([str(tmp_path / "example")], timeout=60).returncode == 0

@@ -289,4 +289,5 @@ def test_the_exported_model_runs_on_the_cortex_m4_byte_for_byte_with_tflite_micr
     result = json.loads(out.read_text())
     assert result["parity"] == {"output_bytes": 200, "identical": True, "compared_with": ["host build", "TFLite Micro"]}
     assert result["model"]["fpu_instructions"] == 0 and result["ram_bytes"]["model_stack"] > 0
+    assert result["model"]["variant"] == "standard"  # read from the file's metadata
     assert "outputs identical on the Cortex-M4, the host and TFLite Micro" in capsys.readouterr().out

@@ -231,7 +231,9 @@ def figures_page(result: dict, command: str) -> str:
     ]
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     target = result["target"]
-    return (f"# The int8 model on a Cortex-M4 (emulated)\n\nWritten by `{command}`; do not edit.\n\n"
+    variant = result["model"].get("variant")
+    return (f"# The int8 model{f' ({variant} variant)' if variant else ''} on a Cortex-M4 (emulated)\n\n"
+            f"Written by `{command}`; do not edit.\n\n"
             f"`{result['model']['c']}` on the first {result['images']} MNIST test images, built with arm-none-eabi-gcc "
             f"{target['gcc']} (`{target['cflags']}`) and run on {target['board']} with `-icount shift=0`.\n\n"
             f"| figure | value |\n|---|---:|\n{table}\n\n"
@@ -265,6 +267,16 @@ def generate_c(tflite: Path, folder: Path, log: Callable[[str], None]) -> Path:
         raise McuCheckError(str(error)) from None
 
 
+def model_variant(tflite: Path) -> str | None:
+    """The variant the export stage wrote into the file's metadata (None for a file from elsewhere)."""
+    from export.tflite import read_metadata
+
+    try:
+        return read_metadata(tflite.read_bytes()).get("variant")
+    except (KeyError, ValueError):
+        return None
+
+
 def tflm_oracle(tflite: Path) -> Callable[[np.ndarray], np.ndarray]:
     """TFLite Micro's int8 outputs for int8 images (its reference kernels, on the host)."""
     from runtime.engines.tflm import TflmEngine
@@ -294,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             oracle = tflm_oracle(args.tflite) if args.tflite else None
             result = measure(model_c, args.images, args.timeout, log=log, oracle=oracle)
             if args.tflite:  # the generated pair lived in a temporary folder: name what it was made from
-                result["model"].update(c=f"the C of {args.tflite}", h=f"the header of {args.tflite}")
+                result["model"].update(c=f"the C of {args.tflite}", h=f"the header of {args.tflite}",
+                                       variant=model_variant(args.tflite))
         result = {"command": command, **result}
         from export.atomic import write_bytes, write_json
 
