@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import re
 import shutil
 import stat
@@ -54,6 +55,18 @@ def _cache_folder() -> Path:
     return folder
 
 
+def _check_target(compiler: str) -> None:
+    """The compiler must build for the machine this Python runs on (under an emulator it may not)."""
+    try:
+        target = subprocess.run([compiler, "-dumpmachine"], capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        target = ""
+    machine = platform.machine()
+    if not target.startswith(machine):
+        raise EngineUnavailableError(f"{compiler} builds for {target or 'an unknown machine'}, not for this {machine} "
+                                     "Python: install a native C compiler (apt install gcc)")
+
+
 def _first_error(output: str) -> str:
     lines = [line.strip() for line in output.splitlines() if line.strip()]
     return next((line for line in lines if "error" in line), lines[0] if lines else "no message")[:300]
@@ -65,8 +78,8 @@ def compile_library(compiler: str, path: Path, header: Path) -> Path:
         source, header_bytes = path.read_bytes(), header.read_bytes()
     except OSError as error:
         raise ModelLoadError(f"{error.filename}: cannot read the C model ({error.strerror})") from None
-    key = hashlib.sha256(b"\0".join([compiler.encode(), " ".join(COMPILE_FLAGS).encode(), header.name.encode(),
-                                     source, header_bytes])).hexdigest()
+    key = hashlib.sha256(b"\0".join([platform.machine().encode(), compiler.encode(), " ".join(COMPILE_FLAGS).encode(),
+                                     header.name.encode(), source, header_bytes])).hexdigest()
     cache = _cache_folder()
     library = cache / f"{key}.so"
     if library.is_file():
@@ -97,6 +110,7 @@ class CEngine:
         compiler = shutil.which("cc")
         if compiler is None:
             raise EngineUnavailableError("no C compiler: apt install gcc (the c engine compiles the model's C source)")
+        _check_target(compiler)
         path = Path(path)
         header = path.with_suffix(".h")
         defines = read_defines(header)

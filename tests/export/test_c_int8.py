@@ -218,3 +218,13 @@ def test_the_firmware_example_in_the_docs_compiles_and_runs(tiny_pipeline, tmp_p
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert subprocess.run([str(tmp_path / "example")], timeout=60).returncode == 0
+
+
+@needs_cc
+def test_a_compiler_for_another_machine_is_refused_in_one_line(tiny_pipeline, monkeypatch):
+    """Under an emulator (make test-arm64) the host's cc builds for the host, not for this Python."""
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64" if platform.uname().machine != "aarch64" else "x86_64")
+    with pytest.raises(EngineUnavailableError, match=r"builds for .*, not for this \w+ Python: install a native C compiler"):
+        CEngine(tiny_pipeline.artifacts / "edge_digits_int8.c")
