@@ -1,4 +1,4 @@
-"""Embeddable digit-classifier runtime: onnxruntime or LiteRT, numpy and Pillow only.
+"""Embeddable digit-classifier runtime: onnxruntime or LiteRT, numpy, Pillow and OpenCV only.
 
 Installed (pip install ".[onnx]" or ".[litert]"), it is the package `edge_digits`, a name
 that cannot clash with an app's own `runtime` package:
@@ -23,6 +23,7 @@ _EXPORTS = {
     "default_model": ".model",
     "open_engine": ".model",
     "preprocess_image": ".preprocess",
+    "prepare_image": ".preprocess",
     "ClassifierError": ".errors",
     "ModelLoadError": ".errors",
     "ModelIntegrityError": ".errors",

@@ -98,14 +98,14 @@ def _listing_error(error: OSError) -> str:
 def prepare(item: tuple[str, str | None]):
     """(path, error) -> (path, 28x28x1 image or None, error or None, note or None). Never raises."""
     from .errors import InputError
-    from .preprocess import animation_note, open_image, preprocess_image
+    from .preprocess import prepare_image
 
     path, error = item
     if error:
         return path, None, error, None
     try:
-        image = open_image(path)  # opened once: the note comes from the same decode
-        return path, preprocess_image(image), None, animation_note(image)
+        prepared = prepare_image(path)
+        return path, prepared.tensor, None, prepared.note
     except InputError as exc:
         return path, None, _strip_path(str(exc), path), None
     except Exception as exc:  # never a traceback for one bad file; the others still run

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numbers
 import os
 import warnings
@@ -17,7 +19,7 @@ from .digits import INPUT_SHAPE, NUM_LABELS
 from .engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
 from .errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, UnverifiedModelWarning
 from .manifest import MANIFEST_NAME, read_manifest, verify
-from .preprocess import preprocess_image
+from .preprocess import prepare_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 TFLITE_MAGIC = b"TFL3"
@@ -33,9 +35,10 @@ class Prediction:
     probabilities: np.ndarray = field(repr=False)
     top_k: list[tuple[int, float]]
     uncertain: bool = False  # the top probability is under the `min_confidence` asked for
+    digits: int = 1  # separate digits seen in the picture; the one with the most ink is classified
 
     def _key(self) -> tuple:
-        return (self.label, self.probability, tuple(self.top_k), self.uncertain,
+        return (self.label, self.probability, tuple(self.top_k), self.uncertain, self.digits,
                 self.probabilities.dtype.str, self.probabilities.tobytes())
 
     def __eq__(self, other: object) -> bool:
@@ -189,7 +192,9 @@ class Classifier:
         _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
         _check_one_image(image)
-        return to_prediction(self.probabilities(preprocess_image(image)[None])[0], top_k, min_confidence)
+        prepared = prepare_image(image)
+        prediction = to_prediction(self.probabilities(prepared.tensor[None])[0], top_k, min_confidence)
+        return dataclasses.replace(prediction, digits=prepared.digits) if prepared.digits > 1 else prediction
 
     def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
         """One `Result` per image, in order: a prediction, or the error for that image alone.
@@ -202,16 +207,18 @@ class Classifier:
         _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
         _check_many_images(items)
-        names, images, errors = [], [], {}
+        names, images, notes, errors = [], [], {}, {}
         for index, item in enumerate(items):
             names.append(os.fsdecode(item) if isinstance(item, (str, Path)) else f"[{index}]")
             try:
-                images.append(preprocess_image(item))
+                prepared = prepare_image(item)
+                images.append(prepared.tensor)
+                notes[index] = prepared.note
             except InputError as error:
                 errors[index] = type(error)(f"item {index}: {error}")
         rows = iter(self.probabilities(np.stack(images)) if images else [])
         return [Result(name, error=str(errors[i]), exception=errors[i]) if i in errors else
-                Result(name, prediction=to_prediction(next(rows), top_k, min_confidence))
+                Result(name, prediction=to_prediction(next(rows), top_k, min_confidence), note=notes[i])
                 for i, name in enumerate(names)]
 
     def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,

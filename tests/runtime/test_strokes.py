@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from runtime import strokes
-from runtime.preprocess import center_by_mass, crop_and_scale, normalize_polarity, preprocess_image
+from runtime.find import find_digits
+from runtime.preprocess import center_by_mass, crop_and_scale, preprocess_image
 
 @pytest.fixture(scope="module")
 def classifier():
@@ -28,7 +29,7 @@ OUTLINES = {4: "realworld/digits/4/084_font-DejaVuSansMono-Bold.png",
 def box_digit(picture) -> np.ndarray:
     """The 20 px digit before stroke normalisation, from a path, a grey PIL image or a uint8 array."""
     pixels = np.asarray(Image.open(picture).convert("L") if isinstance(picture, Path) else picture, np.float32)
-    return crop_and_scale(normalize_polarity(pixels / 255))
+    return crop_and_scale(find_digits(pixels / 255).ink)
 
 
 @pytest.mark.parametrize("label", sorted(OUTLINES))

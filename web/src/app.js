@@ -2,7 +2,8 @@
 // and run the bundled int8 ONNX with onnxruntime-web's WebAssembly backend, after checking the
 // model's sha256 against the package's manifest, as the Python runtime does.
 import * as ort from "./vendor/ort.wasm.min.mjs";
-import { InputError, NoDigitError, SIZE, preprocessRgba } from "./preprocess.js";
+import { loadOpenCV } from "./vendor/opencv/index.js";
+import { InputError, NoDigitError, SIZE, loadFinder, preprocessRgba } from "./preprocess.js";
 
 const MODEL = "models/model_int8.onnx";
 const MANIFEST = "models/manifest.json";
@@ -167,7 +168,7 @@ function setUpPad() {
 async function main() {
   setUpPad();
   try {
-    const loaded = await loadModel();
+    const [loaded] = await Promise.all([loadModel(), loadFinder(loadOpenCV)]);
     session = loaded.session;
     $("status").textContent = "Ready: draw a digit.";
     $("integrity").textContent = `model_int8.onnx, sha256 ${loaded.digest.slice(0, 16)}… verified against the manifest; ` +

@@ -1,0 +1,202 @@
+"""Decode a picture safely: any file, bytes, PIL image or numpy array -> float32 luminance in [0, 1].
+
+Files are opened with one-line errors for whatever is wrong with them (missing, a folder, a
+FIFO, not an image, truncated, a decompression bomb). JPEGs are decoded at reduced scale (draft)
+and other formats box-reduced, so that memory and time stay bounded for camera frames; EXIF
+orientation is applied; transparency is composited onto the paper. An animated file's frame count
+comes back with the image, so that the caller can say the first frame was used.
+
+web/src/app.js `decode` is the browser's counterpart (the browser decodes, then
+web/src/preprocess.js reduces and converts the pixels as below).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import struct
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+
+__all__ = ["Opened", "open_image", "image_to_gray", "array_to_gray"]
+MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond this, a possible bomb
+# JPEGs decode at 1/2, 1/4 or 1/8 scale (draft), so phone photos of 50 MP and more are fine up to
+# Pillow's own hard limit, above which it refuses the file as a decompression bomb.
+WORK_SIDE = 640  # work at no less than this on the longer side: thin strokes survive the 20 px box
+SMALL_INTEGER_RANGE = 15  # integer arrays whose values stay within 0-15 are masks or 4-bit images
+
+
+class Opened(NamedTuple):
+    """A decoded picture (its first frame) and how many frames the file holds."""
+
+    image: Image.Image
+    frames: int
+
+    @property
+    def note(self) -> str | None:
+        """Where it matters, how the file was read: an animated image uses its first frame."""
+        return f"animated image with {self.frames} frames: the first frame was classified" if self.frames > 1 else None
+
+
+def _source_name(source: Any) -> str:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    if hasattr(source, "read"):
+        return str(getattr(source, "name", "<file object>"))
+    return str(source)
+
+
+def _open_handle(source: Any, name: str):
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if isinstance(source, io.TextIOBase) or "b" not in getattr(source, "mode", "b"):
+        raise InputError(f"{name}: file object is open in text mode; open it in binary mode ('rb')")
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise InputError(f"{name}: file object gave {type(data).__name__}, not bytes; open it in binary mode")
+        return io.BytesIO(data)
+    mode = os.stat(source).st_mode  # a FIFO or device would block or never end: regular files only
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(source)
+    if not stat.S_ISREG(mode):
+        raise InputError(f"{name}: not a regular file")
+    return open(source, "rb")
+
+
+def _decode_size(width: int, height: int) -> tuple[int, int]:
+    """The smallest size that keeps WORK_SIDE on the longer side (the full size if already small)."""
+    scale = min(1.0, WORK_SIDE / max(width, height))
+    return max(1, int(np.ceil(width * scale))), max(1, int(np.ceil(height * scale)))
+
+
+def open_image(source: Any) -> Opened:
+    """Open and decode an image file at the resolution the answer needs, with one-line errors.
+
+    `source` is a path, bytes (or bytearray, memoryview) or a binary file object. JPEGs are
+    decoded at reduced scale, other formats are box-reduced after decoding, so memory and time
+    stay bounded for camera frames. Pillow's global limits are left as the host app set them.
+    """
+    name = _source_name(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, per file
+            with _open_handle(source, name) as handle:
+                image = Image.open(handle)
+                width, height = image.size
+                if image.format == "JPEG":
+                    image.draft(image.mode, _decode_size(width, height))
+                elif width * height > MAX_PIXELS:
+                    raise InputError(f"{name}: image too large to decode safely ({width}x{height}, over "
+                                     f"{MAX_PIXELS:,} pixels)")
+                frames = getattr(image, "n_frames", 1)  # before load: counting frames seeks the file
+                image.load()
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{name}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{name}: permission denied") from None
+    except Image.DecompressionBombError:
+        raise InputError(f"{name}: image too large to decode safely (a possible decompression bomb)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{name}: not an image (or an unsupported format)") from None
+    except InputError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as error:
+        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InputError(f"{name}: corrupt or truncated image ({detail})") from None
+    factor = max(image.size) // WORK_SIDE
+    if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others: box-reduced as arrays
+        image = image.reduce(factor)  # box average: a thin stroke fades but is not lost
+    return Opened(image, frames)
+
+
+def image_to_gray(image: Image.Image) -> np.ndarray:
+    """Any Pillow mode -> float32 luminance in [0, 1]; transparency composited onto the paper.
+
+    High-bit-depth modes (I;16, I, F) go through `array_to_gray`, so a file and the same pixels
+    as an array give the same answer (a 12-bit camera frame in a 16-bit PNG included).
+    """
+    try:
+        image = ImageOps.exif_transpose(image)
+    except Exception:  # a malformed EXIF block must not stop classification
+        pass
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        return array_to_gray(np.asarray(image))
+    if image.mode == "La":  # luminance premultiplied by alpha; Pillow converts it to nothing else
+        la = np.asarray(image, dtype=np.float32)
+        alpha = la[..., 1]
+        luminance = np.divide(la[..., 0] * 255, alpha, out=np.zeros_like(alpha), where=alpha > 0)
+        image = Image.fromarray(np.dstack([luminance.clip(0, 255), alpha]).round().astype(np.uint8), "LA")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / np.float32(255.0)
+        luminance = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        alpha = rgba[..., 3]
+        if alpha.min() < 1.0:
+            ink = luminance[alpha > 0.5]
+            # The paper is whatever contrasts with the opaque strokes.
+            paper = 1.0 if ink.size and np.median(ink) < 0.5 else 0.0
+            return luminance * alpha + np.float32(paper) * (1.0 - alpha)
+        return luminance
+    if image.mode == "LAB":  # Pillow cannot convert LAB to L; its L channel is the lightness
+        return np.asarray(image.getchannel("L"), dtype=np.float32) / np.float32(255.0)
+    try:
+        gray = image.convert("L")
+    except ValueError:
+        raise InputError(f"cannot read {image.mode} images; convert the picture to RGB or grayscale") from None
+    return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
+
+
+def array_to_gray(array: np.ndarray) -> np.ndarray:
+    """A numpy image (H, W) or (H, W, 1|3|4) of any numeric dtype -> float32 luminance in [0, 1].
+
+    uint8 RGBA goes through the same alpha compositing as a PIL image. Values are read as
+    0-1 for booleans and for floats in that range; integers are read as 0-255 when they span
+    more than 0-15 within it. Integers that use only 0-15 (a 0/1 mask, a 4-bit image), and
+    anything else, are min-max scaled, so a mask of any integer type reads like the same bool
+    mask. Arrays larger than the working resolution are box-reduced first.
+    """
+    array = np.asarray(array)
+    kind = array.dtype.kind  # before channels are averaged into float
+    if kind not in "buif":
+        raise InputError(f"array of dtype {array.dtype} is not an image")
+    if array.ndim == 3 and array.shape[-1] == 4 and array.dtype == np.uint8:
+        image = Image.fromarray(array, "RGBA")
+        factor = max(image.size) // WORK_SIDE
+        return image_to_gray(image.reduce(factor) if factor >= 2 else image)
+    if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (1, 3, 4))):
+        raise InputError(f"array of shape {array.shape} is not a single image (H, W) or (H, W, C)")
+    if array.size == 0:
+        raise InputError(f"array of shape {array.shape} is empty")
+    low, high = float(np.min(array)), float(np.max(array))
+    if not (np.isfinite(low) and np.isfinite(high)):
+        raise InputError("image contains NaN or infinite values")
+    values = _box_reduce(array)  # float32, at most about WORK_SIDE on the longer side
+    if values.ndim == 3:
+        values = values[..., :3].mean(axis=-1, dtype=np.float32) if values.shape[-1] > 1 else values[..., 0]
+    if kind in "ui" and low >= 0 and SMALL_INTEGER_RANGE < high <= 255:
+        return values / np.float32(255.0)
+    if kind in "bf" and low >= 0.0 and high <= 1.0:
+        return values
+    if high - low <= 0:
+        return np.zeros_like(values)
+    return (values - np.float32(low)) / np.float32(high - low)
+
+
+def _box_reduce(array: np.ndarray) -> np.ndarray:
+    """float32 copy of an (H, W) or (H, W, C) array, averaged over k x k blocks when it is k >= 2
+    times WORK_SIDE (the mean is accumulated in float32, without a full-size float copy)."""
+    factor = max(array.shape[:2]) // WORK_SIDE
+    if factor < 2:
+        return array.astype(np.float32)
+    h, w = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor
+    blocks = array[:h, :w].reshape(h // factor, factor, w // factor, factor, *array.shape[2:])
+    return blocks.mean(axis=(1, 3), dtype=np.float32)

@@ -1,0 +1,253 @@
+"""Find the digit in a picture: paper, light and lines are estimated and set aside, the strokes kept.
+
+A phone photo is not an MNIST array. Its light falls off across the page, a hand casts a soft
+shadow, the paper is ruled or squared, a whiteboard has glare, and the digit may fill a tenth of
+the frame, or touch every edge of a tight crop. The MNIST recipe (runtime/preprocess.py) needs
+the digit's ink alone, light on dark. This module gives it that, with OpenCV:
+
+1. polarity: which of dark-on-light or light-on-dark the picture is;
+2. background: the paper (or board) with its illumination, as a morphological opening of the
+   ink-up image at low resolution, where every stroke is narrower than the window; ink is
+   measured against this local paper, as a fraction of the headroom above it;
+3. lines: long thin straight structures (ruled and squared paper, a margin) found with a
+   probabilistic Hough transform on the thin part of the ink, and removed;
+4. strokes: connected components of the remaining ink, grouped by proximity; the group with the
+   most ink is the digit; a picture with several groups of the same size holds several digits.
+
+Nothing here looks at the picture's edges, so a digit whose ink touches the frame is found like
+any other (the picture is padded with its own paper first). Noise and textures come back
+"no digit found" because their ink is fragmented into many pieces, which a digit's never is.
+
+web/src/find.js is the same code for the browser, on OpenCV.js.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .errors import NoDigitError
+
+__all__ = ["Found", "find_digits", "ink_image"]
+
+MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of the headroom
+PEAK_PERCENTILE = 99.9  # the ink's robust peak
+HISTOGRAM_BINS = 4096
+MIN_HEADROOM = 0.25  # the headroom above the paper is at least this fraction of full scale
+MAX_BORDER_SPREAD = 0.2  # a border this plain decides the polarity by its median (paper)
+BACKGROUND_SIDE = 160  # the paper is estimated at this resolution (longer side, px)
+BACKGROUND_WINDOW = 0.3  # opening window, as a fraction of the padded picture's longer side
+PAD = 0.15  # paper added around the picture, as a fraction of its longer side
+STRONG_INK = 0.4  # fraction of the ink's peak that counts as stroke for components
+LINE_LENGTH = 0.8  # a line of ruled or squared paper spans at least this fraction of the picture
+MIN_LINED_SIDE = 64  # px: smaller pictures are not searched for lines
+LINE_FAMILY = 3  # and comes with at least two more parallel lines
+ACROSS = 0.9  # a stroke this long across the picture, and this narrow (1 - ACROSS) the other way, is a line
+LINE_ANGLE = 20.0  # degrees from horizontal or vertical
+THIN = 0.012  # a line is thinner than this fraction of the picture's longer side (at least 2 px)
+SPECK = 0.02  # a component with less than this share of the largest one's ink is a speck
+GROUP_GAP = 0.35  # components closer than this fraction of the largest one's size belong together
+REACH = 3  # px of soft ink kept around the strokes
+MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke has about 5)
+OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
+
+
+@dataclass(frozen=True)
+class Found:
+    """The digit's ink (float32, light on dark, in [0, 1], other strokes cleared) in its box,
+    the box (left, top, right, bottom) in the picture's pixels, and how many digits were seen."""
+
+    ink: np.ndarray
+    box: tuple[int, int, int, int]
+    count: int
+
+
+def _percentile(hist: np.ndarray, q: float) -> int:
+    """The q-th percentile (0-100) of uint8 pixels from their 256-bin histogram (lower value)."""
+    cumulative = np.cumsum(hist)
+    return int(np.searchsorted(cumulative, q / 100 * (cumulative[-1] - 1), side="right"))
+
+
+def _dark_on_light(gray8: np.ndarray) -> bool:
+    """A plain border is paper. Otherwise (a tight crop, a shadow, a photo) the paper is the tone,
+    darker or lighter than Otsu's threshold, that most of the border shows: a digit touches the
+    frame at a few points, the paper runs along most of it."""
+    border = np.concatenate([gray8[0], gray8[-1], gray8[1:-1, 0], gray8[1:-1, -1]])
+    border.sort()
+    n = len(border) - 1
+    if int(border[(3 * n) // 4]) - int(border[n // 4]) <= MAX_BORDER_SPREAD * 255:
+        paper = int(border[len(border) // 2])
+        return 2 * paper > int(gray8.min()) + int(gray8.max())
+    threshold, _ = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return 2 * int(np.count_nonzero(border > threshold)) > len(border)
+
+
+def _odd(value: float) -> int:
+    return max(3, int(round(value)) | 1)
+
+
+def _against_paper(up: np.ndarray, window_fraction: float = BACKGROUND_WINDOW) -> np.ndarray:
+    """Ink-up uint8 picture -> float32 ink above the local paper, as a fraction of the headroom."""
+    h, w = up.shape
+    factor = max(1, -(-max(h, w) // BACKGROUND_SIDE))
+    small = cv2.resize(up, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    window = _odd(window_fraction * max(small.shape))
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
+    background = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    background = cv2.blur(background, (window, window), borderType=cv2.BORDER_REPLICATE)
+    background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
+    above = cv2.subtract(up, background).astype(np.float32)
+    headroom = np.float32(255.0) - background.astype(np.float32)
+    np.maximum(headroom, np.float32(MIN_HEADROOM * 255), out=headroom)
+    return np.divide(above, headroom, out=above)
+
+
+def ink_image(gray8: np.ndarray) -> tuple[np.ndarray, float]:
+    """uint8 picture -> (float32 ink in [0, 1] against the local paper, light on dark, padded by
+    PAD of paper on every side; the ink's contrast where the picture's own edges continue outward).
+
+    The paper padding lets a stroke that touches the frame be measured like any other. The
+    second figure tells a smooth picture (a wall, a gradient) from a digit: padded with its own
+    edges, a gradient has no ink left, while a digit's strokes still stand out.
+    """
+    up = gray8 if not _dark_on_light(gray8) else cv2.bitwise_not(gray8)  # ink is bright from here on
+    h, w = up.shape
+    pad = max(2, int(round(PAD * max(h, w))))
+    threshold, _ = cv2.threshold(up, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    hist = np.bincount(up.ravel(), minlength=256)[: int(threshold) + 1]  # the paper's side of Otsu's split
+    paper = _percentile(hist, 50) if hist.sum() else 0
+    padded = cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=paper)
+    ink = _against_paper(padded)
+    smooth = _against_paper(cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE))
+    inner = h // 10, w // 10  # the kink where the edge was continued is not ink
+    return ink, _peak(smooth[pad + inner[0] : pad + h - inner[0], pad + inner[1] : pad + w - inner[1]])
+
+
+def _peak(ink: np.ndarray) -> float:
+    """The ink's robust peak, its PEAK_PERCENTILE: exact on small pictures; on large ones, from a
+    histogram of 1/4096 resolution, of every second pixel in each direction beyond 250,000."""
+    if ink.size <= 1000:
+        return float(ink.max()) if ink.size else 0.0
+    sample = ink[::2, ::2] if ink.size > 250_000 else ink
+    bins = np.multiply(np.minimum(sample, np.float32(1.0)), HISTOGRAM_BINS - 1, dtype=np.float32).astype(np.int32)
+    counts = np.bincount(bins.ravel(), minlength=HISTOGRAM_BINS)
+    rank = int(np.searchsorted(np.cumsum(counts), PEAK_PERCENTILE / 100 * bins.size))
+    return min(rank + 1, HISTOGRAM_BINS - 1) / (HISTOGRAM_BINS - 1)
+
+
+def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
+    """Clear long thin straight lines (ruled and squared paper) from a 0/255 stroke mask."""
+    h, w = strong.shape
+    if side < MIN_LINED_SIDE:  # a picture this small holds no ruled page, and its strokes are all thin
+        return strong
+    thin_side = max(2, int(round(THIN * max(h, w))))
+    thick = cv2.morphologyEx(strong, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (thin_side + 1,
+                                                                                               thin_side + 1)))
+    thin = cv2.subtract(strong, thick)
+    # The standard Hough transform (deterministic, unlike the probabilistic one): a line gets a
+    # vote from each thin stroke pixel on it, and needs LINE_LENGTH of the picture's side.
+    found = cv2.HoughLines(thin, 1, np.pi / 180, threshold=max(10, int(LINE_LENGTH * side)))
+    if found is None:
+        return strong
+    # Ruled and squared paper repeat their lines: a family of LINE_FAMILY parallel lines, apart by
+    # more than a stroke, is paper; one or two long straight strokes may be a digit's (a 1, a 0).
+    families: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+    for rho, theta in found.reshape(-1, 2).astype(np.float64):
+        angle = np.degrees(theta)  # of the line's normal: 90 for a horizontal line
+        horizontal = abs(angle - 90) <= LINE_ANGLE
+        if horizontal or min(angle, 180 - angle) <= LINE_ANGLE:
+            c, s_ = np.cos(theta), np.sin(theta)
+            offset = (rho - w / 2 * c) / s_ if horizontal else (rho - h / 2 * s_) / c  # where it crosses the middle
+            families[horizontal].append((float(offset), float(rho), float(theta)))
+    lines = np.zeros_like(strong)
+    reach = 2 * (h + w)
+    for members in families.values():
+        offsets = [offset for offset, _, _ in members]
+        if len(members) < LINE_FAMILY or max(offsets) - min(offsets) <= 4 * thin_side:
+            continue
+        for _, rho, theta in members:
+            c, s_ = np.cos(theta), np.sin(theta)
+            x, y = rho * c, rho * s_
+            cv2.line(lines, (int(round(x - reach * s_)), int(round(y + reach * c))),
+                     (int(round(x + reach * s_)), int(round(y - reach * c))), 255, thin_side + 2)
+    lines = cv2.bitwise_and(lines, thin)
+    cleared = cv2.subtract(strong, lines)
+    return cleared if cv2.countNonZero(cleared) else strong
+
+
+def find_digits(gray: np.ndarray) -> Found:
+    """float32 luminance in [0, 1] (H, W) -> the digit with the most ink. Raises NoDigitError."""
+    gray8 = np.clip(np.rint(gray * np.float32(255.0)), 0, 255).astype(np.uint8)
+    ink, contrast = ink_image(gray8)
+    peak = _peak(ink)
+    if min(peak, contrast) < MIN_CONTRAST:
+        raise NoDigitError("no digit found (blank or ink-less image)")
+    strong = ((ink >= np.float32(STRONG_INK * peak)) * 255).astype(np.uint8)
+    strong = _remove_lines(strong, min(gray.shape))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
+    if count <= 1:
+        raise NoDigitError("no digit found (too little ink)")
+    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count)[1:]
+    spans = stats[1:, 2:4] / np.array(gray.shape[::-1])  # width, height as fractions of the picture
+    lines = ((spans >= ACROSS) & (spans[:, ::-1] <= 1 - ACROSS)).any(axis=1)  # a margin, an edge
+    mass[lines] = 0
+    if not mass.any():
+        raise NoDigitError("no digit found (only lines)")
+    keep = np.flatnonzero(mass >= SPECK * mass.max())
+    boxes = stats[1:, :4][keep]  # x, y, w, h
+    big = boxes[int(np.argmax(mass[keep]))]
+    gap = GROUP_GAP * max(int(big[2]), int(big[3]))
+    groups = _group(boxes, gap)
+    group_mass = np.array([mass[keep][g].sum() for g in groups])
+    order = np.argsort(-group_mass, kind="stable")
+    best = groups[order[0]]
+    others = sum(1 for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]])
+    member = np.isin(labels, keep[best] + 1)
+    x0, y0 = boxes[best, 0].min(), boxes[best, 1].min()
+    x1, y1 = (boxes[best, 0] + boxes[best, 2]).max(), (boxes[best, 1] + boxes[best, 3]).max()
+    if _pieces(strong[y0:y1, x0:x1], member[y0:y1, x0:x1]) > MAX_PIECES:
+        raise NoDigitError("no digit found (the picture looks like noise or a texture, not a written digit)")
+    pad = (ink.shape[1] - gray.shape[1]) // 2
+    box = (int(x0) - pad, int(y0) - pad, int(x1) - pad, int(y1) - pad)
+    # The group's own strokes, with the soft ink around them, and nothing of any other group.
+    near = cv2.dilate(member.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
+    x0, y0 = max(int(x0) - REACH, 0), max(int(y0) - REACH, 0)
+    x1, y1 = min(int(x1) + REACH, ink.shape[1]), min(int(y1) + REACH, ink.shape[0])
+    crop = ink[y0:y1, x0:x1] * near[y0:y1, x0:x1]
+    local = float(crop.max())
+    crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
+    return Found(crop.astype(np.float32), box, 1 + others)
+
+
+def _group(boxes: np.ndarray, gap: float) -> list[np.ndarray]:
+    """Indices of boxes (x, y, w, h) grouped transitively when they come within `gap` of each other."""
+    n = len(boxes)
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = max(boxes[j, 0] - (boxes[i, 0] + boxes[i, 2]), boxes[i, 0] - (boxes[j, 0] + boxes[j, 2]), 0)
+            dy = max(boxes[j, 1] - (boxes[i, 1] + boxes[i, 3]), boxes[i, 1] - (boxes[j, 1] + boxes[j, 3]), 0)
+            if max(dx, dy) <= gap:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return [np.array(g) for g in groups.values()]
+
+
+def _pieces(strong: np.ndarray, member: np.ndarray) -> int:
+    """Components of the group's strokes plus the holes inside them."""
+    mask = (member & (strong > 0)).astype(np.uint8)
+    parts = cv2.connectedComponents(mask, connectivity=8)[0] - 1
+    holes = cv2.connectedComponents(cv2.copyMakeBorder(1 - mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1),
+                                    connectivity=4)[0] - 2
+    return parts + max(holes, 0)

@@ -1,0 +1,116 @@
+"""The digit finder (runtime/find.py) on scenes built here, each with its digit's known box."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFilter
+
+from runtime.errors import NoDigitError
+from runtime.find import find_digits
+
+SIDE = (480, 640)  # height, width of a photo-like page
+BOX = (250, 150, 350, 300)  # left, top, right, bottom of the digit drawn on it
+TOLERANCE = 4  # px between the box found and the drawn one (pen caps, anti-aliasing)
+
+
+def digit_ink(box=BOX, size=SIDE, width=12) -> np.ndarray:
+    """A hand-drawn-like 4 filling `box` exactly: float32 ink mask of the picture's size."""
+    mask = Image.new("L", size[::-1], 0)
+    draw = ImageDraw.Draw(mask)
+    left, top, right, bottom = box
+    half = width // 2
+    x0, y0, x1, y1 = left + half, top + half, right - half - 1, bottom - half - 1
+    stem = x0 + (x1 - x0) * 2 // 3
+    draw.line([(x0 + (stem - x0) // 2, y0), (x0, y0 + (y1 - y0) * 3 // 5), (x1, y0 + (y1 - y0) * 3 // 5)], fill=255,
+              width=width)
+    draw.line([(stem, y0), (stem, y1)], fill=255, width=width)
+    for x, y in ((x0 + (stem - x0) // 2, y0), (x0, y0 + (y1 - y0) * 3 // 5), (x1, y0 + (y1 - y0) * 3 // 5), (stem, y0),
+                 (stem, y1)):
+        draw.ellipse((x - half, y - half, x + half, y + half), fill=255)
+    ink = np.asarray(mask, np.float32) / 255
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
+    assert (cols[0], rows[0], cols[-1] + 1, rows[-1] + 1) == tuple(box)  # the box is the ink's own
+    return ink
+
+
+def page(paper: np.ndarray, ink: np.ndarray, tone: float = 0.1) -> np.ndarray:
+    """Dark ink on a paper of any lighting (float32 luminance in [0, 1])."""
+    return (paper * (1 - ink) + tone * ink).astype(np.float32)
+
+
+def assert_box(found, box=BOX, tolerance=TOLERANCE) -> None:
+    assert np.abs(np.subtract(found.box, box)).max() <= tolerance, (found.box, box)
+
+
+def test_plain_page():
+    assert_box(find_digits(page(np.full(SIDE, 0.95, np.float32), digit_ink())))
+
+
+def test_ruled_lines_are_not_the_digit():
+    paper = np.full(SIDE, 0.95, np.float32)
+    paper[20::32, :] = 0.45  # ruled lines, 32 px apart, darker than half the paper
+    paper[:, 60] = 0.5  # a margin line
+    found = find_digits(page(paper, digit_ink()))
+    assert_box(found)
+    assert found.count == 1
+
+
+def test_squared_paper_is_not_the_digit():
+    paper = np.full(SIDE, 0.95, np.float32)
+    paper[10::28, :] = 0.55
+    paper[:, 10::28] = 0.55
+    # Where a grid line crosses a stroke it is cut at the stroke's side: a stub of up to about
+    # a stroke width (12 px here) may stay with the digit.
+    assert_box(find_digits(page(paper, digit_ink())), tolerance=12)
+
+
+@pytest.mark.parametrize("direction", ["left-right", "right-left"])
+def test_light_falling_off_across_the_page(direction):
+    ramp = np.linspace(1.0, 0.45, SIDE[1], dtype=np.float32)
+    paper = np.broadcast_to(ramp[None, :] if direction == "left-right" else ramp[None, ::-1], SIDE)
+    assert_box(find_digits(page(paper, digit_ink(), tone=0.05)))
+
+
+def test_a_soft_shadow_beside_the_digit():
+    shade = Image.new("L", SIDE[::-1], 0)
+    ImageDraw.Draw(shade).ellipse((380, 250, 700, 560), fill=255)  # a hand's shadow in a corner
+    shade = np.asarray(shade.filter(ImageFilter.GaussianBlur(40)), np.float32) / 255
+    paper = 0.95 * (1 - 0.35 * shade)
+    assert_box(find_digits(page(paper, digit_ink())))
+
+
+@pytest.mark.parametrize("edge", ["left", "top", "right", "bottom", "all"])
+def test_a_digit_touching_the_frame_is_found(edge):
+    """A tight crop: the picture ends where the ink does, on one side or all four."""
+    ink = digit_ink()
+    left, top, right, bottom = BOX
+    crop = {"left": (left, 0, SIDE[1], SIDE[0]), "top": (0, top, SIDE[1], SIDE[0]),
+            "right": (0, 0, right, SIDE[0]), "bottom": (0, 0, SIDE[1], bottom), "all": BOX}[edge]
+    picture = page(np.full(SIDE, 0.95, np.float32), ink)[crop[1] : crop[3], crop[0] : crop[2]]
+    found = find_digits(picture)
+    assert_box(found, (left - crop[0], top - crop[1], right - crop[0], bottom - crop[1]))
+
+
+def test_light_ink_on_a_dark_board():
+    board = np.full(SIDE, 0.15, np.float32)
+    picture = board * (1 - digit_ink()) + 0.9 * digit_ink()
+    assert_box(find_digits(picture.astype(np.float32)))
+
+
+def test_two_digits_are_counted():
+    other = (420, 160, 520, 310)
+    ink = np.maximum(digit_ink(), digit_ink(other))
+    found = find_digits(page(np.full(SIDE, 0.95, np.float32), ink))
+    assert found.count == 2
+    assert min(np.abs(np.subtract(found.box, box)).max() for box in (BOX, other)) <= TOLERANCE
+
+
+@pytest.mark.parametrize("picture", ["noise", "wall", "blank"])
+def test_no_digit_in_noise_a_wall_or_a_blank_page(picture):
+    rng = np.random.default_rng(0)
+    pixels = {"noise": rng.random(SIDE, dtype=np.float32),
+              "wall": np.broadcast_to(np.linspace(0.2, 0.9, SIDE[1], dtype=np.float32), SIDE),
+              "blank": np.full(SIDE, 0.9, np.float32)}[picture]
+    with pytest.raises(NoDigitError, match="no digit found"):
+        find_digits(np.ascontiguousarray(pixels))

@@ -1,0 +1,67 @@
+// Decoded pixels -> float32 luminance in [0, 1], in the browser: the twin of runtime/decode.py.
+//
+// The browser decodes the file itself (app.js `decode`, EXIF orientation applied); this file does
+// what runtime/decode.py does after Pillow's decode: box-reduce a large picture to the working
+// resolution, and convert to luminance, compositing transparency onto the paper. Change one,
+// change the other; tests/web/test_browser.py compares the two on the same files.
+
+export const WORK_SIDE = 640;
+const f32 = Math.fround;
+
+// RGBA bytes (ImageData) -> float32 luminance in [0, 1], like runtime.preprocess.image_to_gray:
+// opaque pictures use Pillow's integer "L" conversion; transparent ones are composited onto
+// the paper colour that contrasts with the strokes.
+export function rgbaToGray(data, width, height) {
+  const n = width * height;
+  const gray = new Float32Array(n);
+  let transparent = false;
+  for (let i = 0; i < n; i++) if (data[4 * i + 3] < 255) { transparent = true; break; }
+  if (!transparent) {
+    for (let i = 0; i < n; i++) {
+      const r = data[4 * i], g = data[4 * i + 1], b = data[4 * i + 2];
+      gray[i] = f32(((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255);
+    }
+    return gray;
+  }
+  const alpha = new Float32Array(n);
+  const ink = [];
+  for (let i = 0; i < n; i++) {
+    const r = f32(data[4 * i] / 255), g = f32(data[4 * i + 1] / 255), b = f32(data[4 * i + 2] / 255);
+    gray[i] = f32(f32(f32(r * f32(0.299)) + f32(g * f32(0.587))) + f32(b * f32(0.114)));
+    alpha[i] = f32(data[4 * i + 3] / 255);
+    if (alpha[i] > 0.5) ink.push(gray[i]);
+  }
+  const paper = ink.length && median(ink) < 0.5 ? 1 : 0;
+  for (let i = 0; i < n; i++) gray[i] = f32(f32(gray[i] * alpha[i]) + f32(paper * f32(1 - alpha[i])));
+  return gray;
+}
+
+function median(values) {
+  const sorted = Float64Array.from(values).sort();
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+// Box-average by an integer factor (Pillow's Image.reduce) so the longer side stays >= WORK_SIDE.
+export function reduceRgba(data, width, height) {
+  const factor = Math.floor(Math.max(width, height) / WORK_SIDE);
+  if (factor < 2) return { data, width, height };
+  const outW = Math.ceil(width / factor), outH = Math.ceil(height / factor);
+  const out = new Uint8ClampedArray(outW * outH * 4);
+  for (let yy = 0; yy < outH; yy++) {
+    for (let xx = 0; xx < outW; xx++) {
+      for (let c = 0; c < 4; c++) {
+        let sum = 0, n = 0;
+        for (let y = yy * factor; y < Math.min((yy + 1) * factor, height); y++) {
+          for (let x = xx * factor; x < Math.min((xx + 1) * factor, width); x++) {
+            sum += data[(y * width + x) * 4 + c];
+            n++;
+          }
+        }
+        out[(yy * outW + xx) * 4 + c] = Math.round(sum / n);
+      }
+    }
+  }
+  return { data: out, width: outW, height: outH };
+}
+

@@ -1,0 +1,335 @@
+// Find the digit in a picture, in the browser: the twin of runtime/find.py, on OpenCV.js.
+//
+// Same steps, same constants, same OpenCV calls: polarity, the paper with its illumination (a
+// morphological opening at low resolution), ink against the local paper, ruled and squared lines
+// removed (probabilistic Hough), strokes grouped by proximity, the group with the most ink kept.
+// runtime/find.py explains each step. Change one, change the other; tests/web/test_browser.py
+// compares the two on the same files.
+
+export class NoDigitError extends Error {}
+
+const MIN_CONTRAST = 0.08;
+const PEAK_PERCENTILE = 99.9;
+const HISTOGRAM_BINS = 4096;
+const MIN_HEADROOM = 0.25;
+const MAX_BORDER_SPREAD = 0.2;
+const BACKGROUND_SIDE = 160;
+const BACKGROUND_WINDOW = 0.3;
+const PAD = 0.15;
+const STRONG_INK = 0.4;
+const LINE_LENGTH = 0.8;
+const MIN_LINED_SIDE = 64;
+const LINE_FAMILY = 3;
+const ACROSS = 0.9;
+const LINE_ANGLE = 20.0;
+const THIN = 0.012;
+const SPECK = 0.02;
+const GROUP_GAP = 0.35;
+const REACH = 3;
+const MAX_PIECES = 12;
+const OTHER_DIGIT = 0.35;
+
+const f32 = Math.fround;
+let cv = null;
+
+// OpenCV.js is a WebAssembly module: load it once, before the first picture.
+export async function loadFinder(load) {
+  if (!cv) cv = await load();
+  return cv;
+}
+
+// Python's round(): halves go to the even neighbour.
+function roundHalfEven(x) {
+  const floor = Math.floor(x);
+  const diff = x - floor;
+  if (diff > 0.5) return floor + 1;
+  if (diff < 0.5) return floor;
+  return floor % 2 === 0 ? floor : floor + 1;
+}
+
+// Mats live in WebAssembly memory: every one made in `body` is freed when it returns.
+function scoped(body) {
+  const made = [];
+  const keep = (mat) => (made.push(mat), mat);
+  try {
+    return body(keep);
+  } finally {
+    for (const mat of made) mat.delete();
+  }
+}
+
+function percentile(hist, q) {
+  let total = 0;
+  for (const v of hist) total += v;
+  const target = (q / 100) * (total - 1);
+  let cumulative = 0;
+  for (let i = 0; i < hist.length; i++) {
+    cumulative += hist[i];
+    if (cumulative > target) return i;
+  }
+  return hist.length;
+}
+
+function darkOnLight(gray8, width, height, keep) {
+  const border = [];
+  for (let x = 0; x < width; x++) border.push(gray8[x]);
+  for (let x = 0; x < width; x++) border.push(gray8[(height - 1) * width + x]);
+  for (let y = 1; y < height - 1; y++) border.push(gray8[y * width]);
+  for (let y = 1; y < height - 1; y++) border.push(gray8[y * width + width - 1]);
+  border.sort((a, b) => a - b);
+  const n = border.length - 1;
+  if (border[Math.floor((3 * n) / 4)] - border[Math.floor(n / 4)] <= MAX_BORDER_SPREAD * 255) {
+    const paper = border[border.length >> 1];
+    let low = 255, high = 0;
+    for (const v of gray8) { if (v < low) low = v; if (v > high) high = v; }
+    return 2 * paper > low + high;
+  }
+  const mat = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
+  const threshold = cv.threshold(mat, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
+  let above = 0;
+  for (const v of border) if (v > threshold) above++;
+  return 2 * above > border.length;
+}
+
+function odd(value) {
+  return Math.max(3, roundHalfEven(value) | 1);
+}
+
+// The ink's robust peak (runtime/find.py `_peak`) over a Float32Array (rows x cols, row stride `stride`).
+function peakOf(ink, rows, cols, stride = cols, offset = 0) {
+  const size = rows * cols;
+  if (size <= 1000) {
+    let peak = 0;
+    for (let y = 0; y < rows; y++) for (let x = 0; x < cols; x++) peak = Math.max(peak, ink[offset + y * stride + x]);
+    return peak;
+  }
+  const step = size > 250000 ? 2 : 1;
+  const counts = new Float64Array(HISTOGRAM_BINS);
+  let total = 0;
+  for (let y = 0; y < rows; y += step) {
+    for (let x = 0; x < cols; x += step) {
+      counts[Math.trunc(f32(Math.min(ink[offset + y * stride + x], 1) * (HISTOGRAM_BINS - 1)))] += 1;
+      total++;
+    }
+  }
+  const target = (PEAK_PERCENTILE / 100) * total;
+  let cumulative = 0, rank = 0;
+  for (; rank < HISTOGRAM_BINS; rank++) {
+    cumulative += counts[rank];
+    if (cumulative >= target) break;
+  }
+  return Math.min(rank + 1, HISTOGRAM_BINS - 1) / (HISTOGRAM_BINS - 1);
+}
+
+// Ink-up uint8 Mat -> Float32Array ink above the local paper, as a fraction of the headroom.
+function againstPaper(up, keep) {
+  const h = up.rows, w = up.cols;
+  const factor = Math.max(1, Math.ceil(Math.max(h, w) / BACKGROUND_SIDE));
+  const small = keep(new cv.Mat());
+  cv.resize(up, small, new cv.Size(Math.max(1, Math.floor(w / factor)), Math.max(1, Math.floor(h / factor))), 0, 0,
+    cv.INTER_AREA);
+  const window = odd(BACKGROUND_WINDOW * Math.max(small.rows, small.cols));
+  const kernel = keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(window, window)));
+  const opened = keep(new cv.Mat());
+  cv.morphologyEx(small, opened, cv.MORPH_OPEN, kernel, new cv.Point(-1, -1), 1, cv.BORDER_REPLICATE,
+    cv.morphologyDefaultBorderValue());
+  const blurred = keep(new cv.Mat());
+  cv.blur(opened, blurred, new cv.Size(window, window), new cv.Point(-1, -1), cv.BORDER_REPLICATE);
+  const background = keep(new cv.Mat());
+  cv.resize(blurred, background, new cv.Size(w, h), 0, 0, cv.INTER_LINEAR);
+  const above = keep(new cv.Mat());
+  cv.subtract(up, background, above);
+  const a = above.data, b = background.data;
+  const floor = f32(MIN_HEADROOM * 255);
+  const ink = new Float32Array(h * w);
+  for (let i = 0; i < ink.length; i++) ink[i] = f32(a[i] / Math.max(f32(255 - b[i]), floor));
+  return ink;
+}
+
+function inkImage(gray8, width, height, keep) {
+  const source = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
+  let up = source;
+  if (darkOnLight(gray8, width, height, keep)) {
+    up = keep(new cv.Mat());
+    cv.bitwise_not(source, up);
+  }
+  const pad = Math.max(2, roundHalfEven(PAD * Math.max(height, width)));
+  const threshold = cv.threshold(up, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
+  const hist = new Float64Array(Math.trunc(threshold) + 1);
+  for (const v of up.data) if (v <= threshold) hist[v] += 1;
+  let paperCount = 0;
+  for (const v of hist) paperCount += v;
+  const paper = paperCount ? percentile(hist, 50) : 0;
+  const padded = keep(new cv.Mat());
+  cv.copyMakeBorder(up, padded, pad, pad, pad, pad, cv.BORDER_CONSTANT, new cv.Scalar(paper));
+  const ink = againstPaper(padded, keep);
+  const continued = keep(new cv.Mat());
+  cv.copyMakeBorder(up, continued, pad, pad, pad, pad, cv.BORDER_REPLICATE);
+  const smooth = againstPaper(continued, keep);
+  const innerY = Math.floor(height / 10), innerX = Math.floor(width / 10);
+  const stride = width + 2 * pad;
+  const contrast = peakOf(smooth, height - 2 * innerY, width - 2 * innerX, stride, (pad + innerY) * stride + pad + innerX);
+  return { ink, width: stride, height: height + 2 * pad, pad, contrast };
+}
+
+function removeLines(strong, side, keep) {
+  const h = strong.rows, w = strong.cols;
+  if (side < MIN_LINED_SIDE) return strong;
+  const thinSide = Math.max(2, roundHalfEven(THIN * Math.max(h, w)));
+  const thick = keep(new cv.Mat());
+  const square = keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(thinSide + 1, thinSide + 1)));
+  cv.morphologyEx(strong, thick, cv.MORPH_OPEN, square);
+  const thin = keep(new cv.Mat());
+  cv.subtract(strong, thick, thin);
+  const found = keep(new cv.Mat());
+  cv.HoughLines(thin, found, 1, Math.PI / 180, Math.max(10, Math.trunc(LINE_LENGTH * side)));
+  if (found.rows === 0) return strong;
+  const families = new Map([[true, []], [false, []]]);
+  const f = found.data32F;
+  for (let i = 0; i < found.rows; i++) {
+    const rho = f[2 * i], theta = f[2 * i + 1];
+    const angle = (theta * 180) / Math.PI;
+    const horizontal = Math.abs(angle - 90) <= LINE_ANGLE;
+    if (horizontal || Math.min(angle, 180 - angle) <= LINE_ANGLE) {
+      const c = Math.cos(theta), s = Math.sin(theta);
+      const offset = horizontal ? (rho - (w / 2) * c) / s : (rho - (h / 2) * s) / c;
+      families.get(horizontal).push([offset, rho, theta]);
+    }
+  }
+  const lines = keep(cv.Mat.zeros(h, w, cv.CV_8UC1));
+  const reach = 2 * (h + w);
+  for (const members of families.values()) {
+    if (members.length < LINE_FAMILY) continue;
+    const offsets = members.map((m) => m[0]);
+    if (Math.max(...offsets) - Math.min(...offsets) <= 4 * thinSide) continue;
+    for (const [, rho, theta] of members) {
+      const c = Math.cos(theta), s = Math.sin(theta);
+      const x = rho * c, y = rho * s;
+      cv.line(lines, new cv.Point(roundHalfEven(x - reach * s), roundHalfEven(y + reach * c)),
+        new cv.Point(roundHalfEven(x + reach * s), roundHalfEven(y - reach * c)), new cv.Scalar(255), thinSide + 2);
+    }
+  }
+  cv.bitwise_and(lines, thin, lines);
+  const cleared = keep(new cv.Mat());
+  cv.subtract(strong, lines, cleared);
+  return cv.countNonZero(cleared) ? cleared : strong;
+}
+
+// Indices of boxes [x, y, w, h] grouped transitively when within `gap` of each other (`_group`).
+function group(boxes, gap) {
+  const parent = boxes.map((_, i) => i);
+  const root = (i) => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  for (let i = 0; i < boxes.length; i++) {
+    for (let j = i + 1; j < boxes.length; j++) {
+      const [a, b] = [boxes[i], boxes[j]];
+      const dx = Math.max(b[0] - (a[0] + a[2]), a[0] - (b[0] + b[2]), 0);
+      const dy = Math.max(b[1] - (a[1] + a[3]), a[1] - (b[1] + b[3]), 0);
+      if (Math.max(dx, dy) <= gap) parent[root(i)] = root(j);
+    }
+  }
+  const groups = new Map();
+  for (let i = 0; i < boxes.length; i++) {
+    const r = root(i);
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r).push(i);
+  }
+  return [...groups.values()];
+}
+
+function pieces(mask, keep) {
+  const parts = cv.connectedComponents(mask, keep(new cv.Mat()), 8, cv.CV_32S) - 1;
+  const inverse = keep(new cv.Mat());
+  cv.threshold(mask, inverse, 0, 1, cv.THRESH_BINARY_INV);
+  const framed = keep(new cv.Mat());
+  cv.copyMakeBorder(inverse, framed, 1, 1, 1, 1, cv.BORDER_CONSTANT, new cv.Scalar(1));
+  const holes = cv.connectedComponents(framed, keep(new cv.Mat()), 4, cv.CV_32S) - 2;
+  return parts + Math.max(holes, 0);
+}
+
+// Float32Array luminance in [0, 1] -> { ink, width, height, box, count }: the digit with the most ink.
+export function findDigits(gray, width, height) {
+  if (!cv) throw new Error("OpenCV.js is not loaded: await loadFinder() first");
+  return scoped((keep) => {
+    const gray8 = new Uint8Array(gray.length);
+    for (let i = 0; i < gray.length; i++) gray8[i] = Math.min(Math.max(roundHalfEven(f32(gray[i] * 255)), 0), 255);
+    const { ink, width: W, height: H, pad, contrast } = inkImage(gray8, width, height, keep);
+    const peak = peakOf(ink, H, W);
+    if (Math.min(peak, contrast) < MIN_CONTRAST) throw new NoDigitError("no digit found (blank or ink-less image)");
+    const level = f32(STRONG_INK * peak);
+    const strongData = new Uint8Array(W * H);
+    for (let i = 0; i < strongData.length; i++) strongData[i] = ink[i] >= level ? 255 : 0;
+    let strong = keep(cv.matFromArray(H, W, cv.CV_8UC1, strongData));
+    strong = removeLines(strong, Math.min(width, height), keep);
+    const labels = keep(new cv.Mat()), stats = keep(new cv.Mat()), centroids = keep(new cv.Mat());
+    const count = cv.connectedComponentsWithStats(strong, labels, stats, centroids, 8, cv.CV_32S);
+    if (count <= 1) throw new NoDigitError("no digit found (too little ink)");
+    const label = labels.data32S, stat = stats.data32S;
+    const mass = new Float64Array(count);
+    for (let i = 0; i < label.length; i++) mass[label[i]] += ink[i];
+    let any = false, most = 0;
+    for (let c = 1; c < count; c++) {
+      const sw = stat[5 * c + 2] / width, sh = stat[5 * c + 3] / height;
+      if ((sw >= ACROSS && sh <= 1 - ACROSS) || (sh >= ACROSS && sw <= 1 - ACROSS)) mass[c] = 0;
+      if (mass[c]) any = true;
+      most = Math.max(most, mass[c]);
+    }
+    if (!any) throw new NoDigitError("no digit found (only lines)");
+    const kept = [];
+    for (let c = 1; c < count; c++) if (mass[c] >= SPECK * most) kept.push(c);
+    const boxes = kept.map((c) => [stat[5 * c], stat[5 * c + 1], stat[5 * c + 2], stat[5 * c + 3]]);
+    let big = 0;
+    for (let k = 1; k < kept.length; k++) if (mass[kept[k]] > mass[kept[big]]) big = k;
+    const gap = GROUP_GAP * Math.max(boxes[big][2], boxes[big][3]);
+    const groups = group(boxes, gap);
+    const groupMass = groups.map((g) => g.reduce((sum, k) => sum + mass[kept[k]], 0));
+    const order = groupMass.map((m, i) => [m, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((p) => p[1]);
+    const best = groups[order[0]];
+    let others = 0;
+    for (const i of order.slice(1)) if (groupMass[i] >= OTHER_DIGIT * groupMass[order[0]]) others++;
+    const members = new Set(best.map((k) => kept[k]));
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const k of best) {
+      const [x, y, w, h] = boxes[k];
+      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + w); y1 = Math.max(y1, y + h);
+    }
+    const member = new Uint8Array(W * H);
+    for (let i = 0; i < label.length; i++) member[i] = members.has(label[i]) ? 1 : 0;
+    const inBox = new Uint8Array((x1 - x0) * (y1 - y0));
+    const strongFinal = strong.data;
+    for (let y = y0; y < y1; y++) {
+      for (let x = x0; x < x1; x++) inBox[(y - y0) * (x1 - x0) + x - x0] = member[y * W + x] && strongFinal[y * W + x] ? 1 : 0;
+    }
+    if (pieces(keep(cv.matFromArray(y1 - y0, x1 - x0, cv.CV_8UC1, inBox)), keep) > MAX_PIECES) {
+      throw new NoDigitError("no digit found (the picture looks like noise or a texture, not a written digit)");
+    }
+    const box = [x0 - pad, y0 - pad, x1 - pad, y1 - pad];
+    const near = keep(new cv.Mat());
+    const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(2 * REACH + 1, 2 * REACH + 1)));
+    cv.dilate(keep(cv.matFromArray(H, W, cv.CV_8UC1, member)), near, disc);
+    const cx0 = Math.max(x0 - REACH, 0), cy0 = Math.max(y0 - REACH, 0);
+    const cx1 = Math.min(x1 + REACH, W), cy1 = Math.min(y1 + REACH, H);
+    const cw = cx1 - cx0, ch = cy1 - cy0;
+    const crop = new Float32Array(cw * ch);
+    const nearData = near.data;
+    let local = 0;
+    for (let y = 0; y < ch; y++) {
+      for (let x = 0; x < cw; x++) {
+        const i = (y + cy0) * W + x + cx0;
+        const v = f32(ink[i] * nearData[i]);
+        crop[y * cw + x] = v;
+        if (v > local) local = v;
+      }
+    }
+    if (local > 0) {
+      const scale = f32(local);
+      for (let i = 0; i < crop.length; i++) crop[i] = Math.min(f32(crop[i] / scale), 1);
+    }
+    return { ink: crop, width: cw, height: ch, box, count: 1 + others };
+  });
+}
