@@ -37,13 +37,24 @@ PEAK_PERCENTILE = 99.9  # the ink's robust peak
 HISTOGRAM_BINS = 4096
 MIN_HEADROOM = 0.25  # the headroom above the paper is at least this fraction of full scale
 MAX_BORDER_SPREAD = 0.2  # a border this plain decides the polarity by its median (paper)
+PAPER_SHARE = 0.7  # the tone of this share of the picture is its paper (MNIST crops: ink <= 0.76)
+POLARITY_MARGIN = 0.15  # ink peaks this far apart decide the polarity
+MAX_ASPECT = 2.5  # ...unless the picture is narrower than this (a tight crop of a 1)
 BACKGROUND_SIDE = 160  # the paper is estimated at this resolution (longer side, px)
-BACKGROUND_WINDOW = 0.3  # opening window, as a fraction of the padded picture's longer side
+BACKGROUND_WINDOW = 0.3  # opening window, as a fraction of the picture's longer side
+MIN_EDGE = 0.03  # strokes' edges stand out by this fraction of full scale (walls: <= 0.012)
+EDGE_WINDOW = 0.05  # a blur this wide (fraction of the longer side) leaves strokes' edges standing out
 PAD = 0.15  # paper added around the picture, as a fraction of its longer side
 STRONG_INK = 0.4  # fraction of the ink's peak that counts as stroke for components
 LINE_LENGTH = 0.8  # a line of ruled or squared paper spans at least this fraction of the picture
-MIN_LINED_SIDE = 64  # px: smaller pictures are not searched for lines
+MIN_PHOTO_SIDE = 64  # px: smaller pictures are not searched for ruled lines or a desk
 LINE_FAMILY = 3  # and comes with at least two more parallel lines
+FRAME_CONTACT = 0.3  # a group along this much of a side of the frame is not the digit...
+RING = 0.5  # a component touching this share of the picture's perimeter is a desk around the page
+SLIVER = 0.06  # ...and is a sliver when its mean thickness is under this share of the longer side
+HUG = 0.5  # a component touching the frame along this share of its length lies along it
+INSIDE_SHARE = 0.03  # a group inside the picture with this share of the ink along the frame wins
+FILLS = 0.6  # ...unless it fills this much of the picture both ways (a tight crop)
 ACROSS = 0.9  # a stroke this long across the picture, and this narrow (1 - ACROSS) the other way, is a line
 LINE_ANGLE = 20.0  # degrees from horizontal or vertical
 THIN = 0.012  # a line is thinner than this fraction of the picture's longer side (at least 2 px)
@@ -70,32 +81,44 @@ def _percentile(hist: np.ndarray, q: float) -> int:
     return int(np.searchsorted(cumulative, q / 100 * (cumulative[-1] - 1), side="right"))
 
 
-def _dark_on_light(gray8: np.ndarray) -> bool:
-    """A plain border is paper. Otherwise (a tight crop, a shadow, a photo) the paper is the tone,
-    darker or lighter than Otsu's threshold, that most of the border shows: a digit touches the
-    frame at a few points, the paper runs along most of it."""
+def _polarity(gray8: np.ndarray) -> tuple[bool | None, bool]:
+    """(dark ink on light paper: True, False or None where the tones cannot tell; the border's
+    vote). A plain border is paper. Otherwise a tone, darker or lighter than Otsu's threshold, that
+    covers PAPER_SHARE of the picture is the paper (a page framed by a desk). Failing that, the
+    caller compares the ink found both ways, and where that is a tie too (a tight crop, where the
+    ink can cover as much as the paper), the border decides: a digit touches the frame at a few
+    points, the paper runs along most of it."""
     border = np.concatenate([gray8[0], gray8[-1], gray8[1:-1, 0], gray8[1:-1, -1]])
     border.sort()
     n = len(border) - 1
     if int(border[(3 * n) // 4]) - int(border[n // 4]) <= MAX_BORDER_SPREAD * 255:
         paper = int(border[len(border) // 2])
-        return 2 * paper > int(gray8.min()) + int(gray8.max())
+        dark = 2 * paper > int(gray8.min()) + int(gray8.max())
+        return dark, dark
     threshold, _ = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return 2 * int(np.count_nonzero(border > threshold)) > len(border)
+    vote = 2 * int(np.count_nonzero(border > threshold)) > len(border)
+    h, w = gray8.shape
+    if 1 / MAX_ASPECT <= w / h <= MAX_ASPECT:  # a page in a photo, framed by a darker desk
+        light = int(np.count_nonzero(gray8 > threshold))
+        if light >= PAPER_SHARE * gray8.size or light <= (1 - PAPER_SHARE) * gray8.size:
+            return light >= PAPER_SHARE * gray8.size, vote
+    return None, vote
 
 
 def _odd(value: float) -> int:
     return max(3, int(round(value)) | 1)
 
 
-def _against_paper(up: np.ndarray, window_fraction: float = BACKGROUND_WINDOW) -> np.ndarray:
+def _against_paper(up: np.ndarray) -> np.ndarray:
     """Ink-up uint8 picture -> float32 ink above the local paper, as a fraction of the headroom."""
     h, w = up.shape
     factor = max(1, -(-max(h, w) // BACKGROUND_SIDE))
     small = cv2.resize(up, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    window = _odd(window_fraction * max(small.shape))
+    window = _odd(BACKGROUND_WINDOW * max(small.shape))
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (window, window))
-    background = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    # The window stops at the frame (OpenCV's default border for morphology): a stroke along the
+    # edge is narrower than the window there too, so it is ink, not paper.
+    background = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
     background = cv2.blur(background, (window, window), borderType=cv2.BORDER_REPLICATE)
     background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
     above = cv2.subtract(up, background).astype(np.float32)
@@ -110,19 +133,30 @@ def ink_image(gray8: np.ndarray) -> tuple[np.ndarray, float]:
 
     The paper padding lets a stroke that touches the frame be measured like any other. The
     second figure tells a smooth picture (a wall, a gradient) from a digit: padded with its own
-    edges, a gradient has no ink left, while a digit's strokes still stand out.
+    edges, a gradient has no ink left, while a digit's strokes still stand out. Where the tones
+    leave the polarity open (light falling off across the page), the ink is what stands out more
+    against its local paper: dark strokes on a gradient do, the gradient's bright side does not.
     """
-    up = gray8 if not _dark_on_light(gray8) else cv2.bitwise_not(gray8)  # ink is bright from here on
+    dark, vote = _polarity(gray8)
+    if dark is not None:
+        return _ink_up(cv2.bitwise_not(gray8) if dark else gray8)
+    (ink_dark, contrast_dark), (ink_light, contrast_light) = _ink_up(cv2.bitwise_not(gray8)), _ink_up(gray8)
+    peak_dark, peak_light = _peak(ink_dark), _peak(ink_light)
+    if abs(peak_dark - peak_light) > POLARITY_MARGIN:
+        dark = peak_dark > peak_light
+    else:
+        dark = vote
+    return (ink_dark, contrast_dark) if dark else (ink_light, contrast_light)
+
+
+def _ink_up(up: np.ndarray) -> tuple[np.ndarray, float]:
+    """`ink_image` for a picture whose ink is bright (`up`)."""
     h, w = up.shape
-    pad = max(2, int(round(PAD * max(h, w))))
-    threshold, _ = cv2.threshold(up, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    hist = np.bincount(up.ravel(), minlength=256)[: int(threshold) + 1]  # the paper's side of Otsu's split
-    paper = _percentile(hist, 50) if hist.sum() else 0
-    padded = cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=paper)
-    ink = _against_paper(padded)
-    smooth = _against_paper(cv2.copyMakeBorder(up, pad, pad, pad, pad, cv2.BORDER_REPLICATE))
-    inner = h // 10, w // 10  # the kink where the edge was continued is not ink
-    return ink, _peak(smooth[pad + inner[0] : pad + h - inner[0], pad + inner[1] : pad + w - inner[1]])
+    ink = _against_paper(up)
+    # Strokes have edges; light and shadow change smoothly. What stands out against a small blur:
+    window = _odd(EDGE_WINDOW * max(h, w))
+    edges = cv2.absdiff(up, cv2.blur(up, (window, window), borderType=cv2.BORDER_REPLICATE))
+    return ink, _peak(edges.astype(np.float32) / np.float32(255.0))
 
 
 def _peak(ink: np.ndarray) -> float:
@@ -137,10 +171,22 @@ def _peak(ink: np.ndarray) -> float:
     return min(rank + 1, HISTOGRAM_BINS - 1) / (HISTOGRAM_BINS - 1)
 
 
+def _stroke_level(ink: np.ndarray, peak: float) -> float:
+    """The ink level that separates strokes from what is merely darker than the paper around it
+    (a shadow, a stain): Otsu's threshold over the ink that stands out at all, and never under
+    STRONG_INK of the peak."""
+    levels = np.minimum(ink * np.float32(255.0 / peak), np.float32(255.0)).astype(np.uint8)
+    marked = levels[levels >= int(255 * STRONG_INK / 2)]
+    if marked.size < 2:
+        return STRONG_INK * peak
+    threshold, _ = cv2.threshold(marked.reshape(1, -1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return max(STRONG_INK, float(threshold) / 255) * peak
+
+
 def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
     """Clear long thin straight lines (ruled and squared paper) from a 0/255 stroke mask."""
     h, w = strong.shape
-    if side < MIN_LINED_SIDE:  # a picture this small holds no ruled page, and its strokes are all thin
+    if side < MIN_PHOTO_SIDE:  # a picture this small holds no ruled page, and its strokes are all thin
         return strong
     thin_side = max(2, int(round(THIN * max(h, w))))
     thick = cv2.morphologyEx(strong, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (thin_side + 1,
@@ -182,35 +228,65 @@ def find_digits(gray: np.ndarray) -> Found:
     gray8 = np.clip(np.rint(gray * np.float32(255.0)), 0, 255).astype(np.uint8)
     ink, contrast = ink_image(gray8)
     peak = _peak(ink)
-    if min(peak, contrast) < MIN_CONTRAST:
+    if peak < MIN_CONTRAST or contrast < MIN_EDGE:
         raise NoDigitError("no digit found (blank or ink-less image)")
-    strong = ((ink >= np.float32(STRONG_INK * peak)) * 255).astype(np.uint8)
+    strong = ((ink >= np.float32(_stroke_level(ink, peak))) * 255).astype(np.uint8)
     strong = _remove_lines(strong, min(gray.shape))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
     if count <= 1:
         raise NoDigitError("no digit found (too little ink)")
     mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count)[1:]
-    spans = stats[1:, 2:4] / np.array(gray.shape[::-1])  # width, height as fractions of the picture
+    h, w = gray.shape
+    spans = stats[1:, 2:4] / np.array([w, h])  # width, height as fractions of the picture
     lines = ((spans >= ACROSS) & (spans[:, ::-1] <= 1 - ACROSS)).any(axis=1)  # a margin, an edge
-    mass[lines] = 0
+    edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    contact = np.bincount(edges, minlength=count)[1:]
+    ring = contact >= RING * 2 * (h + w)  # a desk all round the page touches the whole frame
+    fills = (spans >= FILLS).all(axis=1)
+    # A thin sliver along the edge is beyond the page (a desk in a corner), not a digit's stroke.
+    length = stats[1:, 2:4].max(axis=1)
+    thin = stats[1:, 4] <= SLIVER * max(h, w) * length  # mean thickness: area over length
+    thin &= min(h, w) >= MIN_PHOTO_SIDE
+    sliver = (contact >= HUG * length) & thin & ~fills
+    mass[lines | ring] = 0
+    if (mass * ~sliver).any():
+        mass[sliver] = 0
     if not mass.any():
         raise NoDigitError("no digit found (only lines)")
     keep = np.flatnonzero(mass >= SPECK * mass.max())
-    boxes = stats[1:, :4][keep]  # x, y, w, h
-    big = boxes[int(np.argmax(mass[keep]))]
-    gap = GROUP_GAP * max(int(big[2]), int(big[3]))
-    groups = _group(boxes, gap)
+    boxes, contact = stats[1:, :4][keep], contact[keep]  # x, y, w, h
+    # The gap that joins strokes is a share of the largest one's size, where a stroke that runs
+    # along the frame (a desk, a shadow) does not count unless every one does.
+    inside = np.where(contact < FRAME_CONTACT * min(h, w), mass[keep], 0)
+    big = boxes[int(np.argmax(inside if inside.any() else mass[keep]))]
+    # A thin band along the frame joins only its own kind: a desk's slanted edge has a large box,
+    # which would swallow a digit beside it.
+    along = (contact >= FRAME_CONTACT * min(h, w)) & thin[keep] & ~fills[keep]
+    groups = _group(boxes, GROUP_GAP * max(int(big[2]), int(big[3])), along)
     group_mass = np.array([mass[keep][g].sum() for g in groups])
+    extents = np.array([[boxes[g, 0].min(), boxes[g, 1].min(), (boxes[g, 0] + boxes[g, 2]).max(),
+                         (boxes[g, 1] + boxes[g, 3]).max()] for g in groups])
+    # A group that runs along the frame for FRAME_CONTACT of a side without filling the picture is
+    # a desk or a shadow beyond the page. A tightly cropped digit touches the frame too, but it fills
+    # the picture both ways. When nothing else is left, what touches the frame is the digit.
+    fills = ((extents[:, 2] - extents[:, 0]) >= FILLS * w) & ((extents[:, 3] - extents[:, 1]) >= FILLS * h)
+    touching = np.array([contact[g].sum() for g in groups]) >= FRAME_CONTACT * min(h, w)
+    frame = touching & ~fills
+    if (group_mass * ~frame).any():
+        group_mass = group_mass * ~frame
+    # A digit inside the picture, with INSIDE_SHARE of the ink of what runs along the frame, is the
+    # digit: the rest is a desk, a shadow or the page's edge, even where it wraps round the picture.
+    inner = np.where(touching, 0, group_mass)
+    if inner.any() and inner.max() >= INSIDE_SHARE * group_mass.max():
+        group_mass = inner
     order = np.argsort(-group_mass, kind="stable")
     best = groups[order[0]]
     others = sum(1 for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]])
     member = np.isin(labels, keep[best] + 1)
-    x0, y0 = boxes[best, 0].min(), boxes[best, 1].min()
-    x1, y1 = (boxes[best, 0] + boxes[best, 2]).max(), (boxes[best, 1] + boxes[best, 3]).max()
+    x0, y0, x1, y1 = (int(v) for v in extents[order[0]])
     if _pieces(strong[y0:y1, x0:x1], member[y0:y1, x0:x1]) > MAX_PIECES:
         raise NoDigitError("no digit found (the picture looks like noise or a texture, not a written digit)")
-    pad = (ink.shape[1] - gray.shape[1]) // 2
-    box = (int(x0) - pad, int(y0) - pad, int(x1) - pad, int(y1) - pad)
+    box = (x0, y0, x1, y1)
     # The group's own strokes, with the soft ink around them, and nothing of any other group.
     near = cv2.dilate(member.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
     x0, y0 = max(int(x0) - REACH, 0), max(int(y0) - REACH, 0)
@@ -221,8 +297,9 @@ def find_digits(gray: np.ndarray) -> Found:
     return Found(crop.astype(np.float32), box, 1 + others)
 
 
-def _group(boxes: np.ndarray, gap: float) -> list[np.ndarray]:
-    """Indices of boxes (x, y, w, h) grouped transitively when they come within `gap` of each other."""
+def _group(boxes: np.ndarray, gap: float, kind: np.ndarray) -> list[np.ndarray]:
+    """Indices of boxes (x, y, w, h) grouped transitively when they come within `gap` of each
+    other and are of the same `kind`."""
     n = len(boxes)
     parent = list(range(n))
 
@@ -236,7 +313,7 @@ def _group(boxes: np.ndarray, gap: float) -> list[np.ndarray]:
         for j in range(i + 1, n):
             dx = max(boxes[j, 0] - (boxes[i, 0] + boxes[i, 2]), boxes[i, 0] - (boxes[j, 0] + boxes[j, 2]), 0)
             dy = max(boxes[j, 1] - (boxes[i, 1] + boxes[i, 3]), boxes[i, 1] - (boxes[j, 1] + boxes[j, 3]), 0)
-            if max(dx, dy) <= gap:
+            if max(dx, dy) <= gap and kind[i] == kind[j]:
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(n):
