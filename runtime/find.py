@@ -46,7 +46,7 @@ MIN_EDGE = 0.03  # strokes' edges stand out by this fraction of full scale (wall
 EDGE_WINDOW = 0.05  # a blur this wide (fraction of the longer side) leaves strokes' edges standing out
 PAD = 0.15  # paper added around the picture, as a fraction of its longer side
 STRONG_INK = 0.4  # fraction of the ink's peak that counts as stroke for components
-LINE_LENGTH = 0.8  # a line of ruled or squared paper spans at least this fraction of the picture
+LINE_LENGTH = 0.5  # a line of ruled or squared paper spans at least this fraction of the picture
 MIN_PHOTO_SIDE = 64  # px: smaller pictures are not searched for ruled lines or a desk
 LINE_FAMILY = 3  # and comes with at least two more parallel lines
 FRAME_CONTACT = 0.3  # a group along this much of a side of the frame is not the digit...
@@ -61,8 +61,15 @@ THIN = 0.012  # a line is thinner than this fraction of the picture's longer sid
 SPECK = 0.02  # a component with less than this share of the largest one's ink is a speck
 GROUP_GAP = 0.35  # components closer than this fraction of the largest one's size belong together
 REACH = 3  # px of soft ink kept around the strokes
+PIECE = 0.002  # a piece or hole smaller than this share of the group's box is a pinhole
+MIN_PIECE_PX = 4
+GRAINS = 20  # this many pieces of ink, at GRAIN_DENSITY per px of the picture, is noise or a texture
+GRAIN_DENSITY = 0.005
 MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke has about 5)
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
+
+
+NOISE = "no digit found (the picture looks like noise or a texture, not a written digit)"
 
 
 @dataclass(frozen=True)
@@ -231,6 +238,9 @@ def find_digits(gray: np.ndarray) -> Found:
     if peak < MIN_CONTRAST or contrast < MIN_EDGE:
         raise NoDigitError("no digit found (blank or ink-less image)")
     strong = ((ink >= np.float32(_stroke_level(ink, peak))) * 255).astype(np.uint8)
+    grains = cv2.connectedComponents(strong, connectivity=8)[0] - 1
+    if grains >= max(GRAINS, GRAIN_DENSITY * gray.size):
+        raise NoDigitError(NOISE)
     strong = _remove_lines(strong, min(gray.shape))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
     if count <= 1:
@@ -241,7 +251,8 @@ def find_digits(gray: np.ndarray) -> Found:
     lines = ((spans >= ACROSS) & (spans[:, ::-1] <= 1 - ACROSS)).any(axis=1)  # a margin, an edge
     edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
     contact = np.bincount(edges, minlength=count)[1:]
-    ring = contact >= RING * 2 * (h + w)  # a desk all round the page touches the whole frame
+    # A desk all round the page touches the whole frame (a narrow crop of a 1 does too).
+    ring = (contact >= RING * 2 * (h + w)) & (min(h, w) >= MIN_PHOTO_SIDE)
     fills = (spans >= FILLS).all(axis=1)
     # A thin sliver along the edge is beyond the page (a desk in a corner), not a digit's stroke.
     length = stats[1:, 2:4].max(axis=1)
@@ -285,7 +296,7 @@ def find_digits(gray: np.ndarray) -> Found:
     member = np.isin(labels, keep[best] + 1)
     x0, y0, x1, y1 = (int(v) for v in extents[order[0]])
     if _pieces(strong[y0:y1, x0:x1], member[y0:y1, x0:x1]) > MAX_PIECES:
-        raise NoDigitError("no digit found (the picture looks like noise or a texture, not a written digit)")
+        raise NoDigitError(NOISE)
     box = (x0, y0, x1, y1)
     # The group's own strokes, with the soft ink around them, and nothing of any other group.
     near = cv2.dilate(member.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
@@ -322,9 +333,11 @@ def _group(boxes: np.ndarray, gap: float, kind: np.ndarray) -> list[np.ndarray]:
 
 
 def _pieces(strong: np.ndarray, member: np.ndarray) -> int:
-    """Components of the group's strokes plus the holes inside them."""
+    """Components of the group's strokes plus the holes inside them, each of at least PIECE of the
+    group's box (chalk and a felt pen leave pinholes in a stroke)."""
     mask = (member & (strong > 0)).astype(np.uint8)
-    parts = cv2.connectedComponents(mask, connectivity=8)[0] - 1
-    holes = cv2.connectedComponents(cv2.copyMakeBorder(1 - mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1),
-                                    connectivity=4)[0] - 2
-    return parts + max(holes, 0)
+    least = max(MIN_PIECE_PX, PIECE * mask.size)
+    _, _, parts, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    framed = cv2.copyMakeBorder(1 - mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    _, _, holes, _ = cv2.connectedComponentsWithStats(framed, connectivity=4)
+    return int((parts[1:, 4] >= least).sum()) + int((holes[2:, 4] >= least).sum())
