@@ -63,6 +63,7 @@ GROUP_GAP = 0.35  # components closer than this fraction of the largest one's si
 REACH = 3  # px of soft ink kept around the strokes
 PIECE = 0.002  # a piece or hole smaller than this share of the group's box is a pinhole
 MIN_PIECE_PX = 4
+GRAIN_GAP = 0.006  # gaps this narrow (share of the longer side) between grains of a stroke are closed
 GRAINS = 20  # this many pieces of ink, at GRAIN_DENSITY per px of the picture, is noise or a texture
 GRAIN_DENSITY = 0.005
 MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke has about 5)
@@ -242,6 +243,9 @@ def find_digits(gray: np.ndarray) -> Found:
     if grains >= max(GRAINS, GRAIN_DENSITY * gray.size):
         raise NoDigitError(NOISE)
     strong = _remove_lines(strong, min(gray.shape))
+    if min(gray.shape) >= MIN_PHOTO_SIDE:  # chalk and a dry marker break a stroke into grains
+        side = _odd(GRAIN_GAP * max(gray.shape))
+        strong = cv2.morphologyEx(strong, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
     if count <= 1:
         raise NoDigitError("no digit found (too little ink)")
