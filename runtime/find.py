@@ -1,22 +1,27 @@
-"""Find the digit in a picture: paper, light and lines are estimated and set aside, the strokes kept.
+"""Find the digit in a picture: paper, light, lines and desk are set aside, the strokes kept.
 
 A phone photo is not an MNIST array. Its light falls off across the page, a hand casts a soft
-shadow, the paper is ruled or squared, a whiteboard has glare, and the digit may fill a tenth of
-the frame, or touch every edge of a tight crop. The MNIST recipe (runtime/preprocess.py) needs
-the digit's ink alone, light on dark. This module gives it that, with OpenCV:
+shadow, the paper is ruled or squared, a whiteboard has glare, the page lies on a desk, and the
+digit may fill a tenth of the frame, or touch every edge of a tight crop. The MNIST recipe
+(runtime/preprocess.py) needs the digit's ink alone, light on dark. This module gives it that,
+with OpenCV:
 
-1. polarity: which of dark-on-light or light-on-dark the picture is;
-2. background: the paper (or board) with its illumination, as a morphological opening of the
-   ink-up image at low resolution, where every stroke is narrower than the window; ink is
-   measured against this local paper, as a fraction of the headroom above it;
-3. lines: long thin straight structures (ruled and squared paper, a margin) found with a
-   probabilistic Hough transform on the thin part of the ink, and removed;
-4. strokes: connected components of the remaining ink, grouped by proximity; the group with the
-   most ink is the digit; a picture with several groups of the same size holds several digits.
+1. polarity: dark-on-light or light-on-dark, from the border, the tones' shares, or which way
+   the ink stands out more;
+2. paper: a morphological opening of the ink-up picture at low resolution, with a window wider
+   than any stroke, follows the light across the page; ink is measured against that local paper,
+   as a fraction of the headroom above it;
+3. strokes: ink above Otsu's level over the ink that stands out at all (a soft shadow stays
+   below it); ruled and squared lines (families of parallel Hough lines) removed; the grains of a
+   chalk stroke joined;
+4. digits: connected components grouped by proximity, leaving aside lines across the picture and
+   what lies along the frame (a desk, the page's edge); the group with the most ink is the digit,
+   and a picture with several groups of the same size holds several digits.
 
-Nothing here looks at the picture's edges, so a digit whose ink touches the frame is found like
-any other (the picture is padded with its own paper first). Noise and textures come back
-"no digit found" because their ink is fragmented into many pieces, which a digit's never is.
+Nothing here refuses a digit because its ink touches the frame: the paper's window stops at the
+frame, and a tight crop fills the picture, which no desk does. Noise and textures come back
+"no digit found" because their ink falls into many grains or pieces, which a digit's never does,
+and a wall because it has no edges.
 
 web/src/find.js is the same code for the browser, on OpenCV.js.
 """
@@ -44,7 +49,6 @@ BACKGROUND_SIDE = 160  # the paper is estimated at this resolution (longer side,
 BACKGROUND_WINDOW = 0.3  # opening window, as a fraction of the picture's longer side
 MIN_EDGE = 0.03  # strokes' edges stand out by this fraction of full scale (walls: <= 0.012)
 EDGE_WINDOW = 0.05  # a blur this wide (fraction of the longer side) leaves strokes' edges standing out
-PAD = 0.15  # paper added around the picture, as a fraction of its longer side
 STRONG_INK = 0.4  # fraction of the ink's peak that counts as stroke for components
 LINE_LENGTH = 0.5  # a line of ruled or squared paper spans at least this fraction of the picture
 MIN_PHOTO_SIDE = 64  # px: smaller pictures are not searched for ruled lines or a desk
@@ -59,7 +63,7 @@ ACROSS = 0.9  # a stroke this long across the picture, and this narrow (1 - ACRO
 LINE_ANGLE = 20.0  # degrees from horizontal or vertical
 THIN = 0.012  # a line is thinner than this fraction of the picture's longer side (at least 2 px)
 SPECK = 0.02  # a component with less than this share of the largest one's ink is a speck
-GROUP_GAP = 0.35  # components closer than this fraction of the largest one's size belong together
+GROUP_GAP = 0.5  # components closer than this fraction of the largest one's size belong together
 REACH = 3  # px of soft ink kept around the strokes
 PIECE = 0.002  # a piece or hole smaller than this share of the group's box is a pinhole
 MIN_PIECE_PX = 4
@@ -136,14 +140,11 @@ def _against_paper(up: np.ndarray) -> np.ndarray:
 
 
 def ink_image(gray8: np.ndarray) -> tuple[np.ndarray, float]:
-    """uint8 picture -> (float32 ink in [0, 1] against the local paper, light on dark, padded by
-    PAD of paper on every side; the ink's contrast where the picture's own edges continue outward).
+    """uint8 picture -> (float32 ink in [0, 1] against the local paper, light on dark; how much
+    the strokes' edges stand out, which tells a smooth picture, a wall or a gradient, from strokes).
 
-    The paper padding lets a stroke that touches the frame be measured like any other. The
-    second figure tells a smooth picture (a wall, a gradient) from a digit: padded with its own
-    edges, a gradient has no ink left, while a digit's strokes still stand out. Where the tones
-    leave the polarity open (light falling off across the page), the ink is what stands out more
-    against its local paper: dark strokes on a gradient do, the gradient's bright side does not.
+    Where the tones leave the polarity open (light falling off across the page), the ink is what
+    stands out more against its local paper: dark strokes on a gradient do, its bright side does not.
     """
     dark, vote = _polarity(gray8)
     if dark is not None:

@@ -13,21 +13,37 @@ const PEAK_PERCENTILE = 99.9;
 const HISTOGRAM_BINS = 4096;
 const MIN_HEADROOM = 0.25;
 const MAX_BORDER_SPREAD = 0.2;
+const PAPER_SHARE = 0.7;
+const POLARITY_MARGIN = 0.15;
+const MAX_ASPECT = 2.5;
 const BACKGROUND_SIDE = 160;
 const BACKGROUND_WINDOW = 0.3;
-const PAD = 0.15;
+const MIN_EDGE = 0.03;
+const EDGE_WINDOW = 0.05;
 const STRONG_INK = 0.4;
-const LINE_LENGTH = 0.8;
-const MIN_LINED_SIDE = 64;
+const LINE_LENGTH = 0.5;
+const MIN_PHOTO_SIDE = 64;
 const LINE_FAMILY = 3;
+const FRAME_CONTACT = 0.3;
+const RING = 0.5;
+const SLIVER = 0.06;
+const HUG = 0.5;
+const INSIDE_SHARE = 0.03;
+const FILLS = 0.6;
 const ACROSS = 0.9;
 const LINE_ANGLE = 20.0;
 const THIN = 0.012;
 const SPECK = 0.02;
-const GROUP_GAP = 0.35;
+const GROUP_GAP = 0.5;
 const REACH = 3;
+const PIECE = 0.002;
+const MIN_PIECE_PX = 4;
+const GRAIN_GAP = 0.006;
+const GRAINS = 20;
+const GRAIN_DENSITY = 0.005;
 const MAX_PIECES = 12;
 const OTHER_DIGIT = 0.35;
+const NOISE = "no digit found (the picture looks like noise or a texture, not a written digit)";
 
 const f32 = Math.fround;
 let cv = null;
@@ -70,7 +86,8 @@ function percentile(hist, q) {
   return hist.length;
 }
 
-function darkOnLight(gray8, width, height, keep) {
+// { dark: true, false or null where the tones cannot tell, vote: the border's } (`_polarity`).
+function polarity(gray8, width, height, keep) {
   const border = [];
   for (let x = 0; x < width; x++) border.push(gray8[x]);
   for (let x = 0; x < width; x++) border.push(gray8[(height - 1) * width + x]);
@@ -82,13 +99,22 @@ function darkOnLight(gray8, width, height, keep) {
     const paper = border[border.length >> 1];
     let low = 255, high = 0;
     for (const v of gray8) { if (v < low) low = v; if (v > high) high = v; }
-    return 2 * paper > low + high;
+    const dark = 2 * paper > low + high;
+    return { dark, vote: dark };
   }
   const mat = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
   const threshold = cv.threshold(mat, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
   let above = 0;
   for (const v of border) if (v > threshold) above++;
-  return 2 * above > border.length;
+  const vote = 2 * above > border.length;
+  if (1 / MAX_ASPECT <= width / height && width / height <= MAX_ASPECT) {
+    let light = 0;
+    for (const v of gray8) if (v > threshold) light++;
+    if (light >= PAPER_SHARE * gray8.length || light <= (1 - PAPER_SHARE) * gray8.length) {
+      return { dark: light >= PAPER_SHARE * gray8.length, vote };
+    }
+  }
+  return { dark: null, vote };
 }
 
 function odd(value) {
@@ -131,7 +157,7 @@ function againstPaper(up, keep) {
   const window = odd(BACKGROUND_WINDOW * Math.max(small.rows, small.cols));
   const kernel = keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(window, window)));
   const opened = keep(new cv.Mat());
-  cv.morphologyEx(small, opened, cv.MORPH_OPEN, kernel, new cv.Point(-1, -1), 1, cv.BORDER_REPLICATE,
+  cv.morphologyEx(small, opened, cv.MORPH_OPEN, kernel, new cv.Point(-1, -1), 1, cv.BORDER_CONSTANT,
     cv.morphologyDefaultBorderValue());
   const blurred = keep(new cv.Mat());
   cv.blur(opened, blurred, new cv.Size(window, window), new cv.Point(-1, -1), cv.BORDER_REPLICATE);
@@ -146,35 +172,54 @@ function againstPaper(up, keep) {
   return ink;
 }
 
+// Ink-up uint8 Mat -> { ink, contrast } (`_ink_up`).
+function inkUp(up, keep) {
+  const h = up.rows, w = up.cols;
+  const ink = againstPaper(up, keep);
+  const window = odd(EDGE_WINDOW * Math.max(h, w));
+  const blurred = keep(new cv.Mat());
+  cv.blur(up, blurred, new cv.Size(window, window), new cv.Point(-1, -1), cv.BORDER_REPLICATE);
+  const edges = keep(new cv.Mat());
+  cv.absdiff(up, blurred, edges);
+  const e = new Float32Array(h * w);
+  for (let i = 0; i < e.length; i++) e[i] = f32(edges.data[i] / 255);
+  return { ink, contrast: peakOf(e, h, w) };
+}
+
+// uint8 picture -> { ink, contrast } (`ink_image`).
 function inkImage(gray8, width, height, keep) {
   const source = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
-  let up = source;
-  if (darkOnLight(gray8, width, height, keep)) {
-    up = keep(new cv.Mat());
-    cv.bitwise_not(source, up);
+  const inverted = () => {
+    const mat = keep(new cv.Mat());
+    cv.bitwise_not(source, mat);
+    return mat;
+  };
+  let { dark, vote } = polarity(gray8, width, height, keep);
+  if (dark !== null) return inkUp(dark ? inverted() : source, keep);
+  const asDark = inkUp(inverted(), keep), asLight = inkUp(source, keep);
+  const peakDark = peakOf(asDark.ink, height, width), peakLight = peakOf(asLight.ink, height, width);
+  dark = Math.abs(peakDark - peakLight) > POLARITY_MARGIN ? peakDark > peakLight : vote;
+  return dark ? asDark : asLight;
+}
+
+// The ink level between strokes and a mere darkening (`_stroke_level`).
+function strokeLevel(ink, peak, keep) {
+  const scale = f32(255.0 / peak);
+  const floor = Math.trunc((255 * STRONG_INK) / 2);
+  const marked = [];
+  for (const v of ink) {
+    const level = Math.trunc(Math.min(f32(v * scale), 255));
+    if (level >= floor) marked.push(level);
   }
-  const pad = Math.max(2, roundHalfEven(PAD * Math.max(height, width)));
-  const threshold = cv.threshold(up, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
-  const hist = new Float64Array(Math.trunc(threshold) + 1);
-  for (const v of up.data) if (v <= threshold) hist[v] += 1;
-  let paperCount = 0;
-  for (const v of hist) paperCount += v;
-  const paper = paperCount ? percentile(hist, 50) : 0;
-  const padded = keep(new cv.Mat());
-  cv.copyMakeBorder(up, padded, pad, pad, pad, pad, cv.BORDER_CONSTANT, new cv.Scalar(paper));
-  const ink = againstPaper(padded, keep);
-  const continued = keep(new cv.Mat());
-  cv.copyMakeBorder(up, continued, pad, pad, pad, pad, cv.BORDER_REPLICATE);
-  const smooth = againstPaper(continued, keep);
-  const innerY = Math.floor(height / 10), innerX = Math.floor(width / 10);
-  const stride = width + 2 * pad;
-  const contrast = peakOf(smooth, height - 2 * innerY, width - 2 * innerX, stride, (pad + innerY) * stride + pad + innerX);
-  return { ink, width: stride, height: height + 2 * pad, pad, contrast };
+  if (marked.length < 2) return STRONG_INK * peak;
+  const mat = keep(cv.matFromArray(1, marked.length, cv.CV_8UC1, marked));
+  const threshold = cv.threshold(mat, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
+  return Math.max(STRONG_INK, threshold / 255) * peak;
 }
 
 function removeLines(strong, side, keep) {
   const h = strong.rows, w = strong.cols;
-  if (side < MIN_LINED_SIDE) return strong;
+  if (side < MIN_PHOTO_SIDE) return strong;
   const thinSide = Math.max(2, roundHalfEven(THIN * Math.max(h, w)));
   const thick = keep(new cv.Mat());
   const square = keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(thinSide + 1, thinSide + 1)));
@@ -216,7 +261,7 @@ function removeLines(strong, side, keep) {
 }
 
 // Indices of boxes [x, y, w, h] grouped transitively when within `gap` of each other (`_group`).
-function group(boxes, gap) {
+function group(boxes, gap, kind) {
   const parent = boxes.map((_, i) => i);
   const root = (i) => {
     while (parent[i] !== i) {
@@ -230,7 +275,7 @@ function group(boxes, gap) {
       const [a, b] = [boxes[i], boxes[j]];
       const dx = Math.max(b[0] - (a[0] + a[2]), a[0] - (b[0] + b[2]), 0);
       const dy = Math.max(b[1] - (a[1] + a[3]), a[1] - (b[1] + b[3]), 0);
-      if (Math.max(dx, dy) <= gap) parent[root(i)] = root(j);
+      if (Math.max(dx, dy) <= gap && kind[i] === kind[j]) parent[root(i)] = root(j);
     }
   }
   const groups = new Map();
@@ -242,62 +287,114 @@ function group(boxes, gap) {
   return [...groups.values()];
 }
 
+// Components of the group's strokes plus the holes inside them, pinholes and crumbs aside (`_pieces`).
 function pieces(mask, keep) {
-  const parts = cv.connectedComponents(mask, keep(new cv.Mat()), 8, cv.CV_32S) - 1;
+  const least = Math.max(MIN_PIECE_PX, PIECE * mask.rows * mask.cols);
+  const count = (mat, connectivity, skip) => {
+    const stats = keep(new cv.Mat());
+    const n = cv.connectedComponentsWithStats(mat, keep(new cv.Mat()), stats, keep(new cv.Mat()), connectivity, cv.CV_32S);
+    let big = 0;
+    for (let c = skip; c < n; c++) if (stats.data32S[5 * c + 4] >= least) big++;
+    return big;
+  };
   const inverse = keep(new cv.Mat());
   cv.threshold(mask, inverse, 0, 1, cv.THRESH_BINARY_INV);
   const framed = keep(new cv.Mat());
   cv.copyMakeBorder(inverse, framed, 1, 1, 1, 1, cv.BORDER_CONSTANT, new cv.Scalar(1));
-  const holes = cv.connectedComponents(framed, keep(new cv.Mat()), 4, cv.CV_32S) - 2;
-  return parts + Math.max(holes, 0);
+  return count(mask, 8, 1) + count(framed, 4, 2);
 }
 
 // Float32Array luminance in [0, 1] -> { ink, width, height, box, count }: the digit with the most ink.
 export function findDigits(gray, width, height) {
   if (!cv) throw new Error("OpenCV.js is not loaded: await loadFinder() first");
   return scoped((keep) => {
+    const W = width, H = height;
     const gray8 = new Uint8Array(gray.length);
     for (let i = 0; i < gray.length; i++) gray8[i] = Math.min(Math.max(roundHalfEven(f32(gray[i] * 255)), 0), 255);
-    const { ink, width: W, height: H, pad, contrast } = inkImage(gray8, width, height, keep);
+    const { ink, contrast } = inkImage(gray8, W, H, keep);
     const peak = peakOf(ink, H, W);
-    if (Math.min(peak, contrast) < MIN_CONTRAST) throw new NoDigitError("no digit found (blank or ink-less image)");
-    const level = f32(STRONG_INK * peak);
+    if (peak < MIN_CONTRAST || contrast < MIN_EDGE) throw new NoDigitError("no digit found (blank or ink-less image)");
+    const level = f32(strokeLevel(ink, peak, keep));
     const strongData = new Uint8Array(W * H);
     for (let i = 0; i < strongData.length; i++) strongData[i] = ink[i] >= level ? 255 : 0;
     let strong = keep(cv.matFromArray(H, W, cv.CV_8UC1, strongData));
-    strong = removeLines(strong, Math.min(width, height), keep);
+    const grains = cv.connectedComponents(strong, keep(new cv.Mat()), 8, cv.CV_32S) - 1;
+    if (grains >= Math.max(GRAINS, GRAIN_DENSITY * W * H)) throw new NoDigitError(NOISE);
+    strong = removeLines(strong, Math.min(W, H), keep);
+    const photo = Math.min(W, H) >= MIN_PHOTO_SIDE;
+    if (photo) {
+      const side = odd(GRAIN_GAP * Math.max(W, H));
+      const closed = keep(new cv.Mat());
+      const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(side, side)));
+      cv.morphologyEx(strong, closed, cv.MORPH_CLOSE, disc);
+      strong = closed;
+    }
     const labels = keep(new cv.Mat()), stats = keep(new cv.Mat()), centroids = keep(new cv.Mat());
     const count = cv.connectedComponentsWithStats(strong, labels, stats, centroids, 8, cv.CV_32S);
     if (count <= 1) throw new NoDigitError("no digit found (too little ink)");
     const label = labels.data32S, stat = stats.data32S;
     const mass = new Float64Array(count);
     for (let i = 0; i < label.length; i++) mass[label[i]] += ink[i];
-    let any = false, most = 0;
+    const contact = new Float64Array(count);
+    for (let x = 0; x < W; x++) { contact[label[x]]++; contact[label[(H - 1) * W + x]]++; }
+    for (let y = 0; y < H; y++) { contact[label[y * W]]++; contact[label[y * W + W - 1]]++; }
+    // Per component c (1..count-1): lines across, a ring round the page, slivers along the frame.
+    const fillsC = [], thinC = [], sliver = [];
+    let any = false;
     for (let c = 1; c < count; c++) {
-      const sw = stat[5 * c + 2] / width, sh = stat[5 * c + 3] / height;
-      if ((sw >= ACROSS && sh <= 1 - ACROSS) || (sh >= ACROSS && sw <= 1 - ACROSS)) mass[c] = 0;
-      if (mass[c]) any = true;
-      most = Math.max(most, mass[c]);
+      const cw = stat[5 * c + 2], ch = stat[5 * c + 3], area = stat[5 * c + 4];
+      const sw = cw / W, sh = ch / H;
+      const line = (sw >= ACROSS && sh <= 1 - ACROSS) || (sh >= ACROSS && sw <= 1 - ACROSS);
+      const ring = contact[c] >= RING * 2 * (H + W) && photo;
+      fillsC[c] = sw >= FILLS && sh >= FILLS;
+      const length = Math.max(cw, ch);
+      thinC[c] = area <= SLIVER * Math.max(H, W) * length && photo;
+      sliver[c] = contact[c] >= HUG * length && thinC[c] && !fillsC[c];
+      if (line || ring) mass[c] = 0;
     }
+    let rest = false;
+    for (let c = 1; c < count; c++) if (mass[c] && !sliver[c]) rest = true;
+    if (rest) for (let c = 1; c < count; c++) if (sliver[c]) mass[c] = 0;
+    let most = 0;
+    for (let c = 1; c < count; c++) { if (mass[c]) any = true; most = Math.max(most, mass[c]); }
     if (!any) throw new NoDigitError("no digit found (only lines)");
     const kept = [];
     for (let c = 1; c < count; c++) if (mass[c] >= SPECK * most) kept.push(c);
     const boxes = kept.map((c) => [stat[5 * c], stat[5 * c + 1], stat[5 * c + 2], stat[5 * c + 3]]);
-    let big = 0;
-    for (let k = 1; k < kept.length; k++) if (mass[kept[k]] > mass[kept[big]]) big = k;
-    const gap = GROUP_GAP * Math.max(boxes[big][2], boxes[big][3]);
-    const groups = group(boxes, gap);
-    const groupMass = groups.map((g) => g.reduce((sum, k) => sum + mass[kept[k]], 0));
+    const touches = kept.map((c) => contact[c]);
+    const frameSide = FRAME_CONTACT * Math.min(H, W);
+    let big = -1, bigMass = 0;
+    for (let k = 0; k < kept.length; k++) {
+      if (touches[k] < frameSide && mass[kept[k]] > bigMass) { big = k; bigMass = mass[kept[k]]; }
+    }
+    if (big < 0) {
+      big = 0;
+      for (let k = 1; k < kept.length; k++) if (mass[kept[k]] > mass[kept[big]]) big = k;
+    }
+    const along = kept.map((c, k) => touches[k] >= frameSide && thinC[c] && !fillsC[c]);
+    const groups = group(boxes, GROUP_GAP * Math.max(boxes[big][2], boxes[big][3]), along);
+    let groupMass = groups.map((g) => g.reduce((sum, k) => sum + mass[kept[k]], 0));
+    const extents = groups.map((g) => {
+      let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (const k of g) {
+        const [x, y, w, h] = boxes[k];
+        x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + w); y1 = Math.max(y1, y + h);
+      }
+      return [x0, y0, x1, y1];
+    });
+    const fills = extents.map(([x0, y0, x1, y1]) => x1 - x0 >= FILLS * W && y1 - y0 >= FILLS * H);
+    const touching = groups.map((g) => g.reduce((sum, k) => sum + touches[k], 0) >= frameSide);
+    const frame = touching.map((t, i) => t && !fills[i]);
+    if (groupMass.some((m, i) => m * !frame[i])) groupMass = groupMass.map((m, i) => m * !frame[i]);
+    const inner = groupMass.map((m, i) => (touching[i] ? 0 : m));
+    const innerMax = Math.max(...inner);
+    if (inner.some((m) => m) && innerMax >= INSIDE_SHARE * Math.max(...groupMass)) groupMass = inner;
     const order = groupMass.map((m, i) => [m, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((p) => p[1]);
     const best = groups[order[0]];
     let others = 0;
     for (const i of order.slice(1)) if (groupMass[i] >= OTHER_DIGIT * groupMass[order[0]]) others++;
     const members = new Set(best.map((k) => kept[k]));
-    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-    for (const k of best) {
-      const [x, y, w, h] = boxes[k];
-      x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + w); y1 = Math.max(y1, y + h);
-    }
+    const [x0, y0, x1, y1] = extents[order[0]];
     const member = new Uint8Array(W * H);
     for (let i = 0; i < label.length; i++) member[i] = members.has(label[i]) ? 1 : 0;
     const inBox = new Uint8Array((x1 - x0) * (y1 - y0));
@@ -306,9 +403,9 @@ export function findDigits(gray, width, height) {
       for (let x = x0; x < x1; x++) inBox[(y - y0) * (x1 - x0) + x - x0] = member[y * W + x] && strongFinal[y * W + x] ? 1 : 0;
     }
     if (pieces(keep(cv.matFromArray(y1 - y0, x1 - x0, cv.CV_8UC1, inBox)), keep) > MAX_PIECES) {
-      throw new NoDigitError("no digit found (the picture looks like noise or a texture, not a written digit)");
+      throw new NoDigitError(NOISE);
     }
-    const box = [x0 - pad, y0 - pad, x1 - pad, y1 - pad];
+    const box = [x0, y0, x1, y1];
     const near = keep(new cv.Mat());
     const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(2 * REACH + 1, 2 * REACH + 1)));
     cv.dilate(keep(cv.matFromArray(H, W, cv.CV_8UC1, member)), near, disc);
