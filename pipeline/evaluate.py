@@ -85,6 +85,16 @@ def evaluate(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS
         outputs["realworld_deployed"] = engines[fmt.name][0].run(real.x)
     result = {"formats": rows, "test_images": int(len(y)), "realworld_digits": real.digits,
               "realworld_refused": real.refused, "realworld_nondigits": real.nondigits}
+    if args.scenes is not None:
+        scenes = realworld.load_scenes(args.scenes)
+        for name, (engine, _path) in engines.items():
+            rows[name].update(realworld.scene_scores(engine.run, scenes, params.min_confidence))
+            print(f"evaluate: {name:<13} camera-like scenes {rows[name]['scenes_accuracy']:.2%}  wrong with "
+                  f"confidence {rows[name]['scenes_confident_wrong']:.2%}  " +
+                  "  ".join(f"{scene} {row['accuracy']:.0%}" for scene, row in rows[name]["scenes"].items()),
+                  file=sys.stderr, flush=True)
+        result.update(scene_digits=int(scenes.digits.sum()), scene_nondigits=int(scenes.nondigits.sum()),
+                      scene_split=args.scenes.name)
     return result, outputs, y, real
 
 
@@ -109,7 +119,7 @@ def run(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS) -> 
     report.write(args.figures, "Evaluation: every file on the MNIST test set and the real-world set",
                  f"the evaluate stage (`dvc repro evaluate`) from `{args.metrics}`, {result['test_images']:,} MNIST "
                  f"test images and {result['realworld_digits']:,} real-world pictures",
-                 report.results_table(result), report.footprint_table(result))
+                 report.results_table(result), report.footprint_table(result), report.scenes_table(result))
     gates = Gates(**dataclasses.asdict(params.gates))
     check(result["formats"], result["formats"]["keras_float"]["accuracy"], gates, formats)
     return "all parity gates passed; " + json.dumps({k: v["accuracy"] for k, v in result["formats"].items()})
@@ -125,6 +135,8 @@ def arguments(parser) -> None:
     parser.add_argument("--plots", type=Path, default=Path("plots"))
     parser.add_argument("--realworld", type=Path, default=Path("realworld"))
     parser.add_argument("--figures", type=Path, default=Path("docs/figures/evaluate.md"))
+    parser.add_argument("--scenes", type=Path, default=None,
+                        help="camera-like scenes (tools/make_scenes.py): accuracy per scene, wrong with confidence")
 
 
 STAGE = Stage("evaluate", __doc__.splitlines()[0], run, evaluate_params, arguments,

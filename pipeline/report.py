@@ -32,6 +32,26 @@ def results_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def scenes_table(result: dict) -> str:
+    """Per format, accuracy in every camera-like scene and the share of pictures answered wrong with
+    confidence, from metrics/evaluate.json (empty where the stage ran without scenes)."""
+    rows = {name: row for name, row in result["formats"].items() if "scenes" in row}
+    if not rows:
+        return ""
+    names = list(next(iter(rows.values()))["scenes"])
+    lines = [f"Camera-like pictures, split `{result['scene_split']}` of `tools/make_scenes.py` "
+             f"({result['scene_digits']:,} digits, {result['scene_nondigits']:,} non-digit twins; nothing was "
+             "tuned on this split). A refused digit counts as wrong; *wrong, sure*: wrong with a probability of "
+             "`evaluate.min_confidence` or more; *twins rejected*: the non-digit twins refused or under it.\n",
+             "| format | " + " | ".join(names) + " | all scenes | wrong, sure | twins rejected |",
+             "|---|" + "---:|" * (len(names) + 3)]
+    for name, row in rows.items():
+        cells = " | ".join(f"{row['scenes'][scene]['accuracy']:.1%}" for scene in names)
+        lines.append(f"| `{name}` | {cells} | {row['scenes_accuracy']:.2%} | {row['scenes_confident_wrong']:.2%} | "
+                     f"{row['scenes_nondigit_rejection']:.0%} |")
+    return "\n".join(lines)
+
+
 def footprint_table(result: dict) -> str:
     """The microcontroller columns of the files that have them (a format row's `footprint`)."""
     lines = [FOOTPRINT_HEADER]

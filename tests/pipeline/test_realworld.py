@@ -32,3 +32,28 @@ def test_the_script_reproduces_the_committed_files(tmp_path):
         committed = SET / path.relative_to(tmp_path)
         assert committed.is_file(), committed
         assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(committed))), path
+
+
+def test_scene_scores_count_refusals_as_wrong_and_only_sure_mistakes_as_confident():
+    from pipeline.realworld import Scenes, scene_scores
+
+    # Scene "a": 4 digits, one refused by the preprocessing; scene "b": 2 digits; 2 twins in "a".
+    x = np.arange(5, dtype=np.float32)[:, None]  # stand-ins: predict() below reads the index
+    answers = {0: (3, 0.9), 1: (5, 0.95), 2: (1, 0.4), 3: (7, 0.99), 4: (2, 0.5)}  # (label, probability)
+    twins = {0: 0.3, 1: 0.8}
+
+    def predict(batch):
+        out = np.zeros((len(batch), 10), np.float32)
+        for row, index in enumerate(batch[:, 0].astype(int)):
+            label, p = answers[index] if batch.shape[0] == 5 else (0, twins[index])
+            out[row, label] = p
+        return out
+
+    data = Scenes(names=("a", "b"), x=x, y=np.array([3, 4, 1, 7, 8]), scene=np.array([0, 0, 0, 1, 1]),
+                  digits=np.array([4, 2]), x_none=np.arange(2, dtype=np.float32)[:, None],
+                  none_scene=np.array([0, 0]), nondigits=np.array([2, 0]))
+    scores = scene_scores(predict, data, 0.6)
+    assert scores["scenes"]["a"] == {"accuracy": 2 / 4, "confident_wrong": 1 / 4, "nondigit_rejection": 1 / 2}
+    assert scores["scenes"]["b"] == {"accuracy": 1 / 2, "confident_wrong": 0.0, "nondigit_rejection": None}
+    assert scores["scenes_accuracy"] == 3 / 6 and scores["scenes_confident_wrong"] == 1 / 6
+    assert scores["scenes_nondigit_rejection"] == 1 / 2

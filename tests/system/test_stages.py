@@ -19,7 +19,7 @@ import yaml
 from conftest import ROOT, write_test_params
 from export.formats import BY_NAME, FORMATS
 
-STAGES = ["check_params", "data", "train", "qat", "export", "evaluate", "bundle", "zoo"]
+STAGES = ["check_params", "data", "train", "qat", "export", "scenes", "evaluate", "bundle", "zoo"]
 
 
 # --- the shape of the code -------------------------------------------------------------
@@ -222,6 +222,23 @@ def evaluated(tiny_pipeline, tmp_path_factory):
     (realworld / "nondigits").mkdir()
     for picture in sorted((ROOT / "realworld" / "nondigits").iterdir())[::10]:
         shutil.copyfile(picture, realworld / "nondigits" / picture.name)
+    # Two camera-like scenes of tools/make_scenes.py, 10 fixture digits and 2 non-digit rings each.
+    from PIL import Image
+    from tools.make_scenes import render
+
+    scenes = root / "scenes"
+    digits = np.load(ROOT / "tests" / "fixtures" / "mnist_sample.npz")
+    ring = np.zeros((28, 28), np.float32)
+    ring[4:24, 4:24], ring[8:20, 8:20] = 1, 0
+    for scene in ("ruled", "tight_crop"):
+        rng = np.random.default_rng(0)
+        for index, (image, label) in enumerate(zip(digits["x_test"][:10], digits["y_test"][:10])):
+            picture, _box = render(scene, image.astype(np.float32) / 255, rng, (320, 240))
+            (scenes / scene / str(label)).mkdir(parents=True, exist_ok=True)
+            picture.save(scenes / scene / str(label) / f"{index}.png")
+        (scenes / scene / "none").mkdir()
+        for index in range(2):
+            render(scene, ring, rng, (320, 240))[0].save(scenes / scene / "none" / f"{index}.png")
     params = write_test_params(root / "params.yaml", evaluate={
         "latency_runs": 10, "warmup_runs": 1, "throughput_batch": 16, "gates": {
             "int8_min_agreement": 0.9, "int8_max_accuracy_drop": 0.05, "int8_cross_agreement": 0.99}})
@@ -229,7 +246,7 @@ def evaluated(tiny_pipeline, tmp_path_factory):
             str(tiny_pipeline.qat_model), "--artifacts", str(tiny_pipeline.artifacts), "--train-live",
             str(tiny_pipeline.live), "--metrics", str(root / "evaluate.json"), "--plots", str(root / "plots"),
             "--figures", str(root / "evaluate.md"),
-            "--realworld", str(realworld), "--params", str(params)]
+            "--realworld", str(realworld), "--scenes", str(scenes), "--params", str(params)]
     code = evaluate.main(args)
     return root, code, args
 
@@ -250,15 +267,22 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
     assert micro["arena_bytes"] > 1000 and micro["macs"] > 0 and "CONV_2D" in micro["ops"]
     for name, row in result["formats"].items():
         assert 0 <= row["realworld_accuracy"] <= 1 and 0 <= row["ece"] <= 1 and 0 <= row["nondigit_rejection"] <= 1, name
+        assert set(row["scenes"]) == {"ruled", "tight_crop"}, name
+        for scene in row["scenes"].values():  # a refused digit is wrong, but not wrong with confidence
+            assert 0 <= scene["confident_wrong"] <= 1 - scene["accuracy"] + 1e-9 and 0 <= scene["nondigit_rejection"] <= 1
+        assert row["scenes_accuracy"] == pytest.approx(np.mean([scene["accuracy"] for scene in row["scenes"].values()]))
+        assert 0 <= row["realworld_confident_wrong"] <= 1 - row["realworld_accuracy"] + 1e-9
+    assert result["scene_digits"] == 20 and result["scene_nondigits"] == 4
     nondigits = len(list((root / "realworld" / "nondigits").iterdir()))
     assert result["realworld_digits"] == 100 and result["realworld_nondigits"] == nondigits > 0
     for name in ("training_curves.png", "confusion_int8.png", "confusion_realworld.png",
                  "accuracy_vs_size_latency.png"):
         assert (root / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    from pipeline.report import footprint_table, results_table
+    from pipeline.report import footprint_table, results_table, scenes_table
 
     figures = (root / "evaluate.md").read_text()
     assert results_table(result) in figures and footprint_table(result) in figures and "`tflm_int8`" in figures
+    assert scenes_table(result) in figures and "| `c_int8` |" in scenes_table(result)
 
 
 def test_readme_results_are_the_committed_figures():

@@ -1,0 +1,40 @@
+"""Stage `scenes`: make the camera-like pictures that the evaluate stage scores per scene.
+
+The `report` split of tools/make_scenes.py (ruled and squared paper, light falling off and soft
+shadows, a small digit in a large frame, a whiteboard with glare, chalk on a dark board, seven-segment
+displays, tight crops, and a non-digit twin of each scene), which nothing in the runtime was tuned
+on: the `tune` split is for that. Deterministic under its seed; written to a staging folder and
+moved into place, so an interrupted run leaves the old pictures or none.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from pipeline.stage import Stage
+
+
+def run(args, _params) -> str:
+    from tools.make_scenes import SCENES, make
+
+    staging = args.out.with_name(args.out.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    written = make(args.split, staging, mnist=args.data)
+    shutil.rmtree(args.out, ignore_errors=True)
+    staging.rename(args.out)
+    return f"{len(written)} pictures in {len(SCENES)} scenes, split {args.split}, in {args.out}"
+
+
+def arguments(parser) -> None:
+    parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
+    parser.add_argument("--split", choices=("tune", "report"), default="report")
+    parser.add_argument("--out", type=Path, default=Path("scenes/report"))
+
+
+STAGE = Stage("scenes", __doc__.splitlines()[0], run, None, arguments, catches=(OSError,))
+main = STAGE.main
+
+if __name__ == "__main__":
+    sys.exit(main())
