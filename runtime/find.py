@@ -63,7 +63,7 @@ ACROSS = 0.9  # a stroke this long across the picture, and this narrow (1 - ACRO
 LINE_ANGLE = 20.0  # degrees from horizontal or vertical
 THIN = 0.012  # a line is thinner than this fraction of the picture's longer side (at least 2 px)
 SPECK = 0.02  # a component with less than this share of the largest one's ink is a speck
-GROUP_GAP = 0.5  # components closer than this fraction of the largest one's size belong together
+GROUP_GAP = 0.35  # components closer than this fraction of the largest one's size belong together
 REACH = 3  # px of soft ink kept around the strokes
 PIECE = 0.002  # a piece or hole smaller than this share of the group's box is a pinhole
 MIN_PIECE_PX = 4
@@ -71,6 +71,8 @@ GRAIN_GAP = 0.006  # gaps this narrow (share of the longer side) between grains 
 GRAINS = 20  # this many pieces of ink, at GRAIN_DENSITY per px of the picture, is noise or a texture
 GRAIN_DENSITY = 0.005
 MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke has about 5)
+PANEL = 0.85  # ink filling this share of its box is a panel or a label: the digit is inside (MNIST <= 0.76)
+MIN_PANEL_PX = 16
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
 
 
@@ -232,7 +234,7 @@ def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
     return cleared if cv2.countNonZero(cleared) else strong
 
 
-def find_digits(gray: np.ndarray) -> Found:
+def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     """float32 luminance in [0, 1] (H, W) -> the digit with the most ink. Raises NoDigitError."""
     gray8 = np.clip(np.rint(gray * np.float32(255.0)), 0, 255).astype(np.uint8)
     ink, contrast = ink_image(gray8)
@@ -300,6 +302,15 @@ def find_digits(gray: np.ndarray) -> Found:
     others = sum(1 for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]])
     member = np.isin(labels, keep[best] + 1)
     x0, y0, x1, y1 = (int(v) for v in extents[order[0]])
+    # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
+    if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member[y0:y1, x0:x1]):
+        try:
+            inside = find_digits(np.ascontiguousarray(gray[y0:y1, x0:x1]), _inside=True)
+        except NoDigitError:
+            inside = None  # a plain box: the box itself is what there is (a thick 1, cropped tight)
+        if inside is not None:
+            left, top, right, bottom = inside.box
+            return Found(inside.ink, (left + x0, top + y0, right + x0, bottom + y0), inside.count)
     if _pieces(strong[y0:y1, x0:x1], member[y0:y1, x0:x1]) > MAX_PIECES:
         raise NoDigitError(NOISE)
     box = (x0, y0, x1, y1)
@@ -335,6 +346,14 @@ def _group(boxes: np.ndarray, gap: float, kind: np.ndarray) -> list[np.ndarray]:
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
     return [np.array(g) for g in groups.values()]
+
+
+def _solid(member: np.ndarray) -> bool:
+    """Whether the group, its holes filled, covers PANEL of its box."""
+    framed = cv2.copyMakeBorder((~member).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
+    _, labels = cv2.connectedComponents(framed, connectivity=4)
+    outside = np.count_nonzero(labels == labels[0, 0])
+    return framed.size - outside >= PANEL * member.size
 
 
 def _pieces(strong: np.ndarray, member: np.ndarray) -> int:
