@@ -57,6 +57,8 @@ FRAME_CONTACT = 0.3  # a group along this much of a side of the frame is not the
 RING = 0.5  # a component touching this share of the picture's perimeter is a desk around the page
 SLIVER = 0.06  # ...and is a sliver when its mean thickness is under this share of the longer side
 HUG = 0.5  # a component touching the frame along this share of its length lies along it
+MARGIN = 0.1  # the band along the frame, as a share of the shorter side...
+HUGS = 0.7  # ...where a desk has this share of its ink (a digit's strokes cross the middle)
 INSIDE_SHARE = 0.03  # a group inside the picture with this share of the ink along the frame wins
 FILLS = 0.6  # ...unless it fills this much of the picture both ways (a tight crop)
 ACROSS = 0.9  # a stroke this long across the picture, and this narrow (1 - ACROSS) the other way, is a line
@@ -265,7 +267,12 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     length = stats[1:, 2:4].max(axis=1)
     thin = stats[1:, 4] <= SLIVER * max(h, w) * length  # mean thickness: area over length
     thin &= min(h, w) >= MIN_PHOTO_SIDE
-    sliver = (contact >= HUG * length) & thin & ~fills
+    margin = max(1, int(MARGIN * min(h, w)))
+    band = np.ones((h, w), bool)
+    band[margin:-margin, margin:-margin] = False
+    near_edge = np.bincount(labels[band], minlength=count)[1:]
+    hugs = (near_edge >= HUGS * stats[1:, 4]) & (min(h, w) >= MIN_PHOTO_SIDE)  # a desk round the edges
+    sliver = (contact >= HUG * length) & thin & (~fills | hugs)
     mass[lines | ring] = 0
     if (mass * ~sliver).any():
         mass[sliver] = 0
@@ -289,7 +296,10 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     # the picture both ways. When nothing else is left, what touches the frame is the digit.
     fills = ((extents[:, 2] - extents[:, 0]) >= FILLS * w) & ((extents[:, 3] - extents[:, 1]) >= FILLS * h)
     touching = np.array([contact[g].sum() for g in groups]) >= FRAME_CONTACT * min(h, w)
-    frame = touching & ~fills
+    # ...and one that fills it only by running round its edges (a desk on three sides) hugs them.
+    near_edge, area = near_edge[keep], stats[1:, 4][keep]
+    hugging = np.array([near_edge[g].sum() >= HUGS * area[g].sum() for g in groups]) & (min(h, w) >= MIN_PHOTO_SIDE)
+    frame = touching & (~fills | hugging)
     if (group_mass * ~frame).any():
         group_mass = group_mass * ~frame
     # A digit inside the picture, with INSIDE_SHARE of the ink of what runs along the frame, is the
