@@ -43,6 +43,7 @@ HISTOGRAM_BINS = 4096
 MIN_HEADROOM = 0.25  # the headroom above the paper is at least this fraction of full scale
 MAX_BORDER_SPREAD = 0.2  # a border this plain decides the polarity by its median (paper)
 PAPER_SHARE = 0.7  # the tone of this share of the picture is its paper (MNIST crops: ink <= 0.76)
+SPARSER = 0.5  # ink covering less than this share of the other way's area is the ink
 POLARITY_MARGIN = 0.15  # ink peaks this far apart decide the polarity
 MAX_ASPECT = 2.5  # ...unless the picture is narrower than this (a tight crop of a 1)
 BACKGROUND_SIDE = 160  # the paper is estimated at this resolution (longer side, px)
@@ -97,28 +98,28 @@ def _percentile(hist: np.ndarray, q: float) -> int:
     return int(np.searchsorted(cumulative, q / 100 * (cumulative[-1] - 1), side="right"))
 
 
-def _polarity(gray8: np.ndarray) -> tuple[bool | None, bool]:
-    """(dark ink on light paper: True, False or None where the tones cannot tell; the border's
-    vote). A plain border is paper. Otherwise a tone, darker or lighter than Otsu's threshold, that
-    covers PAPER_SHARE of the picture is the paper (a page framed by a desk). Failing that, the
-    caller compares the ink found both ways, and where that is a tie too (a tight crop, where the
-    ink can cover as much as the paper), the border decides: a digit touches the frame at a few
-    points, the paper runs along most of it."""
+def _polarity(gray8: np.ndarray) -> tuple[bool | None, bool | None, bool]:
+    """Dark ink on light paper? (A plain border's answer, or None; the tones' answer, or None; the
+    border's vote). A plain border is paper, and settles it. Otherwise the caller compares the ink
+    found both ways; where that cannot tell, a tone, darker or lighter than Otsu's threshold, that
+    covers PAPER_SHARE of the picture is the paper (a page framed by a desk), and failing that (a
+    tight crop, where the ink can cover as much as the paper) the border decides: a digit touches
+    the frame at a few points, the paper runs along most of it."""
     border = np.concatenate([gray8[0], gray8[-1], gray8[1:-1, 0], gray8[1:-1, -1]])
     border.sort()
     n = len(border) - 1
     if int(border[(3 * n) // 4]) - int(border[n // 4]) <= MAX_BORDER_SPREAD * 255:
         paper = int(border[len(border) // 2])
         dark = 2 * paper > int(gray8.min()) + int(gray8.max())
-        return dark, dark
+        return dark, dark, dark
     threshold, _ = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     vote = 2 * int(np.count_nonzero(border > threshold)) > len(border)
     h, w = gray8.shape
     if 1 / MAX_ASPECT <= w / h <= MAX_ASPECT:  # a page in a photo, framed by a darker desk
         light = int(np.count_nonzero(gray8 > threshold))
         if light >= PAPER_SHARE * gray8.size or light <= (1 - PAPER_SHARE) * gray8.size:
-            return light >= PAPER_SHARE * gray8.size, vote
-    return None, vote
+            return None, light >= PAPER_SHARE * gray8.size, vote
+    return None, None, vote
 
 
 def _odd(value: float) -> int:
@@ -150,15 +151,21 @@ def ink_image(gray8: np.ndarray) -> tuple[np.ndarray, float]:
     Where the tones leave the polarity open (light falling off across the page), the ink is what
     stands out more against its local paper: dark strokes on a gradient do, its bright side does not.
     """
-    dark, vote = _polarity(gray8)
-    if dark is not None:
-        return _ink_up(cv2.bitwise_not(gray8) if dark else gray8)
+    plain, tones, vote = _polarity(gray8)
+    if plain is not None:
+        return _ink_up(cv2.bitwise_not(gray8) if plain else gray8)
     (ink_dark, contrast_dark), (ink_light, contrast_light) = _ink_up(cv2.bitwise_not(gray8)), _ink_up(gray8)
     peak_dark, peak_light = _peak(ink_dark), _peak(ink_light)
-    if abs(peak_dark - peak_light) > POLARITY_MARGIN:
+    # Strokes are sparse: the other way round, the page between them (or the bright middle of a
+    # vignetted page) stands out over a far larger area.
+    area_dark = np.count_nonzero(ink_dark >= np.float32(peak_dark / 2)) if peak_dark > 0 else ink_dark.size
+    area_light = np.count_nonzero(ink_light >= np.float32(peak_light / 2)) if peak_light > 0 else ink_light.size
+    if min(area_dark, area_light) < SPARSER * max(area_dark, area_light):
+        dark = area_dark < area_light
+    elif abs(peak_dark - peak_light) > POLARITY_MARGIN:
         dark = peak_dark > peak_light
     else:
-        dark = vote
+        dark = vote if tones is None else tones
     return (ink_dark, contrast_dark) if dark else (ink_light, contrast_light)
 
 
