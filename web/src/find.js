@@ -14,6 +14,7 @@ const HISTOGRAM_BINS = 4096;
 const MIN_HEADROOM = 0.25;
 const MAX_BORDER_SPREAD = 0.2;
 const PAPER_SHARE = 0.7;
+const SPARSER = 0.5;
 const POLARITY_MARGIN = 0.15;
 const MAX_ASPECT = 2.5;
 const BACKGROUND_SIDE = 160;
@@ -28,13 +29,15 @@ const FRAME_CONTACT = 0.3;
 const RING = 0.5;
 const SLIVER = 0.06;
 const HUG = 0.5;
+const MARGIN = 0.1;
+const HUGS = 0.7;
 const INSIDE_SHARE = 0.03;
 const FILLS = 0.6;
 const ACROSS = 0.9;
 const LINE_ANGLE = 20.0;
 const THIN = 0.012;
 const SPECK = 0.02;
-const GROUP_GAP = 0.5;
+const GROUP_GAP = 0.35;
 const REACH = 3;
 const PIECE = 0.002;
 const MIN_PIECE_PX = 4;
@@ -42,6 +45,8 @@ const GRAIN_GAP = 0.006;
 const GRAINS = 20;
 const GRAIN_DENSITY = 0.005;
 const MAX_PIECES = 12;
+const PANEL = 0.85;
+const MIN_PANEL_PX = 16;
 const OTHER_DIGIT = 0.35;
 const NOISE = "no digit found (the picture looks like noise or a texture, not a written digit)";
 
@@ -86,7 +91,7 @@ function percentile(hist, q) {
   return hist.length;
 }
 
-// { dark: true, false or null where the tones cannot tell, vote: the border's } (`_polarity`).
+// { plain: a plain border's answer or null, tones: the tones' answer or null, vote: the border's } (`_polarity`).
 function polarity(gray8, width, height, keep) {
   const border = [];
   for (let x = 0; x < width; x++) border.push(gray8[x]);
@@ -100,7 +105,7 @@ function polarity(gray8, width, height, keep) {
     let low = 255, high = 0;
     for (const v of gray8) { if (v < low) low = v; if (v > high) high = v; }
     const dark = 2 * paper > low + high;
-    return { dark, vote: dark };
+    return { plain: dark, tones: dark, vote: dark };
   }
   const mat = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
   const threshold = cv.threshold(mat, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
@@ -111,10 +116,10 @@ function polarity(gray8, width, height, keep) {
     let light = 0;
     for (const v of gray8) if (v > threshold) light++;
     if (light >= PAPER_SHARE * gray8.length || light <= (1 - PAPER_SHARE) * gray8.length) {
-      return { dark: light >= PAPER_SHARE * gray8.length, vote };
+      return { plain: null, tones: light >= PAPER_SHARE * gray8.length, vote };
     }
   }
-  return { dark: null, vote };
+  return { plain: null, tones: null, vote };
 }
 
 function odd(value) {
@@ -194,11 +199,22 @@ function inkImage(gray8, width, height, keep) {
     cv.bitwise_not(source, mat);
     return mat;
   };
-  let { dark, vote } = polarity(gray8, width, height, keep);
-  if (dark !== null) return inkUp(dark ? inverted() : source, keep);
+  const { plain, tones, vote } = polarity(gray8, width, height, keep);
+  if (plain !== null) return inkUp(plain ? inverted() : source, keep);
   const asDark = inkUp(inverted(), keep), asLight = inkUp(source, keep);
   const peakDark = peakOf(asDark.ink, height, width), peakLight = peakOf(asLight.ink, height, width);
-  dark = Math.abs(peakDark - peakLight) > POLARITY_MARGIN ? peakDark > peakLight : vote;
+  const area = (ink, peak) => {
+    if (!(peak > 0)) return ink.length;
+    const half = f32(peak / 2);
+    let n = 0;
+    for (const v of ink) if (v >= half) n++;
+    return n;
+  };
+  const areaDark = area(asDark.ink, peakDark), areaLight = area(asLight.ink, peakLight);
+  let dark;
+  if (Math.min(areaDark, areaLight) < SPARSER * Math.max(areaDark, areaLight)) dark = areaDark < areaLight;
+  else if (Math.abs(peakDark - peakLight) > POLARITY_MARGIN) dark = peakDark > peakLight;
+  else dark = tones === null ? vote : tones;
   return dark ? asDark : asLight;
 }
 
@@ -287,6 +303,21 @@ function group(boxes, gap, kind) {
   return [...groups.values()];
 }
 
+// Whether the group, its holes filled, covers PANEL of its box (`_solid`).
+function solid(member, W, x0, y0, x1, y1, keep) {
+  const bw = x1 - x0, bh = y1 - y0;
+  const outsideMask = new Uint8Array((bw + 2) * (bh + 2)).fill(1);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) outsideMask[(y + 1) * (bw + 2) + x + 1] = member[(y + y0) * W + x + x0] ? 0 : 1;
+  }
+  const labels = keep(new cv.Mat());
+  cv.connectedComponents(keep(cv.matFromArray(bh + 2, bw + 2, cv.CV_8UC1, outsideMask)), labels, 4, cv.CV_32S);
+  const l = labels.data32S;
+  let outside = 0;
+  for (const v of l) if (v === l[0]) outside++;
+  return l.length - outside >= PANEL * bw * bh;
+}
+
 // Components of the group's strokes plus the holes inside them, pinholes and crumbs aside (`_pieces`).
 function pieces(mask, keep) {
   const least = Math.max(MIN_PIECE_PX, PIECE * mask.rows * mask.cols);
@@ -305,7 +336,7 @@ function pieces(mask, keep) {
 }
 
 // Float32Array luminance in [0, 1] -> { ink, width, height, box, count }: the digit with the most ink.
-export function findDigits(gray, width, height) {
+export function findDigits(gray, width, height, inside = false) {
   if (!cv) throw new Error("OpenCV.js is not loaded: await loadFinder() first");
   return scoped((keep) => {
     const W = width, H = height;
@@ -339,7 +370,14 @@ export function findDigits(gray, width, height) {
     for (let x = 0; x < W; x++) { contact[label[x]]++; contact[label[(H - 1) * W + x]]++; }
     for (let y = 0; y < H; y++) { contact[label[y * W]]++; contact[label[y * W + W - 1]]++; }
     // Per component c (1..count-1): lines across, a ring round the page, slivers along the frame.
-    const fillsC = [], thinC = [], sliver = [];
+    const margin = Math.max(1, Math.trunc(MARGIN * Math.min(H, W)));
+    const nearEdge = new Float64Array(count);
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        if (y < margin || y >= H - margin || x < margin || x >= W - margin) nearEdge[label[y * W + x]]++;
+      }
+    }
+    const fillsC = [], thinC = [], sliver = [], hugsC = [];
     let any = false;
     for (let c = 1; c < count; c++) {
       const cw = stat[5 * c + 2], ch = stat[5 * c + 3], area = stat[5 * c + 4];
@@ -349,7 +387,8 @@ export function findDigits(gray, width, height) {
       fillsC[c] = sw >= FILLS && sh >= FILLS;
       const length = Math.max(cw, ch);
       thinC[c] = area <= SLIVER * Math.max(H, W) * length && photo;
-      sliver[c] = contact[c] >= HUG * length && thinC[c] && !fillsC[c];
+      hugsC[c] = nearEdge[c] >= HUGS * area && photo;
+      sliver[c] = contact[c] >= HUG * length && thinC[c] && (!fillsC[c] || hugsC[c]);
       if (line || ring) mass[c] = 0;
     }
     let rest = false;
@@ -384,7 +423,9 @@ export function findDigits(gray, width, height) {
     });
     const fills = extents.map(([x0, y0, x1, y1]) => x1 - x0 >= FILLS * W && y1 - y0 >= FILLS * H);
     const touching = groups.map((g) => g.reduce((sum, k) => sum + touches[k], 0) >= frameSide);
-    const frame = touching.map((t, i) => t && !fills[i]);
+    const hugging = groups.map((g) => g.reduce((sum, k) => sum + nearEdge[kept[k]], 0) >=
+      HUGS * g.reduce((sum, k) => sum + stat[5 * kept[k] + 4], 0) && photo);
+    const frame = touching.map((t, i) => t && (!fills[i] || hugging[i]));
     if (groupMass.some((m, i) => m * !frame[i])) groupMass = groupMass.map((m, i) => m * !frame[i]);
     const inner = groupMass.map((m, i) => (touching[i] ? 0 : m));
     const innerMax = Math.max(...inner);
@@ -397,6 +438,21 @@ export function findDigits(gray, width, height) {
     const [x0, y0, x1, y1] = extents[order[0]];
     const member = new Uint8Array(W * H);
     for (let i = 0; i < label.length; i++) member[i] = members.has(label[i]) ? 1 : 0;
+    if (!inside && Math.min(x1 - x0, y1 - y0) >= MIN_PANEL_PX && solid(member, W, x0, y0, x1, y1, keep)) {
+      const bw = x1 - x0, bh = y1 - y0;
+      const crop = new Float32Array(bw * bh);
+      for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) crop[y * bw + x] = gray[(y + y0) * W + x + x0];
+      let found = null;
+      try {
+        found = findDigits(crop, bw, bh, true);
+      } catch (error) {
+        if (!(error instanceof NoDigitError)) throw error;
+      }
+      if (found) {
+        const [l, t, r, b] = found.box;
+        return { ...found, box: [l + x0, t + y0, r + x0, b + y0] };
+      }
+    }
     const inBox = new Uint8Array((x1 - x0) * (y1 - y0));
     const strongFinal = strong.data;
     for (let y = y0; y < y1; y++) {
