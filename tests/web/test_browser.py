@@ -106,6 +106,16 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
         name = f"nondigit_{source.name}"
         shutil.copyfile(source, folder / name)
         names.append(name)
+    # Camera-like scenes (tools/make_scenes.py): paper, light, lines, desk, glare, boards, displays.
+    from tools.make_scenes import SCENES, render
+
+    rng = np.random.default_rng(5)
+    for index, scene in enumerate(SCENES):
+        for image in mnist["x_test"][150 + 2 * index : 152 + 2 * index]:
+            picture, _box = render(scene, image.astype(np.float32) / 255, rng, (480, 360))
+            name = f"scene_{scene}_{len(names)}.png"
+            picture.save(folder / name)
+            names.append(name)
     hair = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(hair).line([(60, 30), (140, 30), (90, 170)], fill=0, width=1)
     hair.save(folder / "hairline_7.png")
