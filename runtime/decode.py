@@ -6,8 +6,8 @@ and other formats box-reduced, so that memory and time stay bounded for camera f
 orientation is applied; transparency is composited onto the paper. An animated file's frame count
 comes back with the image, so that the caller can say the first frame was used.
 
-web/src/app.js `decode` is the browser's counterpart (the browser decodes, then
-web/src/preprocess.js reduces and converts the pixels as below).
+web/src/decode.js is the browser's twin: the browser decodes the file itself (web/src/app.js
+`decode`), then decode.js reduces and converts the pixels as below.
 """
 
 from __future__ import annotations
