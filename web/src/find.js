@@ -59,8 +59,8 @@ export async function loadFinder(load) {
   return cv;
 }
 
-// Python's round(): halves go to the even neighbour.
-function roundHalfEven(x) {
+// Python's round(): halves go to the even neighbour (preprocess.js uses it too).
+export function roundHalfEven(x) {
   const floor = Math.floor(x);
   const diff = x - floor;
   if (diff > 0.5) return floor + 1;

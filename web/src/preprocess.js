@@ -9,7 +9,7 @@
 // Change one, change the other.
 
 import { reduceRgba, rgbaToGray } from "./decode.js";
-import { NoDigitError, findDigits, loadFinder } from "./find.js";
+import { NoDigitError, findDigits, loadFinder, roundHalfEven } from "./find.js";
 import { fillOutline, restoreContrast } from "./strokes.js";
 
 export { NoDigitError, loadFinder };
@@ -23,14 +23,6 @@ export class InputError extends Error {}
 
 const f32 = Math.fround;
 
-// Python's round(): halves go to the even neighbour.
-function roundHalfEven(x) {
-  const floor = Math.floor(x);
-  const diff = x - floor;
-  if (diff > 0.5) return floor + 1;
-  if (diff < 0.5) return floor;
-  return floor % 2 === 0 ? floor : floor + 1;
-}
 
 // Pillow's resampling filters and coefficients (libImaging/Resample.c), for float images.
 const FILTERS = {
