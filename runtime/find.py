@@ -294,7 +294,10 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     # A thin band along the frame joins only its own kind: a desk's slanted edge has a large box,
     # which would swallow a digit beside it.
     along = (contact >= FRAME_CONTACT * min(h, w)) & thin[keep] & ~fills[keep]
-    groups = _group(boxes, GROUP_GAP * max(int(big[2]), int(big[3])), along)
+    # A picture smaller than a photo is one digit's own canvas (an MNIST array, a tight crop):
+    # whatever ink is left in it is that digit, broken strokes and all.
+    gap = GROUP_GAP * max(int(big[2]), int(big[3])) if min(h, w) >= MIN_PHOTO_SIDE else float(max(h, w))
+    groups = _group(boxes, gap, along)
     group_mass = np.array([mass[keep][g].sum() for g in groups])
     extents = np.array([[boxes[g, 0].min(), boxes[g, 1].min(), (boxes[g, 0] + boxes[g, 2]).max(),
                          (boxes[g, 1] + boxes[g, 3]).max()] for g in groups])

@@ -411,7 +411,9 @@ export function findDigits(gray, width, height, inside = false) {
       for (let k = 1; k < kept.length; k++) if (mass[kept[k]] > mass[kept[big]]) big = k;
     }
     const along = kept.map((c, k) => touches[k] >= frameSide && thinC[c] && !fillsC[c]);
-    const groups = group(boxes, GROUP_GAP * Math.max(boxes[big][2], boxes[big][3]), along);
+    // A picture smaller than a photo is one digit's own canvas: all its ink is that digit.
+    const gap = photo ? GROUP_GAP * Math.max(boxes[big][2], boxes[big][3]) : Math.max(H, W);
+    const groups = group(boxes, gap, along);
     let groupMass = groups.map((g) => g.reduce((sum, k) => sum + mass[kept[k]], 0));
     const extents = groups.map((g) => {
       let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
