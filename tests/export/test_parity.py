@@ -18,6 +18,7 @@ import pytest
 
 from export.formats import FORMATS, MANIFEST_NAME, Precision
 from export.parity import Gates, ParityError, check
+from runtime.engines.onnx import X64_QUANT_PRECISION
 from runtime.model import Classifier
 
 RUNTIME = [f for f in FORMATS if not f.compare_with]  # compared with a Keras model (TFLM: test_tflm.py)
@@ -97,6 +98,7 @@ def test_int8_files_are_really_int8(converted, tmp_path, fmt):
 
         options = ort.SessionOptions()
         options.optimized_model_filepath = str(tmp_path / "optimized_int8.onnx")
+        options.add_session_config_entry(X64_QUANT_PRECISION, "1")  # as the runtime's sessions
         ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         fused = onnx.load(options.optimized_model_filepath)
         ops = {node.op_type for node in fused.graph.node}

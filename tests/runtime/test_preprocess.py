@@ -11,7 +11,7 @@ from PIL import Image
 from tools.synthetic import draw_digit, png_bytes, render_digit, variants
 from runtime import Classifier, InputError, NoDigitError
 from runtime.normalization import to_model_input
-from runtime.preprocess import preprocess_image
+from runtime.preprocess import as_mnist, preprocess_image
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +62,28 @@ def test_mnist_images_as_png_keep_their_accuracy(classifier, mnist_sample):
     via_png = classifier.probabilities(np.stack([preprocess_image(png_bytes(Image.fromarray(i))) for i in x]))
     drop = (raw == y).mean() - (via_png.argmax(1) == y).mean()
     assert drop <= 0.001 + 1e-9, f"accuracy drop {drop:.2%}"
+
+
+def test_an_mnist_array_is_its_own_model_input_and_is_only_recentred(mnist_sample):
+    """A canvas already in MNIST's form comes back unchanged, inverted or as PNG too; moved off
+    centre, it is moved back; anything else (a smaller digit, grey paper) takes the full path."""
+    for image in mnist_sample["x_test"][:50]:
+        expected = (image.astype(np.float32) / np.float32(255.0))[..., None]
+        assert np.array_equal(preprocess_image(image), expected)
+        assert np.array_equal(preprocess_image(png_bytes(Image.fromarray(image))), expected)
+        assert np.abs(preprocess_image(255 - image) - expected).max() < 1e-6
+        rows, cols = np.flatnonzero(image.any(1)), np.flatnonzero(image.any(0))
+        room_down, room_right = 27 - rows[-1], 27 - cols[-1]
+        moved = np.roll(image, (min(3, room_down), min(2, room_right)), axis=(0, 1))
+        assert np.array_equal(preprocess_image(moved), expected)
+    digit = mnist_sample["x_test"][0]
+    assert as_mnist(np.zeros((28, 28), np.float32)) is None
+    assert as_mnist(np.full((28, 28), 0.5, np.float32) + digit / np.float32(512)) is None  # grey paper
+    small = np.zeros((28, 28), np.uint8)
+    small[9:19, 9:19] = np.asarray(Image.fromarray(digit[4:24, 4:24]).resize((10, 10)))
+    assert as_mnist(small / np.float32(255)) is None  # a 10 px digit is scaled up to 20 px by the recipe
+    assert check_mnist_like(preprocess_image(small)) is None
+    assert as_mnist(np.pad(digit, ((0, 0), (0, 1))) / np.float32(255)) is None  # 28x29
 
 
 def test_mnist_digits_cropped_to_their_ink_are_classified_not_refused(classifier, mnist_sample):

@@ -2,7 +2,8 @@
 //
 // One spec, two implementations: this file mirrors runtime/preprocess.py step by step (the
 // digit from find.js, the twin of runtime/find.py; crop at 20% of its peak, Pillow's resampling
-// to a 20 px box, contrast and outline fill (strokes.js), centre by mass in 28x28). Decoding is
+// to a 20 px box, contrast and outline fill (strokes.js), centre by mass in 28x28; a 28x28 canvas
+// already in MNIST's form is only centred, asMnist). Decoding is
 // decode.js, the twin of runtime/decode.py.
 // tests/web/test_browser.py holds them together: it runs
 // the same image files through both and reports the largest difference of the 28x28 tensors.
@@ -18,6 +19,7 @@ export const SIZE = 28;
 const DIGIT_BOX = 20;
 const MIN_SIDE = 8;
 const INK_THRESHOLD = 0.2;
+const MNIST_BOX = [DIGIT_BOX - 1, DIGIT_BOX];
 
 export class InputError extends Error {}
 
@@ -155,8 +157,44 @@ export function prepareRgba(rgba, width, height) {
   return prepareGray(rgbaToGray(reduced.data, reduced.width, reduced.height), reduced.width, reduced.height);
 }
 
+// A 28x28 picture already in MNIST's form -> its model input, else null (as_mnist): the ink box
+// 20 px on its longer side, on a field of exactly 0 (or, inverted, exactly 1); only centred by mass.
+export function asMnist(gray, width, height) {
+  if (width !== SIZE || height !== SIZE) return null;
+  let zeros = 0, ones = 0;
+  for (let i = 0; i < gray.length; i++) {
+    if (gray[i] === 0) zeros++;
+    else if (gray[i] === 1) ones++;
+  }
+  let ink = gray;
+  if (2 * ones >= gray.length && 2 * zeros < gray.length) {
+    ink = new Float32Array(gray.length);
+    for (let i = 0; i < gray.length; i++) ink[i] = f32(1 - gray[i]);
+  } else if (2 * zeros < gray.length) {
+    return null;
+  }
+  let top = SIZE, bottom = -1, left = SIZE, right = -1;
+  for (let y = 0; y < SIZE; y++) {
+    for (let x = 0; x < SIZE; x++) {
+      if (ink[y * SIZE + x] > 0) {
+        if (y < top) top = y;
+        if (y > bottom) bottom = y;
+        if (x < left) left = x;
+        if (x > right) right = x;
+      }
+    }
+  }
+  if (bottom < 0 || !MNIST_BOX.includes(Math.max(bottom - top, right - left) + 1)) return null;
+  const h = bottom - top + 1, w = right - left + 1;
+  const data = new Float32Array(h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = ink[(y + top) * SIZE + x + left];
+  return centerByMass({ data, width: w, height: h });
+}
+
 // Float32Array luminance in [0, 1] -> { tensor, digits }.
 export function prepareGray(gray, width, height) {
+  const canvas = asMnist(gray, width, height);
+  if (canvas !== null) return { tensor: canvas, digits: 1 };
   const found = findDigits(gray, width, height);
   const digit = restoreContrast(cropAndScale(found.ink, found.width, found.height));
   return { tensor: centerByMass(fillOutline(digit)), digits: found.count };
