@@ -25,7 +25,7 @@ class Architecture:
 
 ARCHITECTURES: dict[Variant, Architecture] = {
     Variant.STANDARD: Architecture(stages=((16,), (32, 32), (64, 64))),
-    Variant.TINY: Architecture(stages=((8, 8), (16, 16), (16, 16))),
+    Variant.TINY: Architecture(stages=((8,), (16, 16), (20, 24))),
 }
 
 

@@ -22,7 +22,7 @@ from export.tflm import TflmExportError
 from pipeline import provenance
 from pipeline.dataset import DataError, load_arrays
 from pipeline.architecture import ModelFileError
-from pipeline.params import ExportParams, export_params, read_params
+from pipeline.params import ExportParams, export_params, for_variant, read_params
 from pipeline.stage import Stage
 from runtime.errors import ClassifierError
 from runtime.normalization import NORMALIZATION, to_model_input
@@ -68,7 +68,7 @@ def provenance_of(args, raw_params: dict) -> dict:
     return {
         "git_commit": provenance.git_commit(),
         "data": provenance.file_sha256(args.data),
-        "params": raw_params,
+        "params": for_variant(raw_params),  # as the chosen variant trained: its variants entries applied
         "versions": provenance.library_versions(),
         "training": {k: training.get(k) for k in ("backend", "device", "device_name", "mixed_precision", "machine")},
     }

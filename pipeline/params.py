@@ -3,7 +3,8 @@
 Each field declares its check: a range in its metadata (`bounded`), or its type (an enum, a nested
 section). One loop, `Section.from_mapping`, applies them all, so a bad params.yaml fails before any
 work starts, with a message that names the key. `<Stage>Params` is what a stage reads: its one
-section (DataParams, EvaluateParams) or several sections, each whole (TrainParams: model and train).
+section (DataParams, EvaluateParams) or several sections, each whole (TrainParams: model and train),
+as the chosen `model.variant` sees them: `variants.<variant>` may change its train and qat keys.
 A leaf: it imports no other project module, so reading params makes no stage depend on another's code.
 """
 
@@ -312,6 +313,50 @@ def read_params(path: Path | str = PARAMS_FILE) -> dict[str, Any]:
     return loaded
 
 
+VARIANTS = "variants"
+VARIANT_SECTIONS = ("train", "qat")  # how a model is trained; what is exported and measured stays one setting
+
+
+def _merged(base: Any, changes: dict[str, Any], key: str) -> Any:
+    """`base` with `changes` laid over it, mapping by mapping; a key `base` lacks is refused by name."""
+    if not isinstance(base, dict):
+        return changes
+    out = dict(base)
+    for name, value in changes.items():
+        if name not in base:
+            raise ParamsError(f"params.yaml: unknown key {key}.{name}; a variant can only change keys that "
+                              f"{key.split('.', 2)[-1]} has")
+        out[name] = _merged(base[name], value, f"{key}.{name}") if isinstance(value, dict) else value
+    return out
+
+
+def for_variant(params: dict[str, Any]) -> dict[str, Any]:
+    """params.yaml as the chosen `model.variant` sees it: its `variants.<variant>` entries laid over
+    the sections they name (`variants: {tiny: {train: {epochs: 20}}}` trains tiny for 20 epochs)."""
+    table = params.get(VARIANTS)
+    if table is None:
+        return params
+    if not isinstance(table, dict):
+        raise ParamsError("params.yaml: variants must be a mapping of variant names to section changes")
+    for name, sections in table.items():
+        if name not in {v.value for v in Variant}:
+            raise ParamsError(f"params.yaml: variants.{name}: no such model.variant; expected one of "
+                              f"{', '.join(v.value for v in Variant)}")
+        if not isinstance(sections, dict) or not set(sections) <= set(VARIANT_SECTIONS):
+            raise ParamsError(f"params.yaml: variants.{name} must map {' or '.join(VARIANT_SECTIONS)} "
+                              "to the keys it changes")
+        for section, changes in sections.items():
+            if not isinstance(changes, dict):
+                raise ParamsError(f"params.yaml: variants.{name}.{section} must be a mapping of keys to change")
+    model = params.get("model")
+    variant = model.get("variant") if isinstance(model, dict) else None
+    chosen = table.get(variant) or {}
+    out = {key: value for key, value in params.items() if key != VARIANTS}
+    for section, changes in chosen.items():
+        out[section] = _merged(params.get(section) or {}, changes, f"{VARIANTS}.{variant}.{section}")
+    return out
+
+
 def _section(params: dict[str, Any], name: str) -> Any:
     if params.get(name) is None:
         raise ParamsError(f"params.yaml: missing section {name!r}")
@@ -319,12 +364,14 @@ def _section(params: dict[str, Any], name: str) -> Any:
 
 
 def _sections(params: dict[str, Any], stage: type):
-    """A stage's params whose every field is the params.yaml section of the same name."""
+    """A stage's params whose every field is the params.yaml section of the same name, as the
+    chosen variant sees it."""
+    params = for_variant(params)
     return stage(**{f.name: _section(params, f.name) for f in dataclasses.fields(stage)})
 
 
 def data_params(params: dict[str, Any]) -> DataParams:
-    return _section(params, "data")
+    return _section(for_variant(params), "data")
 
 
 def train_params(params: dict[str, Any]) -> TrainParams:
@@ -340,14 +387,24 @@ def export_params(params: dict[str, Any]) -> ExportParams:
 
 
 def evaluate_params(params: dict[str, Any]) -> EvaluateParams:
-    return _section(params, "evaluate")
+    return _section(for_variant(params), "evaluate")
 
 
 def validate_all(params: dict[str, Any]) -> list[str]:
-    """Build every section; returns the sections checked. Raises ParamsError on the first bad key."""
-    for name in SECTIONS:
-        _section(params, name)
-    unknown = sorted(set(params) - set(SECTIONS))
+    """Build every section, for the chosen variant and for every variant `variants` changes;
+    returns the sections checked. Raises ParamsError on the first bad key."""
+    unknown = sorted(set(params) - set(SECTIONS) - {VARIANTS})
     if unknown:
-        raise ParamsError(f"params.yaml: unknown section {unknown[0]!r}; expected {', '.join(SECTIONS)}")
+        raise ParamsError(f"params.yaml: unknown section {unknown[0]!r}; expected {', '.join(SECTIONS)} "
+                          f"(and optionally {VARIANTS})")
+    for_variant(params)  # checks the variants table's shape
+    for name in SECTIONS:
+        _section({key: value for key, value in params.items() if key != VARIANTS}, name)
+    for variant in params.get(VARIANTS) or {}:
+        as_variant = dict(params, model=dict(params["model"], variant=variant))
+        try:
+            for name in SECTIONS:
+                _section(for_variant(as_variant), name)
+        except ParamsError as error:
+            raise ParamsError(f"{error} (as variants.{variant} sets it)") from None
     return list(SECTIONS)

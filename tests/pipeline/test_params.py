@@ -212,3 +212,33 @@ def test_bad_params_stop_a_stage_before_work(tmp_path, capsys):
     assert train.main(["--params", str(path), "--data", str(tmp_path / "none.npz"), "--model", str(out)]) == 1
     assert "train.batch_size" in capsys.readouterr().err
     assert not out.exists()
+
+
+TINY_CHANGES = {"tiny": {"train": {"epochs": 7, "augment": {"elastic": 0.0}}, "qat": {"epochs": 3}}}
+
+
+def test_a_variant_changes_only_its_own_training():
+    params = with_value(PARAMS, "variants", TINY_CHANGES)
+    standard = P.qat_params(with_value(params, "model.variant", "standard"))
+    tiny = P.qat_params(with_value(params, "model.variant", "tiny"))
+    assert (standard.train.epochs, standard.qat.epochs) == (PARAMS["train"]["epochs"], PARAMS["qat"]["epochs"])
+    assert standard.train.augment.elastic == PARAMS["train"]["augment"]["elastic"]
+    assert (tiny.train.epochs, tiny.qat.epochs, tiny.train.augment.elastic) == (7, 3, 0.0)
+    assert tiny.train.augment.rotation == standard.train.augment.rotation  # a key it does not name stays
+    assert P.train_params(with_value(params, "model.variant", "tiny")).train == tiny.train
+    assert P.validate_all(params) == list(P.SECTIONS)
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"huge": {}}, "variants.huge: no such model.variant; expected one of standard, tiny"),
+    ({"tiny": {"export": {"opset": 13}}}, "variants.tiny must map train or qat to the keys it changes"),
+    ({"tiny": {"train": {"epoch": 3}}}, "unknown key variants.tiny.train.epoch; a variant can only change keys "
+                                         "that train has"),
+    ({"tiny": {"train": {"augment": {"spin": 3}}}}, "unknown key variants.tiny.train.augment.spin"),
+    ({"tiny": {"train": {"epochs": 0}}}, "train.epochs must be between 1 and 1000, got 0 (as variants.tiny sets it)"),
+    ({"tiny": {"train": 20}}, "variants.tiny.train must be a mapping of keys to change"),
+    ([20], "variants must be a mapping of variant names to section changes"),
+])
+def test_bad_variant_changes_are_refused_by_name(changes, message):
+    with pytest.raises(P.ParamsError, match=re.escape(f"params.yaml: {message}")):
+        P.validate_all(with_value(PARAMS, "variants", changes))
