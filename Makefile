@@ -23,9 +23,11 @@ $(STAMP): requirements.lock pyproject.toml
 pipeline: venv
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
-# The 10 slowest tests are printed, so that creep is visible.
+# The 10 slowest tests are printed, so that creep is visible. Two workers (pytest-xdist), each
+# test file whole on one of them: the session fixtures (the fixture model's conversions) are made
+# once per worker, so more workers would mostly redo them. make test-stress runs on one core.
 test: venv
-	$(BIN)/python -m pytest -q --durations=10
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=10
 
 # The suite again, pinned to one core with a CPU-bound neighbour on it (tools/stress_tests.sh).
 test-stress: venv
