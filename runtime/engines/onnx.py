@@ -13,7 +13,7 @@ SMALL_BATCH = 4  # up to this many images run on a single-threaded session
 
 # On x86-64 CPUs without VNNI (AVX2, and AVX-512 without VNNI), onnxruntime's fused uint8 x int8
 # kernels add products in pairs into int16, which saturates; the int8 model then gave a different
-# digit from LiteRT on 0.2-0.5% of MNIST test (the evaluate stage's int8 cross-agreement gate
+# digit from LiteRT on 0.2-1.6% of MNIST test in our runs (the evaluate stage's cross-agreement gate
 # failed). This session option makes those CPUs use exact uint8 x uint8 kernels instead: the same
 # answers as LiteRT on all 10,000, at about the same speed. CPUs with VNNI, and ARM, are exact anyway.
 X64_QUANT_PRECISION = "session.x64quantprecision"
