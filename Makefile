@@ -18,9 +18,11 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	$(BIN)/python -m pip check
+	tools/fonts.sh
 	touch $@
 
 pipeline: venv
+	tools/fonts.sh
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 # The 10 slowest tests are printed, so that creep is visible. Two workers (pytest-xdist), each

@@ -120,7 +120,7 @@ def strip_qdq(model):
     graph.node.extend(kept)
     live = used | {OUTPUT_NAME}
     _keep_initializers(graph, live)
-    _float_io(graph, old_input)
+    _float_io(graph, old_input, old_output)
     overrides = {new_names.get(k, k): v for k, v in overrides.items()}
     overrides = {k: v for k, v in overrides.items() if k in live or k == INPUT_NAME}
     short = _shorten_names(model)
@@ -199,16 +199,18 @@ def _keep_initializers(graph, live: set[str]) -> None:
     graph.initializer.extend(keep)
 
 
-def _float_io(graph, old_input) -> None:
-    """float32 `image` [N, 28, 28, 1] in, float32 `probabilities` [N, 10] out."""
+def _float_io(graph, old_input, old_output) -> None:
+    """float32 `image` [N, 28, 28, 1] in, float32 `probabilities` [N, labels] out (10, or 11 with
+    "not a digit"), the shapes read from the int8 graph's own input and output."""
     import onnx
     from onnx import helper
 
     dims = [d.dim_param or d.dim_value for d in old_input.type.tensor_type.shape.dim]
+    labels = old_output.type.tensor_type.shape.dim[-1].dim_value or "labels"
     del graph.input[:]
     graph.input.append(helper.make_tensor_value_info(INPUT_NAME, onnx.TensorProto.FLOAT, ["N", *dims[1:]]))
     del graph.output[:]
-    graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, ["N", 10]))
+    graph.output.append(helper.make_tensor_value_info(OUTPUT_NAME, onnx.TensorProto.FLOAT, ["N", labels]))
     del graph.value_info[:]
 
 

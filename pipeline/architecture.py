@@ -29,11 +29,13 @@ ARCHITECTURES: dict[Variant, Architecture] = {
 }
 
 
-def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: str = "digits"):
+def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: str = "digits",
+                outputs: int = NUM_LABELS):
     """Build the classifier with `keras_module` (the `keras` or the `tf_keras` package).
 
     Returns a functional model that maps float32 images in [0, 1] of shape (N, *INPUT_SHAPE)
-    to softmax probabilities (N, NUM_LABELS). The output layer is float32 even under mixed precision.
+    to softmax probabilities (N, outputs): the ten digits, and with outputs=11 "not a digit"
+    (the qat stage's open-set step). The output layer is float32 even under mixed precision.
     """
     arch = ARCHITECTURES[Variant(variant)]
     layers = keras_module.layers
@@ -48,7 +50,7 @@ def build_model(keras_module, variant: Variant | str = Variant.STANDARD, name: s
         if stage_index < len(arch.stages) - 1:
             x = layers.MaxPooling2D(2, name=f"pool_s{stage_index}")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
-    x = layers.Dense(NUM_LABELS, name="logits", dtype="float32")(x)
+    x = layers.Dense(outputs, name="logits", dtype="float32")(x)
     outputs = layers.Softmax(name="probabilities", dtype="float32")(x)
     return keras_module.Model(inputs, outputs, name=name)
 
@@ -61,9 +63,15 @@ def weight_shapes(model) -> list[tuple[str, tuple[int, ...]]]:
     return [(layer.name, tuple(int(d) for d in w.shape)) for layer in model.layers for w in layer.weights]
 
 
-def check_architecture(model, keras_module, variant: Variant, path) -> None:
-    """Raise ModelFileError unless `model` has exactly `variant`'s layers and weight shapes."""
-    expected = weight_shapes(build_model(keras_module, variant))
+def output_size(model) -> int:
+    return int(model.output_shape[-1])
+
+
+def check_architecture(model, keras_module, variant: Variant, path, outputs: tuple[int, ...] = (NUM_LABELS,)) -> None:
+    """Raise ModelFileError unless `model` has exactly `variant`'s layers and weight shapes, with
+    one of `outputs` outputs."""
+    size = output_size(model) if output_size(model) in outputs else outputs[0]
+    expected = weight_shapes(build_model(keras_module, variant, outputs=size))
     actual = weight_shapes(model)
     if actual != expected:
         counts = sum(int(np.prod(s)) for _, s in actual), sum(int(np.prod(s)) for _, s in expected)

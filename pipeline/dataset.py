@@ -59,8 +59,8 @@ def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -
     return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
-def one_hot(labels: np.ndarray) -> np.ndarray:
-    return np.eye(NUM_LABELS, dtype=np.float32)[labels]
+def one_hot(labels: np.ndarray, outputs: int = NUM_LABELS) -> np.ndarray:
+    return np.eye(outputs, dtype=np.float32)[labels]
 
 
 def training_batches(
@@ -83,19 +83,32 @@ def training_batches(
                 yield to_model_input(shift_images(images, rng, max_shift)), one_hot(y[index])
             epoch += 1
 
-    return _prefetch(produce())
+    return prefetch(produce())
 
 
-def _prefetch(source: Iterator, depth: int = 4) -> Iterator:
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def prefetch(source: Iterator, depth: int = 4) -> Iterator:
+    """`source`'s items, made `depth` ahead on a background thread. An error there is raised here,
+    in the consumer, rather than leaving it waiting for an item that never comes."""
     buffer: queue.Queue = queue.Queue(maxsize=depth)
 
     def fill() -> None:
-        for item in source:
-            buffer.put(item)
+        try:
+            for item in source:
+                buffer.put(item)
+        except BaseException as error:  # noqa: BLE001  (handed to the consumer, which raises it)
+            buffer.put(_Failed(error))
 
     threading.Thread(target=fill, daemon=True).start()
     while True:
-        yield buffer.get()
+        item = buffer.get()
+        if isinstance(item, _Failed):
+            raise item.error
+        yield item
 
 
 def steps_per_epoch(n: int, batch_size: int) -> int:

@@ -81,10 +81,17 @@ def evaluate(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS
         print(f"evaluate: {name:<13} real-world {rows[name]['realworld_accuracy']:.2%}  "
               f"ECE MNIST {rows[name]['ece']:.2%} real-world {rows[name]['realworld_ece']:.2%}  "
               f"non-digits rejected {rows[name]['nondigit_rejection']:.0%}", file=sys.stderr, flush=True)
+    for name, (engine, _path) in engines.items():
+        rows[name].update(realworld.open_set_scores(engine.run, real, outputs[name], y))
+        print(f"evaluate: {name:<13} held-out non-digits rejected {rows[name]['heldout_nondigit_rejection']:.1%} "
+              f"(digit recall MNIST {rows[name]['mnist_digit_recall']:.2%}, real-world "
+              f"{rows[name]['realworld_digit_recall']:.2%}); at 99% recall "
+              f"{rows[name]['heldout_rejection_at_99_recall']:.1%}", file=sys.stderr, flush=True)
     for fmt in (f for f in formats if f.deployed):
         outputs["realworld_deployed"] = engines[fmt.name][0].run(real.x)
     result = {"formats": rows, "test_images": int(len(y)), "realworld_digits": real.digits,
-              "realworld_refused": real.refused, "realworld_nondigits": real.nondigits}
+              "realworld_refused": real.refused, "realworld_nondigits": real.nondigits,
+              "heldout_nondigits": real.heldout, "heldout_refused_by_finder": real.heldout_refused}
     if args.scenes is not None:
         scenes = realworld.load_scenes(args.scenes)
         for name, (engine, _path) in engines.items():
@@ -109,6 +116,7 @@ def draw(args, result: dict, outputs: dict[str, np.ndarray], y: np.ndarray, real
                         f"{fmt.name} (deployed) on the real-world set ({real.refused} of {real.digits} "
                         "pictures refused as no digit, not shown)")
     plots.tradeoffs(result["formats"], args.plots / "accuracy_vs_size_latency.png")
+    plots.open_set_curve(result["formats"], args.plots / "open_set.png")
     plots.training_curves(args.train_live, args.plots / "training_curves.png")
 
 
@@ -119,7 +127,8 @@ def run(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS) -> 
     report.write(args.figures, "Evaluation: every file on the MNIST test set and the real-world set",
                  f"the evaluate stage (`dvc repro evaluate`) from `{args.metrics}`, {result['test_images']:,} MNIST "
                  f"test images and {result['realworld_digits']:,} real-world pictures",
-                 report.results_table(result), report.footprint_table(result), report.scenes_table(result))
+                 report.results_table(result), report.open_set_table(result), report.footprint_table(result),
+                 report.scenes_table(result))
     gates = Gates(**dataclasses.asdict(params.gates))
     check(result["formats"], result["formats"]["keras_float"]["accuracy"], gates, formats)
     return "all parity gates passed; " + json.dumps({k: v["accuracy"] for k, v in result["formats"].items()})

@@ -21,9 +21,10 @@ from export.tflite import TfliteExportError
 from export.tflm import TflmExportError
 from pipeline import provenance
 from pipeline.dataset import DataError, load_arrays
-from pipeline.architecture import ModelFileError
+from pipeline.architecture import ModelFileError, output_size
 from pipeline.params import ExportParams, export_params, for_variant, read_params
 from pipeline.stage import Stage
+from runtime.digits import OUTPUT_SIZES, labels_for
 from runtime.errors import ClassifierError
 from runtime.normalization import NORMALIZATION, to_model_input
 
@@ -59,7 +60,7 @@ def load_sources(args, params: ExportParams) -> dict[Source, object]:
     from pipeline.architecture import check_architecture
 
     float_model, qat_model = load_float(args.float_model), load_qat(args.qat_model)
-    check_architecture(float_model, tf_keras, params.model.variant, args.float_model)
+    check_architecture(float_model, tf_keras, params.model.variant, args.float_model, OUTPUT_SIZES)
     return {Source.FLOAT_MODEL: float_model, Source.QAT_MODEL: qat_model}
 
 
@@ -80,7 +81,8 @@ def run(args, params: ExportParams, formats: tuple[Format, ...] = FORMATS) -> st
     calibration = calibration_images(args.data, params.export.calibration_samples)
     models = load_sources(args, params)
     # Files carry what a consumer needs to run them; versions and provenance live in the manifest.
-    common = {"variant": params.model.variant.value, "labels": manifest_mod.LABELS, "normalization": NORMALIZATION}
+    labels = list(labels_for(output_size(models[Source.FLOAT_MODEL])))  # with "not a digit" after an open-set QAT
+    common = {"variant": params.model.variant.value, "labels": labels, "normalization": NORMALIZATION}
     written = export_all(models, args.out_dir, ExportOptions(params.export.opset, calibration, common), formats)
     engines = {fmt.name: open_engine(written[fmt.name], fmt.engine) for fmt in formats}
     manifest = manifest_mod.build(args.out_dir, common, provenance_of(args, read_params(args.params)), engines,

@@ -57,6 +57,14 @@ class AugmentOn(str, Enum):
     DEVICE = "device"  # keras.ops inside the compiled step (pipeline/augment_device.py)
 
 
+class OpenSetRoute(str, Enum):
+    """How the qat stage teaches the model what is not a digit (docs/non-digits.md)."""
+
+    CLASS = "class"  # an 11th output, "not a digit"
+    ENTROPIC = "entropic"  # ten outputs; non-digits trained towards a flat softmax (Dhamija et al. 2018)
+    OFF = "off"  # digits only
+
+
 class MixedPrecision(str, Enum):
     AUTO = "auto"
     ON = "on"
@@ -208,6 +216,17 @@ class TrainSection(Section):
 
 
 @dataclass(frozen=True)
+class OpenSet(Section):
+    """qat.open_set: outlier exposure, a float fine-tune on digits and non-digits before QAT."""
+
+    route: OpenSetRoute
+    epochs: int = bounded(0, 1000)
+    learning_rate: float = bounded(0.0, 10.0, low_open=True)
+    negatives: int = bounded(1, 1_000_000)
+    share: float = bounded(0.0, 1.0, low_open=True)
+
+
+@dataclass(frozen=True)
 class QatSection(Section):
     """qat: how the QAT model is fine-tuned."""
 
@@ -217,6 +236,7 @@ class QatSection(Section):
     learning_rate: float = bounded(0.0, 10.0, low_open=True)
     final_learning_rate_fraction: float = bounded(0.0, 1.0)
     max_shift: int = bounded(0, 8)
+    open_set: OpenSet
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import numpy as np
 
 from export.atomic import atomic_path
 from export.formats import BY_NAME, Precision
-from runtime.digits import LABELS, NUM_LABELS
+from runtime.digits import LABELS, NOT_A_DIGIT, NUM_LABELS
 
 
 def pyplot():
@@ -55,19 +55,21 @@ def training_curves(live_dir: Path, out: Path) -> None:
 
 
 def confusion(predicted: np.ndarray, labels: np.ndarray, out: Path, title: str) -> None:
+    """Digits against answers; a model with a "not a digit" output gets a column for it."""
     plt = pyplot()
-    matrix = np.zeros((NUM_LABELS, NUM_LABELS), dtype=np.int64)
+    columns = NUM_LABELS + int(len(predicted) > 0 and int(predicted.max()) >= NUM_LABELS)
+    matrix = np.zeros((NUM_LABELS, columns), dtype=np.int64)
     np.add.at(matrix, (labels, predicted), 1)
     off = matrix.copy()
     np.fill_diagonal(off, 0)
-    fig, axis = plt.subplots(figsize=(6.4, 5.6))
+    fig, axis = plt.subplots(figsize=(6.4 + 0.5 * (columns - NUM_LABELS), 5.6))
     image = axis.imshow(off, cmap="Reds")
     for i in range(NUM_LABELS):
-        for j in range(NUM_LABELS):
+        for j in range(columns):
             if matrix[i, j]:
                 axis.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7,
                           color="black" if i != j else "tab:blue", weight="bold" if i == j else "normal")
-    axis.set_xticks(range(NUM_LABELS), LABELS)
+    axis.set_xticks(range(columns), [*LABELS, "none"][:columns])
     axis.set_yticks(range(NUM_LABELS), LABELS)
     axis.set_xlabel("predicted")
     axis.set_ylabel("true")
@@ -98,4 +100,26 @@ def tradeoffs(rows: dict[str, dict], out: Path) -> None:
         axis.grid(alpha=0.3, which="both")
     axes[1].legend(loc="lower right", fontsize=8)
     fig.suptitle("Accuracy vs size and latency per format (MNIST test set, 10,000 images)")
+    save(fig, out)
+
+
+def open_set_curve(rows: dict[str, dict], out: Path) -> None:
+    """Held-out non-digits rejected against MNIST digits accepted, as the threshold on the top
+    digit probability rises, one line per format; the runtime's default marked on each."""
+    plt = pyplot()
+    fig, axis = plt.subplots(figsize=(7, 4.6))
+    for index, (name, row) in enumerate(rows.items()):
+        curve = np.array(row["rejection_curve"])
+        axis.plot(curve[:, 0] * 100, curve[:, 1] * 100, "-", color=f"C{index}", label=name, alpha=0.8)
+        axis.scatter(row["mnist_digit_recall"] * 100, row["heldout_nondigit_rejection"] * 100, color=f"C{index}",
+                     marker="o", s=30)
+    axis.axvline(99, color="grey", linestyle=":", linewidth=1)
+    axis.text(99, axis.get_ylim()[0], " 99% recall", color="grey", fontsize=8, va="bottom")
+    axis.invert_xaxis()
+    axis.set_xlabel("MNIST test digits accepted (%)")
+    axis.set_ylabel("held-out non-digits rejected (%)")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8, loc="lower left")
+    axis.set_title(f"Non-digits rejected against digits kept (dots: the defaults, \"{NOT_A_DIGIT}\" "
+                   "or no digit found)", fontsize=9)
     save(fig, out)

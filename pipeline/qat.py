@@ -1,8 +1,11 @@
-"""Stage `qat`: move the trained weights into tf_keras, prove the copy exact, then QAT fine-tune.
+"""Stage `qat`: move the trained weights into tf_keras, prove the copy exact, teach the model what
+is not a digit, then QAT fine-tune.
 
 tfmot supports only Keras 2 (tf_keras), so the same architecture is rebuilt there and the
 Keras 3 weights are copied with set_weights(get_weights()). The copy is checked on real
-images before any fine-tuning starts. TensorFlow is imported only after params.yaml is valid.
+images before any fine-tuning starts. Then, with `qat.open_set` (pipeline/open_set.py), a float
+fine-tune on digits and non-digits (outlier exposure), the temperature fit on a validation split
+that holds both, and QAT on the same stream. TensorFlow is imported only after params.yaml is valid.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ import numpy as np
 
 from export.atomic import atomic_path, write_json
 from pipeline.architecture import ModelFileError, build_model
-from pipeline.dataset import load_split, one_hot, steps_per_epoch, training_batches
+from pipeline import open_set
+from pipeline.dataset import load_split, steps_per_epoch
 from pipeline.mnist import DataError
-from pipeline.params import QatParams, Variant, qat_params
+from pipeline.negatives import NegativesError
+from pipeline.params import OpenSetRoute, QatParams, Variant, qat_params
 from pipeline.stage import Stage
 from runtime.normalization import to_model_input
 
@@ -92,9 +97,41 @@ def calibrate_activation_ranges(qat, float_model, images: np.ndarray) -> dict[st
     return ranges
 
 
-def fine_tune(float_model, params: QatParams, split) -> tuple:
+def _batches(params: QatParams, split, pool, shift: int):
+    settings = params.qat
+    return open_set.mixed_batches(split.x_train, split.y_train, None if pool is None else pool.train,
+                                  settings.open_set.route, settings.batch_size,
+                                  settings.open_set.share, settings.seed, shift, params.train.augment)
+
+
+def _digit_validation(split, route: OpenSetRoute):
+    return open_set.validation(split.x_val, split.y_val, route, None) if len(split.x_val) else None
+
+
+def learn_non_digits(float_model, params: QatParams, split, pool) -> dict:
+    """Outlier exposure: fine-tune the float model on digits plus non-digits (the train stage's
+    recipe on both), before the temperature fit. Returns the last epoch's logs."""
+    from pipeline.legacy_keras import tf, tf_keras
+    from pipeline.progress import epoch_logger
+
+    settings = params.qat.open_set
+    tf_keras.utils.set_random_seed(params.qat.seed)
+    tf.config.experimental.enable_op_determinism()
+    steps = steps_per_epoch(len(split.x_train), params.qat.batch_size)
+    schedule = tf_keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps * settings.epochs,
+                                                         alpha=params.qat.final_learning_rate_fraction)
+    float_model.compile(optimizer=tf_keras.optimizers.Adam(schedule),
+                        loss=tf_keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
+    logger = epoch_logger(tf_keras, "open set", settings.epochs)
+    float_model.fit(_batches(params, split, pool, params.train.max_shift), steps_per_epoch=steps,
+                    epochs=settings.epochs, validation_data=_digit_validation(split, settings.route),
+                    validation_batch_size=1000, callbacks=[logger], verbose=0)
+    return logger.history[-1]
+
+
+def fine_tune(float_model, params: QatParams, split, pool=None) -> tuple:
     """Wrap the float model with tfmot's default 8-bit QAT scheme and fine-tune it, with the train
-    stage's recipe (the same kind of pictures) and the qat section's schedule."""
+    stage's recipe (the same kind of pictures, and the same non-digits) and the qat section's schedule."""
     from pipeline.legacy_keras import tf, tf_keras, tfmot
     from pipeline.progress import epoch_logger
 
@@ -112,14 +149,12 @@ def fine_tune(float_model, params: QatParams, split) -> tuple:
         loss=tf_keras.losses.CategoricalCrossentropy(),
         metrics=["accuracy"],
     )
-    validation = (to_model_input(split.x_val), one_hot(split.y_val)) if len(split.x_val) else None
     logger = epoch_logger(tf_keras, "qat", settings.epochs)
     qat.fit(
-        training_batches(split.x_train, split.y_train, settings.batch_size, settings.seed, settings.max_shift,
-                         params.train.augment),
+        _batches(params, split, pool, settings.max_shift),
         steps_per_epoch=steps,
         epochs=settings.epochs,
-        validation_data=validation,
+        validation_data=_digit_validation(split, settings.open_set.route),
         validation_batch_size=1000,
         callbacks=[logger],
         verbose=0,
@@ -128,54 +163,72 @@ def fine_tune(float_model, params: QatParams, split) -> tuple:
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The T that minimises the validation NLL of softmax(logits / T) (a 1-D search, then a finer one)."""
-
-    def nll(t: float) -> float:
-        z = logits / t
-        z = z - z.max(axis=1, keepdims=True)
-        log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-        return float(-log_p[np.arange(len(labels)), labels].mean())
-
-    grid = np.geomspace(0.1, 10.0, 121)
-    best = grid[int(np.argmin([nll(t) for t in grid]))]
-    fine = np.linspace(best / 1.04, best * 1.04, 41)
-    return float(fine[int(np.argmin([nll(t) for t in fine]))])
+    """The T that minimises the validation NLL of softmax(logits / T) against integer labels."""
+    return open_set.fit_temperature(logits, np.eye(logits.shape[1])[labels])
 
 
-def calibrate(float_model, split) -> float:
-    """Fit a temperature on the validation split (never the test set) and fold 1/T into the
-    logits layer, so that the float model's probabilities, and those of every file made from it,
-    are calibrated (training used label smoothing, which leaves them under-confident)."""
+def calibrate(float_model, split, route: OpenSetRoute = OpenSetRoute.OFF, pool=None) -> float:
+    """Fit a temperature on the validation split (never the test set), its non-digits included,
+    and fold 1/T into the logits layer, so that the float model's probabilities, and those of
+    every file made from it, are calibrated (training used label smoothing, which leaves them
+    under-confident)."""
     from pipeline.legacy_keras import tf_keras
 
     if not len(split.x_val):
         return 1.0
+    x, soft = open_set.validation(split.x_val, split.y_val, route, pool)
     layer = float_model.get_layer("logits")
-    logits = tf_keras.Model(float_model.input, layer.output).predict(to_model_input(split.x_val), batch_size=1000,
-                                                                      verbose=0)
-    temperature = fit_temperature(logits.astype(np.float64), split.y_val.astype(np.int64))
+    logits = tf_keras.Model(float_model.input, layer.output).predict(x, batch_size=1000, verbose=0)
+    temperature = open_set.fit_temperature(logits.astype(np.float64), soft.astype(np.float64))
     kernel, bias = layer.get_weights()
     layer.set_weights([kernel / temperature, bias / temperature])
     return temperature
 
 
+def rejection(model, pool, route: OpenSetRoute, min_confidence: float = 0.6) -> float | None:
+    """Share of the validation non-digits answered "not a digit" (class) or under `min_confidence`."""
+    if pool is None or route is OpenSetRoute.OFF:
+        return None
+    p = model.predict(to_model_input(pool.val), batch_size=1000, verbose=0)
+    rejected = p.argmax(1) == open_set.NUM_LABELS if route is OpenSetRoute.CLASS else p.max(1) < min_confidence
+    return round(float(rejected.mean()), 4)
+
+
 def run(args, params: QatParams) -> str:
+    from pipeline.legacy_keras import tf_keras
+
     # The train stage's split: QAT never validates on images the float model was trained on
     split = load_split(args.data, params.train.validation_size, params.train.seed)
     probe = to_model_input(split.x_test[:COPY_PROBE_IMAGES])
     float_model, copy_diff = to_tf_keras(args.model, params.model.variant, probe)
     print(f"qat: tf_keras rebuild matches Keras 3 (max |diff| {copy_diff:.2g})", file=sys.stderr)
-    temperature = calibrate(float_model, split)
+    settings = params.qat.open_set
+    pool, open_logs = None, {}
+    if settings.route is not OpenSetRoute.OFF:
+        pool = open_set.make_negatives(settings, params.qat.seed)
+        print(f"qat: {len(pool.train):,} training and {len(pool.val):,} validation non-digits "
+              f"(pipeline/negatives.py); route {settings.route.value}", file=sys.stderr)
+        float_model = open_set.grow_head(tf_keras, float_model, params.model.variant, settings.route)
+        if settings.epochs:
+            open_logs = learn_non_digits(float_model, params, split, pool)
+    temperature = calibrate(float_model, split, settings.route, pool)
     print(f"qat: temperature {temperature:.3f} fitted on the validation split, folded into the logits layer",
           file=sys.stderr)
-    qat, logs = fine_tune(float_model, params, split)
+    float_rejection = rejection(float_model, pool, settings.route)
+    qat, logs = fine_tune(float_model, params, split, pool)
     with atomic_path(args.float_out) as tmp:
         float_model.save(tmp)
     with atomic_path(args.qat_out) as tmp:
         qat.save(tmp)
     summary = {
         "weight_copy_max_abs_diff": copy_diff,
+        "open_set_route": settings.route.value,
+        "outputs": open_set.outputs(settings.route),
+        "negatives": 0 if pool is None else len(pool.train),
+        "open_set_val_accuracy": open_logs.get("val_accuracy"),
         "temperature": temperature,
+        "float_val_non_digit_rejection": float_rejection,
+        "qat_val_non_digit_rejection": rejection(qat, pool, settings.route),
         "qat_val_accuracy": logs.get("val_accuracy"),
         "qat_train_accuracy": logs.get("accuracy"),
         "epochs": params.qat.epochs,
@@ -194,7 +247,7 @@ def arguments(parser) -> None:
 
 
 STAGE = Stage("qat", __doc__.splitlines()[0], run, qat_params, arguments,
-              catches=(DataError, ModelFileError, WeightCopyError))
+              catches=(DataError, ModelFileError, WeightCopyError, NegativesError))
 main = STAGE.main
 
 if __name__ == "__main__":

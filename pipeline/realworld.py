@@ -2,7 +2,10 @@
 app reads pictures: every file through the runtime's own preprocessing.
 
 Nothing trains on it. `digits/<label>/*` are pictures of digits; `nondigits/*` are pictures that
-are not digits, which the runtime should answer with "no digit found" or a low probability.
+are not digits, which the runtime should answer with "no digit found" or a low probability;
+`heldout_nondigits/<kind>/*` (tools/make_nondigits.py) are letters, symbols, shapes and scribbles
+that the non-digit training (pipeline/negatives.py) never draws, in fonts it never uses: the
+open-set figures (`open_set_scores`) are measured on them.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from export.parity import expected_calibration_error
-from runtime.digits import INPUT_SHAPE
+from runtime.digits import INPUT_SHAPE, NUM_LABELS
 from runtime.errors import InputError
 from runtime.preprocess import preprocess_image
 
@@ -25,6 +28,8 @@ class RealWorld:
     refused: int  # digit pictures the preprocessing refused ("no digit found"): counted as wrong
     x_nondigits: np.ndarray
     nondigits_refused: int
+    x_heldout: np.ndarray  # held-out non-digits the preprocessing accepted
+    heldout_refused: int
 
     @property
     def digits(self) -> int:
@@ -33,6 +38,10 @@ class RealWorld:
     @property
     def nondigits(self) -> int:
         return len(self.x_nondigits) + self.nondigits_refused
+
+    @property
+    def heldout(self) -> int:
+        return len(self.x_heldout) + self.heldout_refused
 
 
 def _read(paths: list[Path]) -> tuple[np.ndarray, list[int]]:
@@ -54,7 +63,48 @@ def load(root: Path) -> RealWorld:
     x, kept = _read(files)
     others = sorted(p for p in (root / "nondigits").glob("*") if p.is_file())
     x_non, kept_non = _read(others)
-    return RealWorld(x, labels[kept], len(files) - len(kept), x_non, len(others) - len(kept_non))
+    heldout = sorted(p for p in (root / "heldout_nondigits").glob("*/*") if p.is_file())
+    if not heldout:
+        raise FileNotFoundError(f"{root / 'heldout_nondigits'}: no pictures; run `python -m tools.make_nondigits`")
+    x_held, kept_held = _read(heldout)
+    return RealWorld(x, labels[kept], len(files) - len(kept), x_non, len(others) - len(kept_non),
+                     x_held, len(heldout) - len(kept_held))
+
+
+def digit_score(probabilities: np.ndarray) -> np.ndarray:
+    """How much each answer is a digit: its top digit probability (0 where "not a digit" is on top)."""
+    score = probabilities[:, :NUM_LABELS].max(axis=1)
+    return np.where(probabilities.argmax(axis=1) >= NUM_LABELS, 0.0, score)
+
+
+def open_set_scores(predict, data: RealWorld, mnist_probabilities: np.ndarray, mnist_labels: np.ndarray) -> dict:
+    """The open-set figures on the held-out non-digits, as the field reports them:
+
+    - at the runtime's defaults (no threshold: "no digit found" from the finder, or "not a digit"
+      as the model's answer): the share of held-out non-digits rejected, and the digit recall
+      (share of digits accepted) on MNIST's test set and on the real-world set, whose refused
+      pictures count as rejected;
+    - with a threshold on the top digit probability set where 99% of MNIST's test digits are still
+      accepted: the share of held-out non-digits rejected;
+    - the curve of that rejection against MNIST digit recall, over thresholds."""
+    held = digit_score(predict(data.x_heldout)) if len(data.x_heldout) else np.zeros(0)
+    mnist = digit_score(mnist_probabilities)
+    real = digit_score(predict(data.x)) if len(data.x) else np.zeros(0)
+    total = data.heldout
+
+    def rejected(threshold: float) -> float:
+        return (data.heldout_refused + int((held <= threshold).sum())) / total
+
+    threshold99 = float(np.quantile(mnist, 0.01, method="lower"))  # 99% of digits score above it
+    curve = [(float((mnist > t).mean()), rejected(t)) for t in np.quantile(mnist, np.linspace(0, 0.2, 41))]
+    return {
+        "heldout_nondigit_rejection": rejected(0.0),
+        "mnist_digit_recall": float((mnist > 0).mean()),
+        "realworld_digit_recall": int((real > 0).sum()) / data.digits,
+        "heldout_rejection_at_99_recall": rejected(threshold99),
+        "threshold_at_99_recall": threshold99,
+        "rejection_curve": [[round(r, 5), round(j, 5)] for r, j in [(float((mnist > 0).mean()), rejected(0.0)), *curve]],
+    }
 
 
 def scores(predict, data: RealWorld, min_confidence: float) -> dict[str, float]:
@@ -63,8 +113,9 @@ def scores(predict, data: RealWorld, min_confidence: float) -> dict[str, float]:
     ("no digit found", or a top probability under `min_confidence`)."""
     probabilities = predict(data.x)
     correct = int((probabilities.argmax(axis=1) == data.y).sum())
-    wrong_sure = int(((probabilities.argmax(axis=1) != data.y) & (probabilities.max(axis=1) >= min_confidence)).sum())
-    confident = int((predict(data.x_nondigits).max(axis=1) >= min_confidence).sum()) if len(data.x_nondigits) else 0
+    wrong_sure = int(((probabilities.argmax(axis=1) != data.y) & (digit_score(probabilities) >= min_confidence)).sum())
+    confident = (int((digit_score(predict(data.x_nondigits)) >= min_confidence).sum())
+                 if len(data.x_nondigits) else 0)
     return {
         "realworld_accuracy": correct / data.digits,
         "realworld_ece": expected_calibration_error(probabilities, data.y),
@@ -114,10 +165,10 @@ def scene_scores(predict, data: Scenes, min_confidence: float) -> dict:
     """Per scene: accuracy (a refused digit counts as wrong), the share answered wrong with
     confidence (wrong, with a probability of `min_confidence` or more, so not marked uncertain),
     and the share of non-digit twins rejected; and the same over all scenes."""
-    probabilities = predict(data.x) if len(data.x) else np.zeros((0, 10), np.float32)
+    probabilities = predict(data.x) if len(data.x) else np.zeros((0, NUM_LABELS), np.float32)
     right = probabilities.argmax(axis=1) == data.y
-    sure = probabilities.max(axis=1) >= min_confidence
-    none_sure = (predict(data.x_none).max(axis=1) >= min_confidence) if len(data.x_none) else np.zeros(0, bool)
+    sure = digit_score(probabilities) >= min_confidence  # "not a digit" is no answer, so never wrong and sure
+    none_sure = (digit_score(predict(data.x_none)) >= min_confidence) if len(data.x_none) else np.zeros(0, bool)
     count = len(data.names)
 
     def per_scene(mask: np.ndarray, scene: np.ndarray) -> np.ndarray:

@@ -32,6 +32,26 @@ def results_table(result: dict) -> str:
     return "\n".join(lines)
 
 
+def open_set_table(result: dict) -> str:
+    """Per format, the held-out non-digits rejected and the digits kept, at the runtime's defaults
+    and at 99% MNIST digit recall, from metrics/evaluate.json."""
+    rows = {name: row for name, row in result["formats"].items() if "heldout_nondigit_rejection" in row}
+    if not rows:
+        return ""
+    lines = [f"Non-digits: {result['heldout_nondigits']:,} held-out letters, symbols, shapes and scribbles "
+             "(`realworld/heldout_nondigits`, tools/make_nondigits.py: letters p-z and symbols that training never "
+             f"draws, in fonts it never uses; {result['heldout_refused_by_finder']} refused by the digit finder). "
+             "*Defaults*: what `python -m runtime.classify` and `Classifier.predict` do with no flag (no digit found, "
+             "or \"not a digit\" as the answer). *At 99% recall*: a threshold on the top digit probability that "
+             "keeps 99% of MNIST's test digits. Curves: [plots/open_set.png](../../plots/open_set.png).\n",
+             "| format | rejected, defaults | MNIST digits kept | real-world digits kept | rejected at 99% recall |",
+             "|---|---:|---:|---:|---:|"]
+    for name, row in rows.items():
+        lines.append(f"| `{name}` | {row['heldout_nondigit_rejection']:.1%} | {row['mnist_digit_recall']:.2%} | "
+                     f"{row['realworld_digit_recall']:.2%} | {row['heldout_rejection_at_99_recall']:.1%} |")
+    return "\n".join(lines)
+
+
 def scenes_table(result: dict) -> str:
     """Per format, accuracy in every camera-like scene and the share of pictures answered wrong with
     confidence, from metrics/evaluate.json (empty where the stage ran without scenes)."""

@@ -25,7 +25,8 @@ class InputError(ClassifierError, ValueError):
 
 
 class NoDigitError(InputError):
-    """The image is blank: there is no ink to classify."""
+    """The picture holds no digit: no ink, nothing the finder takes for a digit, or the model's
+    answer is "not a digit"."""
 
 
 class UnverifiedModelWarning(UserWarning):

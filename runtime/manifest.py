@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .digits import NUM_LABELS
+from .digits import INPUT_SHAPE
 from .errors import ModelIntegrityError, ModelLoadError
 
 MANIFEST_NAME = "manifest.json"
@@ -45,8 +45,10 @@ def input_spec(engine) -> dict:
 
 
 def output_spec(engine) -> dict:
-    """What one image's answer is, with the output quantization read back from the opened file."""
-    return {"shape": [1, NUM_LABELS], "meaning": "softmax probabilities over labels",
+    """What one image's answer is (its width read by running the opened file on a blank image),
+    with the output quantization read back from the file."""
+    width = int(np.asarray(engine.run(np.zeros((1, *INPUT_SHAPE), np.float32))).shape[-1])
+    return {"shape": [1, width], "meaning": "softmax probabilities over labels",
             **_tensor_type(engine.output_quantization)}
 
 

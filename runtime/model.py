@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .digits import INPUT_SHAPE, NUM_LABELS
+from .digits import INPUT_SHAPE, NOT_A_DIGIT, NUM_LABELS, OUTPUT_SIZES
 from .engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
-from .errors import EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, UnverifiedModelWarning
+from .errors import (EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, NoDigitError,
+                     UnverifiedModelWarning)
 from .manifest import MANIFEST_NAME, read_manifest, verify
 from .preprocess import prepare_image
 
@@ -109,15 +110,16 @@ def _check_model_path(path: Path) -> None:
 
 
 def _check_output(path: Path, instance) -> None:
-    """A digit model answers [N, NUM_LABELS]; run one blank image to be sure (declared shapes can be symbolic)."""
+    """A digit model answers [N, 10], or [N, 11] with "not a digit" last; run one blank image to be
+    sure (declared shapes can be symbolic)."""
     try:
         out = np.asarray(instance.run(np.zeros((1, *INPUT_SHAPE), np.float32)))
     except Exception as error:  # the engines raise their own untyped errors for a broken graph
         detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
         raise ModelLoadError(f"{path}: the model cannot run on a [1, {MODEL_INPUT}] image ({detail})") from None
-    if out.shape != (1, NUM_LABELS):
+    if out.ndim != 2 or out.shape[0] != 1 or out.shape[1] not in OUTPUT_SIZES:
         raise ModelLoadError(f"{path}: output shape {list(out.shape)} for one image is not a digit model's "
-                             f"[N, {NUM_LABELS}]")
+                             f"[N, {NUM_LABELS}] (or [N, {OUTPUT_SIZES[-1]}] with \"{NOT_A_DIGIT}\")")
 
 
 def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> Path:
@@ -178,7 +180,8 @@ class Classifier:
         return cls(path, open_engine(path, engine, threads), entry)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
-        """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities."""
+        """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities, or (N, 11) for a model
+        with a "not a digit" output (the last)."""
         return self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
 
     def predict(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
@@ -187,7 +190,8 @@ class Classifier:
 
         Several images (a list, tuple or other iterable; a 4-D array; a 3-D array whose last axis
         is not 1, 3 or 4) raise InputError naming `predict_batch`, which takes them. A prediction
-        whose top probability is under `min_confidence` comes back with `uncertain=True`.
+        whose top probability is under `min_confidence` comes back with `uncertain=True`. A picture
+        without a digit raises NoDigitError: the finder sees none, or the model answers "not a digit".
         """
         _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
@@ -218,7 +222,7 @@ class Classifier:
                 errors[index] = type(error)(f"item {index}: {error}")
         rows = iter(self.probabilities(np.stack(images)) if images else [])
         return [Result(name, error=str(errors[i]), exception=errors[i]) if i in errors else
-                Result(name, prediction=to_prediction(next(rows), top_k, min_confidence), note=notes[i])
+                _answer(name, next(rows), top_k, min_confidence, notes[i], prefix=f"item {i}: ")
                 for i, name in enumerate(names)]
 
     def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,
@@ -245,7 +249,7 @@ class Classifier:
                 if image is None:
                     yield Result(path, error=error)
                 else:
-                    yield Result(path, prediction=to_prediction(next(rows), top_k, min_confidence), note=note)
+                    yield _answer(path, next(rows), top_k, min_confidence, note)
 
 
 def _check_count(name: str, value: Any, most: int | None = None, none_means: str | None = None) -> None:
@@ -269,10 +273,26 @@ def _check_confidence(value: Any) -> None:
         raise InputError(f"min_confidence must be a probability between 0 and 1, got {value!r}")
 
 
+def _answer(path: str, row: np.ndarray, top_k: int, min_confidence: float, note: str | None,
+            prefix: str = "") -> Result:
+    try:
+        return Result(path, prediction=to_prediction(row, top_k, min_confidence), note=note)
+    except NoDigitError as error:
+        error = NoDigitError(f"{prefix}{error}")
+        return Result(path, error=str(error), note=note, exception=error)
+
+
 def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
+    """One model output row -> Prediction. A row of 11 whose top answer is the last, "not a digit",
+    raises NoDigitError; otherwise the answer and its top k are digits (the row is kept whole, so
+    the probabilities still sum to 1)."""
     probabilities = np.array(probabilities)  # a private, read-only copy: a Prediction is hashable
     probabilities.setflags(write=False)
-    order = np.argsort(-probabilities, kind="stable")[: min(top_k, len(probabilities))]
+    if len(probabilities) > NUM_LABELS and int(np.argmax(probabilities)) >= NUM_LABELS:
+        raise NoDigitError(f"no digit found (the model answers \"{NOT_A_DIGIT}\", "
+                           f"{float(probabilities[NUM_LABELS]):.1%})")
+    digits = probabilities[:NUM_LABELS]
+    order = np.argsort(-digits, kind="stable")[: min(top_k, NUM_LABELS)]
     top = float(probabilities[order[0]])
     return Prediction(
         label=int(order[0]),

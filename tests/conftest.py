@@ -75,7 +75,15 @@ def small_realworld(tmp_path) -> Path:
     (small / "nondigits").mkdir()
     for other in sorted((ROOT / "realworld" / "nondigits").iterdir())[:2]:
         shutil.copyfile(other, small / "nondigits" / other.name)
+    copy_heldout(small, every=100)
     return small
+
+
+def copy_heldout(root: Path, every: int) -> None:
+    """Every `every`-th held-out non-digit (realworld/heldout_nondigits), kinds kept, into `root`."""
+    for picture in sorted((ROOT / "realworld" / "heldout_nondigits").glob("*/*"))[::every]:
+        (root / "heldout_nondigits" / picture.parent.name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(picture, root / "heldout_nondigits" / picture.parent.name / picture.name)
 
 
 @pytest.fixture(scope="session")

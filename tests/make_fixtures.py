@@ -2,6 +2,7 @@
 
     python tests/make_fixtures.py            # the fixture model (train -> QAT -> export)
     python tests/make_fixtures.py --sample   # also redraw mnist_sample.npz (needs MNIST_PATH)
+    python tests/make_fixtures.py --open-set # only the open-set model, from the committed float model
 
 1. `tests/fixtures/mnist_sample.npz`: a small, seeded sample of the real MNIST, in the Keras
    layout (x_train, y_train, x_test, y_test; uint8), so every stage reads it like the full file.
@@ -9,6 +10,9 @@
    (train, then QAT, then export), with the files every stage writes: the Keras 3 model, the
    tf_keras float and QAT models, their metrics and curves, and `artifacts/` (every format in
    the formats table and the manifest).
+3. `tests/fixtures/model_open_set/`: the int8 TFLite and ONNX files (and their manifest) of the
+   same float model after the qat stage's open-set step (`qat.open_set.route: class`, a few
+   hundred non-digits): a model with an 11th output, "not a digit", for the runtime's tests.
 
 A model trained per test run differs from machine to machine (thread count and float
 rounding decide the bits), so a test asserting on it passes on one machine and fails on the
@@ -49,6 +53,8 @@ def test_params(base: dict, **overrides: dict) -> dict:
     # No augmentation: the fixture tests conversion and parity, not the real-pictures recipe.
     params["train"]["augment"] = {name: 0.0 for name in params["train"]["augment"]}
     params["qat"].update(epochs=1, batch_size=64)
+    # The non-digits: a few hundred, one epoch (the qat stage's open-set step, still exercised).
+    params["qat"]["open_set"] = {**params["qat"]["open_set"], "negatives": 200, "epochs": 1}
     params["export"].update(calibration_samples=64)
     for section, values in overrides.items():
         for key, value in values.items():  # a nested mapping (evaluate.gates) is merged, not replaced
@@ -86,7 +92,8 @@ def make_model() -> None:
     with tempfile.TemporaryDirectory(dir=FIXTURES) as tmp:
         out = Path(tmp) / "model"
         out.mkdir()
-        params = write_test_params(out / "params.yaml")
+        # The digit model of the fixture has ten outputs; model_open_set/ is its open-set sibling.
+        params = write_test_params(out / "params.yaml", qat={"open_set": {"route": "off"}})
         common = ["--data", str(SAMPLE), "--params", str(params)]
         steps = [
             (train_stage, ["--model", str(out / "float.keras"), "--metrics", str(out / "train.json"),
@@ -104,6 +111,41 @@ def make_model() -> None:
         out.rename(MODEL_DIR)
     size = sum(p.stat().st_size for p in MODEL_DIR.rglob("*") if p.is_file())
     print(f"wrote {MODEL_DIR} ({size / 1024:.0f} kB)")
+
+
+OPEN_SET_DIR = FIXTURES / "model_open_set"
+OPEN_SET_FILES = ("model_int8.tflite", "model_int8.onnx", "manifest.json")
+
+
+def make_open_set_model() -> None:
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from pipeline import legacy_keras  # noqa: F401
+    from pipeline import export as export_stage
+    from pipeline import qat as qat_stage
+
+    with tempfile.TemporaryDirectory(dir=FIXTURES) as tmp:
+        out = Path(tmp)
+        params = write_test_params(out / "params.yaml", qat={"open_set": {"route": "class", "epochs": 2,
+                                                                           "negatives": 600}})
+        common = ["--data", str(SAMPLE), "--params", str(params)]
+        steps = [
+            (qat_stage, ["--model", str(MODEL_DIR / "float.keras"), "--float-out", str(out / "float_tfkeras.h5"),
+                         "--qat-out", str(out / "qat.h5"), "--metrics", str(out / "qat.json")]),
+            (export_stage, ["--float-model", str(out / "float_tfkeras.h5"), "--qat-model", str(out / "qat.h5"),
+                            "--train-metrics", str(MODEL_DIR / "train.json"), "--out-dir", str(out / "artifacts")]),
+        ]
+        for stage, args in steps:
+            if stage.main([*common, *args]) != 0:
+                raise SystemExit(f"make_fixtures: the {stage.STAGE.name} stage failed; nothing was replaced")
+        keep = out / "model_open_set"
+        keep.mkdir()
+        for name in OPEN_SET_FILES:
+            (out / "artifacts" / name).rename(keep / name)
+        if OPEN_SET_DIR.exists():
+            shutil.rmtree(OPEN_SET_DIR)
+        keep.rename(OPEN_SET_DIR)
+    print(f"wrote {OPEN_SET_DIR}")
 
 
 def export_files() -> None:
@@ -131,15 +173,21 @@ def export_files() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sample", action="store_true", help="also redraw mnist_sample.npz from MNIST_PATH")
+    parser.add_argument("--open-set", action="store_true",
+                        help="only make the open-set model (model_open_set/) from the committed float model")
     parser.add_argument("--export-only", action="store_true",
                         help="only re-export the files from the committed Keras models (no training)")
     args = parser.parse_args(argv)
     if args.export_only:
         export_files()
         return 0
+    if args.open_set:
+        make_open_set_model()
+        return 0
     if args.sample:
         make_sample()
     make_model()
+    make_open_set_model()
     return 0
 
 

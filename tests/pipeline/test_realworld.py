@@ -57,3 +57,29 @@ def test_scene_scores_count_refusals_as_wrong_and_only_sure_mistakes_as_confiden
     assert scores["scenes"]["b"] == {"accuracy": 1 / 2, "confident_wrong": 0.0, "nondigit_rejection": None}
     assert scores["scenes_accuracy"] == 3 / 6 and scores["scenes_confident_wrong"] == 1 / 6
     assert scores["scenes_nondigit_rejection"] == 1 / 2
+
+
+def test_open_set_scores_count_refusals_and_not_a_digit_as_rejected():
+    from pipeline.realworld import RealWorld, open_set_scores
+
+    def rows(*winners):  # one-hot-ish rows of 11: the winner gets 0.9
+        out = np.full((len(winners), 11), 0.01, np.float32)
+        out[np.arange(len(winners)), winners] = 0.9
+        return out
+
+    # 3 held-out non-digits accepted by the finder (one answered "not a digit"), 1 refused by it
+    data = RealWorld(x=np.zeros((2, 28, 28, 1), np.float32), y=np.array([1, 2]), refused=1,
+                     x_nondigits=np.zeros((0, 28, 28, 1), np.float32), nondigits_refused=0,
+                     x_heldout=np.ones((3, 28, 28, 1), np.float32), heldout_refused=1)
+    outputs = {0.0: rows(1, 10), 1.0: rows(10, 4, 5)}  # by the pictures' pixel value: digits 0, held-out 1
+
+    def predict(x):
+        return outputs[float(x.flat[0])]
+
+    mnist = rows(*([3] * 98), 10, 10)  # 98 of 100 test digits kept
+    scores = open_set_scores(predict, data, mnist, np.full(100, 3))
+    assert scores["heldout_nondigit_rejection"] == 2 / 4  # the finder's refusal and "not a digit"
+    assert scores["mnist_digit_recall"] == 0.98
+    assert scores["realworld_digit_recall"] == 1 / 3  # 3 digit pictures: one refused, one "not a digit"
+    assert scores["heldout_rejection_at_99_recall"] >= scores["heldout_nondigit_rejection"]
+    assert scores["rejection_curve"][0] == [0.98, 0.5]

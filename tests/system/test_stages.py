@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import ROOT, write_test_params
+from conftest import ROOT, copy_heldout, write_test_params
 from export.formats import BY_NAME, FORMATS
 
 STAGES = ["check_params", "data", "train", "qat", "export", "scenes", "evaluate", "bundle", "zoo"]
@@ -24,13 +24,20 @@ STAGES = ["check_params", "data", "train", "qat", "export", "scenes", "evaluate"
 
 # --- the shape of the code -------------------------------------------------------------
 
-def imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path, package: str = "") -> set[str]:
+    """Absolute names of what `path` imports; a relative import is resolved against `package`
+    (the runtime imports its own modules relatively)."""
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([node.module] if node.module else [])])
+            if base:
+                names |= {base, *(f"{base}.{alias.name}" for alias in node.names)}
     return names
 
 
@@ -43,15 +50,17 @@ def project_file(module: str) -> Path | None:
 
 
 def closure(module: str) -> set[Path]:
-    """Every project file `module` imports, directly or not (function-level imports included)."""
+    """Every project file `module` imports, directly or not (function-level and relative imports included)."""
     seen: set[Path] = set()
     stack = [module]
     while stack:
-        path = project_file(stack.pop())
+        name = stack.pop()
+        path = project_file(name)
         if path is None or path in seen:
             continue
         seen.add(path)
-        stack += [m for m in imported_modules(path) if m.split(".")[0] in ("pipeline", "export", "runtime")]
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        stack += [m for m in imported_modules(path, package) if m.split(".")[0] in ("pipeline", "export", "runtime")]
     return seen
 
 
@@ -222,6 +231,7 @@ def evaluated(tiny_pipeline, tmp_path_factory):
     (realworld / "nondigits").mkdir()
     for picture in sorted((ROOT / "realworld" / "nondigits").iterdir())[::10]:
         shutil.copyfile(picture, realworld / "nondigits" / picture.name)
+    copy_heldout(realworld, every=10)
     # Two camera-like scenes of tools/make_scenes.py, 10 fixture digits and 2 non-digit rings each.
     from PIL import Image
     from tools.make_scenes import render
@@ -272,17 +282,23 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
             assert 0 <= scene["confident_wrong"] <= 1 - scene["accuracy"] + 1e-9 and 0 <= scene["nondigit_rejection"] <= 1
         assert row["scenes_accuracy"] == pytest.approx(np.mean([scene["accuracy"] for scene in row["scenes"].values()]))
         assert 0 <= row["realworld_confident_wrong"] <= 1 - row["realworld_accuracy"] + 1e-9
+        # the open-set figures (docs/non-digits.md), on the held-out non-digits, for every format
+        assert 0 <= row["heldout_nondigit_rejection"] <= row["heldout_rejection_at_99_recall"] + 1e-9 <= 1 + 1e-9, name
+        assert 0 < row["mnist_digit_recall"] <= 1 and 0 <= row["realworld_digit_recall"] <= 1, name
+        assert len(row["rejection_curve"]) > 10 and row["rejection_curve"][0][0] == row["mnist_digit_recall"], name
+    assert result["heldout_nondigits"] == len(list((root / "realworld" / "heldout_nondigits").glob("*/*"))) > 0
     assert result["scene_digits"] == 20 and result["scene_nondigits"] == 4
     nondigits = len(list((root / "realworld" / "nondigits").iterdir()))
     assert result["realworld_digits"] == 100 and result["realworld_nondigits"] == nondigits > 0
     for name in ("training_curves.png", "confusion_int8.png", "confusion_realworld.png",
-                 "accuracy_vs_size_latency.png"):
+                 "accuracy_vs_size_latency.png", "open_set.png"):
         assert (root / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    from pipeline.report import footprint_table, results_table, scenes_table
+    from pipeline.report import footprint_table, open_set_table, results_table, scenes_table
 
     figures = (root / "evaluate.md").read_text()
     assert results_table(result) in figures and footprint_table(result) in figures and "`tflm_int8`" in figures
     assert scenes_table(result) in figures and "| `c_int8` |" in scenes_table(result)
+    assert open_set_table(result) in figures and "| `c_int8` |" in open_set_table(result)
 
 
 def test_readme_results_are_the_committed_figures():

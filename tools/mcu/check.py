@@ -256,13 +256,19 @@ def generate_c(tflite: Path, folder: Path, log: Callable[[str], None]) -> Path:
     """The plain C of an int8 TFLite file, written by the export stage's own generator."""
     from export.c_int8 import CExportError, export_c
     from export.options import ExportOptions
+    from export.tflite import read_metadata
     from runtime.digits import LABELS
 
     if not tflite.is_file():
         raise McuCheckError(f"{tflite}: no such TFLite file")
     log(f"writing the C of {tflite} (export/c_int8.py)")
+    # the labels the export stage wrote into the file ("not a digit" last after an open-set QAT)
     try:
-        return export_c(tflite, folder / "edge_digits_int8.c", ExportOptions(0, np.zeros(0), {"labels": list(LABELS)}))
+        labels = read_metadata(tflite.read_bytes()).get("labels") or list(LABELS)
+    except KeyError:  # a file from elsewhere, without the export stage's metadata
+        labels = list(LABELS)
+    try:
+        return export_c(tflite, folder / "edge_digits_int8.c", ExportOptions(0, np.zeros(0), {"labels": list(labels)}))
     except CExportError as error:
         raise McuCheckError(str(error)) from None
 

@@ -36,7 +36,7 @@ export async function loadModel(modelUrl = MODEL, manifestUrl = MANIFEST) {
   return { session: created, digest, entry };
 }
 
-// 784 floats -> 10 probabilities.
+// 784 floats -> 10 probabilities, or 11 with "not a digit" last (the model's labels, in the manifest).
 export async function classifyTensor(tensor, active = session) {
   const input = new ort.Tensor("float32", tensor, [1, SIZE, SIZE, 1]);
   const outputs = await active.run({ [active.inputNames[0]]: input });
@@ -53,8 +53,26 @@ export async function decode(source) {
   return context.getImageData(0, 0, bitmap.width, bitmap.height);
 }
 
+const DIGITS = 10;
+
+// The answer the Python runtime gives (runtime/model.py to_prediction): "not a digit" on top is
+// "no digit found"; otherwise the best digits, their probabilities out of the whole row.
+export function answer(probabilities) {
+  const order = probabilities.map((p, i) => [i, p]).sort((a, b) => b[1] - a[1] || a[0] - b[0]);
+  if (order[0][0] >= DIGITS) {
+    return { noDigit: `no digit found (the model answers "not a digit", ${(order[0][1] * 100).toFixed(1)}%)` };
+  }
+  return { order: order.filter(([i]) => i < DIGITS) };
+}
+
 function show(probabilities, timings, tensor) {
-  const order = probabilities.map((p, i) => [i, p]).sort((a, b) => b[1] - a[1]);
+  const answered = answer(probabilities);
+  if (answered.noDigit) {
+    showError(answered.noDigit);
+    drawSeen(tensor);
+    return;
+  }
+  const order = answered.order;
   const [label, top] = order[0];
   const uncertain = top < MIN_CONFIDENCE;
   $("answer").textContent = uncertain ? `${label}?` : String(label);

@@ -1,0 +1,99 @@
+"""The non-digits the qat stage trains on (pipeline/negatives.py) and how they join the digits
+(pipeline/open_set.py): deterministic, never a held-out letter or symbol, never a digit twin."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import negatives, open_set
+from pipeline.params import OpenSetRoute
+from tools import make_nondigits
+
+try:
+    FONTS = negatives.train_fonts()[::6]  # a few faces of every family keep the test quick
+except negatives.NegativesError:
+    FONTS = []
+NO_FONTS = f"training fonts not installed (apt-get install {negatives.APT_FONTS})"
+
+
+def test_training_alphabets_are_disjoint_from_the_held_out_ones_and_hold_no_twin():
+    assert set(negatives.TRAIN_LETTERS) == set("acdefhjkmnACDEFHJKMN")
+    assert not set(negatives.TRAIN_LETTERS) & set(negatives.HELD_OUT_LETTERS)
+    assert not set(negatives.TRAIN_SYMBOLS) & set(negatives.HELD_OUT_SYMBOLS)
+    assert not set(negatives.TRAIN_SCRIPTS) & set(negatives.HELD_OUT_LETTERS)
+    for alphabet in (negatives.TRAIN_LETTERS, negatives.TRAIN_SCRIPTS, negatives.TRAIN_SYMBOLS):
+        assert not set(alphabet) & set(negatives.TWINS + "0123456789"), alphabet
+    # the evaluation set draws exactly the letters and symbols held out here
+    assert set(make_nondigits.LETTERS) == set(negatives.HELD_OUT_LETTERS)
+    assert set(make_nondigits.SYMBOLS) == set(negatives.HELD_OUT_SYMBOLS)
+
+
+def test_training_fonts_are_not_the_evaluation_fonts():
+    evaluation = {p.name for d in make_nondigits.FONT_DIRS if d.is_dir() for p in d.iterdir()}
+    assert not {p.name for p in FONTS} & evaluation
+    assert not any(d.startswith(str(e)) for d in negatives.TRAIN_FONT_DIRS for e in make_nondigits.FONT_DIRS)
+
+
+@pytest.mark.skipif(not FONTS, reason=NO_FONTS)
+def test_the_generator_is_deterministic_under_a_seed_and_gives_model_inputs():
+    first, kinds = negatives.make(40, seed=7, fonts=FONTS)
+    again, kinds_again = negatives.make(40, seed=7, fonts=FONTS)
+    other, _ = negatives.make(40, seed=8, fonts=FONTS)
+    assert first.shape == (40, 28, 28) and first.dtype == np.uint8
+    assert np.array_equal(first, again) and kinds == kinds_again
+    assert not np.array_equal(first, other)
+    assert set(kinds) <= set(negatives.KINDS) and len(set(kinds)) >= 3
+    assert all(image.max() > 100 for image in first)  # ink, light on dark, as the model sees digits
+
+
+@pytest.mark.skipif(not FONTS, reason=NO_FONTS)
+def test_no_rendered_letter_is_a_held_out_one(monkeypatch):
+    drawn = []
+    real = negatives._glyph
+    monkeypatch.setattr(negatives, "_glyph", lambda text, font: drawn.append(text) or real(text, font))
+    negatives.make(60, seed=3, fonts=FONTS)
+    assert drawn and set(drawn) <= set(negatives.TRAIN_LETTERS + negatives.TRAIN_SCRIPTS + negatives.TRAIN_SYMBOLS)
+    assert not set(drawn) & set(negatives.HELD_OUT_LETTERS + negatives.HELD_OUT_SYMBOLS)
+
+
+def test_missing_fonts_say_what_to_install(monkeypatch):
+    monkeypatch.setattr(negatives, "TRAIN_FONT_DIRS", ("/nonexistent",))
+    with pytest.raises(negatives.NegativesError, match="apt-get install fonts-urw-base35"):
+        negatives.train_fonts()
+
+
+@pytest.mark.parametrize("route, width, negative_target", [
+    (OpenSetRoute.CLASS, 11, [0] * 10 + [1]),
+    (OpenSetRoute.ENTROPIC, 10, [0.1] * 10),
+])
+def test_targets_per_route(route, width, negative_target):
+    digits = open_set.targets(np.array([3, 0]), route, negative=False)
+    assert digits.shape == (2, width) and digits[0, 3] == 1 and digits.sum() == 2
+    assert np.allclose(open_set.targets(np.zeros(1, np.int64), route, negative=True)[0], negative_target)
+
+
+def test_mixed_batches_keep_every_digit_once_an_epoch_and_add_the_share_of_non_digits():
+    x = np.arange(40, dtype=np.uint8).repeat(784).reshape(40, 28, 28)
+    y = np.arange(40) % 10
+    pool = np.full((7, 28, 28), 255, np.uint8)
+    stream = open_set.mixed_batches(x, y, pool, OpenSetRoute.CLASS, 8, 0.25, seed=1, max_shift=0, recipe=None)
+    seen = []
+    for _ in range(5):  # one epoch: 40 digits in batches of 8
+        images, soft = next(stream)
+        assert images.shape == (10, 28, 28, 1) and soft.shape == (10, 11)
+        assert (soft[8:, 10] == 1).all() and (soft[:8, :10].sum(1) == 1).all()
+        seen += list(images[:8, 0, 0, 0])
+    assert sorted(np.rint(np.array(seen) * 255).astype(int)) == list(range(40))
+
+
+def test_the_grown_head_keeps_the_digit_answers():
+    from pipeline.architecture import build_model
+    from pipeline.legacy_keras import tf_keras
+
+    model = build_model(tf_keras, "tiny")
+    images = np.random.default_rng(0).random((8, 28, 28, 1)).astype(np.float32)
+    grown = open_set.grow_head(tf_keras, model, "tiny", OpenSetRoute.CLASS)
+    before, after = model.predict(images, verbose=0), grown.predict(images, verbose=0)
+    assert after.shape == (8, 11) and np.array_equal(before.argmax(1), after[:, :10].argmax(1))
+    assert open_set.grow_head(tf_keras, model, "tiny", OpenSetRoute.ENTROPIC) is model
