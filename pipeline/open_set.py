@@ -30,15 +30,18 @@ from runtime.digits import NUM_LABELS, OPEN_SET_LABELS
 from runtime.normalization import to_model_input
 
 VALIDATION_NEGATIVES = 1000
-TRAIN_SEED_OFFSET, VALIDATION_SEED_OFFSET = 101, 202  # negatives' seeds, from qat.seed: disjoint streams
+TRAIN_SEED_OFFSET, VALIDATION_SEED_OFFSET, PRINTED_SEED_OFFSET = 101, 202, 303  # from qat.seed: disjoint streams
 
 
 @dataclass(frozen=True)
 class Negatives:
-    """Non-digits as uint8 (N, 28, 28) model inputs: a training pool and a validation set."""
+    """Non-digits as uint8 (N, 28, 28) model inputs: a training pool and a validation set; and
+    digits printed in the same fonts (with their labels), trained on beside MNIST's."""
 
     train: np.ndarray
     val: np.ndarray
+    printed: np.ndarray
+    printed_labels: np.ndarray
 
 
 def outputs(route: OpenSetRoute) -> int:
@@ -49,7 +52,8 @@ def make_negatives(settings: OpenSet, seed: int) -> Negatives:
     fonts = negatives.train_fonts()
     train, _ = negatives.make(settings.negatives, seed + TRAIN_SEED_OFFSET, fonts)
     val, _ = negatives.make(VALIDATION_NEGATIVES, seed + VALIDATION_SEED_OFFSET, fonts)
-    return Negatives(train, val)
+    printed, labels = negatives.printed_digits(settings.printed_digits, seed + PRINTED_SEED_OFFSET, fonts)
+    return Negatives(train, val, printed, labels)
 
 
 def targets(labels: np.ndarray, route: OpenSetRoute, negative: bool) -> np.ndarray:

@@ -224,6 +224,7 @@ class OpenSet(Section):
     learning_rate: float = bounded(0.0, 10.0, low_open=True)
     negatives: int = bounded(1, 1_000_000)
     share: float = bounded(0.0, 1.0, low_open=True)
+    printed_digits: int = bounded(0, 1_000_000)
 
 
 @dataclass(frozen=True)

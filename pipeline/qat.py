@@ -97,11 +97,21 @@ def calibrate_activation_ranges(qat, float_model, images: np.ndarray) -> dict[st
     return ranges
 
 
+def _digits(split, pool) -> tuple[np.ndarray, np.ndarray]:
+    """The training digits: MNIST's, and with the non-digits the printed digits (pipeline/negatives.py)."""
+    if pool is None or not len(pool.printed):
+        return split.x_train, split.y_train
+    return np.concatenate([split.x_train, pool.printed]), np.concatenate([split.y_train, pool.printed_labels])
+
+
 def _batches(params: QatParams, split, pool, shift: int):
+    """(endless batches, steps per epoch): every training digit once an epoch, non-digits on top."""
     settings = params.qat
-    return open_set.mixed_batches(split.x_train, split.y_train, None if pool is None else pool.train,
-                                  settings.open_set.route, settings.batch_size,
-                                  settings.open_set.share, settings.seed, shift, params.train.augment)
+    x, y = _digits(split, pool)
+    stream = open_set.mixed_batches(x, y, None if pool is None else pool.train, settings.open_set.route,
+                                    settings.batch_size, settings.open_set.share, settings.seed, shift,
+                                    params.train.augment)
+    return stream, steps_per_epoch(len(x), settings.batch_size)
 
 
 def _digit_validation(split, route: OpenSetRoute):
@@ -117,13 +127,13 @@ def learn_non_digits(float_model, params: QatParams, split, pool) -> dict:
     settings = params.qat.open_set
     tf_keras.utils.set_random_seed(params.qat.seed)
     tf.config.experimental.enable_op_determinism()
-    steps = steps_per_epoch(len(split.x_train), params.qat.batch_size)
+    batches, steps = _batches(params, split, pool, params.train.max_shift)
     schedule = tf_keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps * settings.epochs,
                                                          alpha=params.qat.final_learning_rate_fraction)
     float_model.compile(optimizer=tf_keras.optimizers.Adam(schedule),
                         loss=tf_keras.losses.CategoricalCrossentropy(), metrics=["accuracy"])
     logger = epoch_logger(tf_keras, "open set", settings.epochs)
-    float_model.fit(_batches(params, split, pool, params.train.max_shift), steps_per_epoch=steps,
+    float_model.fit(batches, steps_per_epoch=steps,
                     epochs=settings.epochs, validation_data=_digit_validation(split, settings.route),
                     validation_batch_size=1000, callbacks=[logger], verbose=0)
     return logger.history[-1]
@@ -141,7 +151,7 @@ def fine_tune(float_model, params: QatParams, split, pool=None) -> tuple:
     qat = tfmot.quantization.keras.quantize_model(float_model)
     ranges = calibrate_activation_ranges(qat, float_model, to_model_input(split.x_train[:RANGE_PROBE_IMAGES]))
     print(f"qat: initial activation ranges {ranges}", file=sys.stderr)
-    steps = steps_per_epoch(len(split.x_train), settings.batch_size)
+    batches, steps = _batches(params, split, pool, settings.max_shift)
     schedule = tf_keras.optimizers.schedules.CosineDecay(
         settings.learning_rate, steps * settings.epochs, alpha=settings.final_learning_rate_fraction)
     qat.compile(
@@ -151,7 +161,7 @@ def fine_tune(float_model, params: QatParams, split, pool=None) -> tuple:
     )
     logger = epoch_logger(tf_keras, "qat", settings.epochs)
     qat.fit(
-        _batches(params, split, pool, settings.max_shift),
+        batches,
         steps_per_epoch=steps,
         epochs=settings.epochs,
         validation_data=_digit_validation(split, settings.open_set.route),
@@ -206,8 +216,9 @@ def run(args, params: QatParams) -> str:
     pool, open_logs = None, {}
     if settings.route is not OpenSetRoute.OFF:
         pool = open_set.make_negatives(settings, params.qat.seed)
-        print(f"qat: {len(pool.train):,} training and {len(pool.val):,} validation non-digits "
-              f"(pipeline/negatives.py); route {settings.route.value}", file=sys.stderr)
+        print(f"qat: {len(pool.train):,} training and {len(pool.val):,} validation non-digits, and "
+              f"{len(pool.printed):,} printed digits (pipeline/negatives.py); route {settings.route.value}",
+              file=sys.stderr)
         float_model = open_set.grow_head(tf_keras, float_model, params.model.variant, settings.route)
         if settings.epochs:
             open_logs = learn_non_digits(float_model, params, split, pool)
@@ -225,6 +236,7 @@ def run(args, params: QatParams) -> str:
         "open_set_route": settings.route.value,
         "outputs": open_set.outputs(settings.route),
         "negatives": 0 if pool is None else len(pool.train),
+        "printed_digits": 0 if pool is None else len(pool.printed),
         "open_set_val_accuracy": open_logs.get("val_accuracy"),
         "temperature": temperature,
         "float_val_non_digit_rejection": float_rejection,

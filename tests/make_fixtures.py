@@ -25,6 +25,7 @@ the architecture, the stages' output layout or the pinned converters change, and
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -54,7 +55,7 @@ def test_params(base: dict, **overrides: dict) -> dict:
     params["train"]["augment"] = {name: 0.0 for name in params["train"]["augment"]}
     params["qat"].update(epochs=1, batch_size=64)
     # The non-digits: a few hundred, one epoch (the qat stage's open-set step, still exercised).
-    params["qat"]["open_set"] = {**params["qat"]["open_set"], "negatives": 200, "epochs": 1}
+    params["qat"]["open_set"] = {**params["qat"]["open_set"], "negatives": 200, "epochs": 1, "printed_digits": 100}
     params["export"].update(calibration_samples=64)
     for section, values in overrides.items():
         for key, value in values.items():  # a nested mapping (evaluate.gates) is merged, not replaced
@@ -122,6 +123,7 @@ def make_open_set_model() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from pipeline import legacy_keras  # noqa: F401
     from pipeline import export as export_stage
+    from export.atomic import write_json
     from pipeline import qat as qat_stage
 
     with tempfile.TemporaryDirectory(dir=FIXTURES) as tmp:
@@ -142,6 +144,9 @@ def make_open_set_model() -> None:
         keep.mkdir()
         for name in OPEN_SET_FILES:
             (out / "artifacts" / name).rename(keep / name)
+        manifest = json.loads((keep / "manifest.json").read_text())  # only the files kept
+        manifest["files"] = {name: entry for name, entry in manifest["files"].items() if name in OPEN_SET_FILES}
+        write_json(keep / "manifest.json", manifest)
         if OPEN_SET_DIR.exists():
             shutil.rmtree(OPEN_SET_DIR)
         keep.rename(OPEN_SET_DIR)

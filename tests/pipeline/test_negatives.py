@@ -48,6 +48,15 @@ def test_the_generator_is_deterministic_under_a_seed_and_gives_model_inputs():
 
 
 @pytest.mark.skipif(not FONTS, reason=NO_FONTS)
+def test_printed_digits_are_labelled_model_inputs_and_deterministic():
+    images, labels = negatives.printed_digits(30, seed=5, fonts=FONTS)
+    again, labels_again = negatives.printed_digits(30, seed=5, fonts=FONTS)
+    assert images.shape == (30, 28, 28) and images.dtype == np.uint8 and labels.shape == (30,)
+    assert np.array_equal(images, again) and np.array_equal(labels, labels_again)
+    assert set(labels) <= set(range(10)) and len(set(labels)) >= 5
+
+
+@pytest.mark.skipif(not FONTS, reason=NO_FONTS)
 def test_no_rendered_letter_is_a_held_out_one(monkeypatch):
     drawn = []
     real = negatives._glyph

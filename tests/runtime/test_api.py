@@ -104,7 +104,8 @@ def test_bundled_model_predicts_every_input_kind(pictures, engine):
         prediction = classifier.predict(single, top_k=3)
         assert isinstance(prediction, Prediction) and prediction.label == 7
         assert len(prediction.top_k) == 3 and prediction.top_k[0] == (7, prediction.probability)
-        assert prediction.probabilities.shape == (10,) and abs(prediction.probabilities.sum() - 1) < 0.05
+        labels = json.loads((BUNDLED_DIR / "manifest.json").read_text())["labels"]  # 11 with "not a digit"
+        assert prediction.probabilities.shape == (len(labels),) and abs(prediction.probabilities.sum() - 1) < 0.05
     batch = classifier.predict_batch([pictures["d0"], pictures["d3"], image, path.read_bytes()])
     assert [r.prediction.label for r in batch] == [0, 3, 7, 7]
     assert [r.path for r in batch] == [str(pictures["d0"]), str(pictures["d3"]), "[2]", "[3]"]
@@ -284,7 +285,7 @@ def test_bundled_int8_onnx_answers_as_the_bundled_int8_tflite(mnist_sample):
     lite = Classifier.load(BUNDLED_DIR / "model_int8.tflite", "litert").probabilities(x)
     onnx = Classifier.load(BUNDLED_DIR / "model_int8.onnx", "onnx").probabilities(x)
     # a few steps of the 1/256 output grid apart: onnxruntime's classifier is quantized per channel
-    assert np.abs(lite - onnx).max() <= 12 / 256
+    assert np.abs(lite - onnx).max() <= 16 / 256
     top = np.sort(lite, axis=1)
     decisive = top[:, -1] - top[:, -2] > 24 / 256
     assert decisive.mean() > 0.9

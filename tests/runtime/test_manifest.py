@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from runtime.digits import INPUT_SHAPE, LABELS, NUM_LABELS
+from runtime.digits import INPUT_SHAPE, OUTPUT_SIZES, labels_for
 from runtime.errors import EngineUnavailableError, ModelIntegrityError
 from runtime.manifest import MANIFEST_NAME, SCHEMA_VERSION, compose, file_entry, read_manifest, verify
 from runtime.model import BUNDLED_DIR, open_engine
@@ -16,6 +16,7 @@ ARTIFACTS = ROOT / "artifacts"
 COMMITTED = [
     pytest.param(BUNDLED_DIR, id="runtime/models"),
     pytest.param(ROOT / "tests" / "fixtures" / "model" / "artifacts", id="fixture artifacts"),
+    pytest.param(ROOT / "tests" / "fixtures" / "model_open_set", id="open-set fixture"),
     pytest.param(ARTIFACTS, id="artifacts", marks=pytest.mark.skipif(
         not (ARTIFACTS / MANIFEST_NAME).exists(), reason="no artifacts/ here: dvc pull or dvc repro makes it")),
 ]
@@ -36,12 +37,16 @@ def test_the_committed_manifest_is_rebuilt_exactly_from_its_files(directory):
     common = {key: committed[key] for key in ("variant", "labels", "normalization")}
     rebuilt = compose(common, files, committed["provenance"])
     assert json.dumps(rebuilt, indent=2) == json.dumps(committed, indent=2)
-    assert rebuilt["schema_version"] == SCHEMA_VERSION and rebuilt["labels"] == list(LABELS)
+    # the labels name every output: the ten digits, and "not a digit" for an open-set model
+    width = next(iter(committed["files"].values()))["output"]["shape"][-1]
+    assert rebuilt["schema_version"] == SCHEMA_VERSION and rebuilt["labels"] == list(labels_for(width))
 
 
 def test_specs_state_the_digit_shapes():
-    entry = read_manifest(BUNDLED_DIR)["files"]["model_int8.tflite"]
-    assert entry["input"]["shape"] == [1, *INPUT_SHAPE] and entry["output"]["shape"] == [1, NUM_LABELS]
+    manifest = read_manifest(BUNDLED_DIR)
+    entry = manifest["files"]["model_int8.tflite"]
+    assert entry["input"]["shape"] == [1, *INPUT_SHAPE] and entry["output"]["shape"] == [1, len(manifest["labels"])]
+    assert len(manifest["labels"]) in OUTPUT_SIZES
 
 
 def test_verify_names_the_file_that_is_not_listed(tmp_path):
