@@ -36,7 +36,10 @@ def test_drawn_digits_in_every_size_position_polarity_and_colour(classifier):
     for label, description, picture in pictures:
         x = preprocess_image(picture)
         check_mnist_like(x)
-        predicted = classifier.predict(picture).label
+        try:
+            predicted = classifier.predict(picture).label
+        except NoDigitError:  # answered "not a digit": wrong, as in the evaluate stage
+            predicted = "none"
         if predicted != label:
             wrong.append(f"{label}->{predicted} ({description})")
     assert len(wrong) <= len(pictures) // 40, wrong  # >= 97.5% of 120 pictures
