@@ -28,7 +28,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipeline import open_set  # noqa: E402
-from pipeline.dataset import Split, load_split  # noqa: E402
+from pipeline.dataset import load_split  # noqa: E402
 from pipeline.params import OpenSetRoute, qat_params, read_params  # noqa: E402
 from runtime.digits import NUM_LABELS  # noqa: E402
 from runtime.errors import InputError  # noqa: E402
