@@ -82,6 +82,13 @@ def make_sample() -> None:
     print(f"wrote {SAMPLE} ({SAMPLE.stat().st_size / 1024:.0f} kB): {TRAIN} train, {TEST} test images")
 
 
+def run_stages(steps: list, common: list[str]) -> None:
+    """Run each (stage module, arguments) in turn with the `common` arguments; stop at a failure."""
+    for stage, args in steps:
+        if stage.main([*common, *args]) != 0:
+            raise SystemExit(f"make_fixtures: the {stage.STAGE.name} stage failed; nothing was replaced")
+
+
 def make_model() -> None:
     os.environ["TF_USE_LEGACY_KERAS"] = "1"  # before TensorFlow loads (QAT and export need tf_keras)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -104,9 +111,7 @@ def make_model() -> None:
             (export_stage, ["--float-model", str(out / "float_tfkeras.h5"), "--qat-model", str(out / "qat.h5"),
                             "--train-metrics", str(out / "train.json"), "--out-dir", str(out / "artifacts")]),
         ]
-        for stage, args in steps:
-            if stage.main([*common, *args]) != 0:
-                raise SystemExit(f"make_fixtures: the {stage.STAGE.name} stage failed; nothing was replaced")
+        run_stages(steps, common)
         if MODEL_DIR.exists():
             shutil.rmtree(MODEL_DIR)
         out.rename(MODEL_DIR)
@@ -137,9 +142,7 @@ def make_open_set_model() -> None:
             (export_stage, ["--float-model", str(out / "float_tfkeras.h5"), "--qat-model", str(out / "qat.h5"),
                             "--train-metrics", str(MODEL_DIR / "train.json"), "--out-dir", str(out / "artifacts")]),
         ]
-        for stage, args in steps:
-            if stage.main([*common, *args]) != 0:
-                raise SystemExit(f"make_fixtures: the {stage.STAGE.name} stage failed; nothing was replaced")
+        run_stages(steps, common)
         keep = out / "model_open_set"
         keep.mkdir()
         for name in OPEN_SET_FILES:

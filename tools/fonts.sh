@@ -17,14 +17,7 @@ installed() {
 }
 
 installed && exit 0
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "fonts: installing ${PACKAGES[*]} (apt)" >&2
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-         --no-install-recommends "${PACKAGES[@]}"; } >"$log" 2>&1; then
-  reason="$(grep -m1 '^E:' "$log" || tail -n1 "$log")"
-  echo "fonts: apt-get failed (${reason:-no message}); install them by hand (sudo apt-get install ${PACKAGES[*]}), then rerun" >&2
-  exit 1
-fi
+# shellcheck source=tools/apt_install.sh
+. "$(dirname "$0")/apt_install.sh"
+apt_install fonts "${PACKAGES[@]}"
 installed || { echo "fonts: ${PACKAGES[*]} installed, but a font folder is still missing: ${DIRS[*]}" >&2; exit 1; }

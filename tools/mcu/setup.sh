@@ -17,15 +17,8 @@ installed() {
 }
 
 installed && exit 0
-SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "mcu setup: installing ${PACKAGES[*]} (apt)" >&2
-log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
-if ! { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
-         --no-install-recommends "${PACKAGES[@]}"; } >"$log" 2>&1; then
-  reason="$(grep -m1 '^E:' "$log" || tail -n1 "$log")"
-  echo "mcu setup: apt-get failed (${reason:-no message}); install ${PACKAGES[*]} by hand (sudo apt-get install --no-install-recommends ${PACKAGES[*]}), then rerun" >&2
-  exit 1
-fi
+# shellcheck source=tools/apt_install.sh
+. "$(dirname "$0")/../apt_install.sh"
+apt_install "mcu setup" "${PACKAGES[@]}"
 installed || { echo "mcu setup: ${PACKAGES[*]} installed, but the cross compiler, newlib or qemu-system-arm is still not found; check PATH" >&2; exit 1; }
 echo "mcu setup: done" >&2
