@@ -176,18 +176,33 @@ def _ink_up(up: np.ndarray) -> tuple[np.ndarray, float]:
     # Strokes have edges; light and shadow change smoothly. What stands out against a small blur:
     window = _odd(EDGE_WINDOW * max(h, w))
     edges = cv2.absdiff(up, cv2.blur(up, (window, window), borderType=cv2.BORDER_REPLICATE))
-    return ink, _peak(edges.astype(np.float32) / np.float32(255.0))
+    return ink, _peak(edges)
+
+
+def _bins(values: np.ndarray) -> np.ndarray:
+    """float32 values in [0, 1] (above 1 counts as 1) -> their bins of 1/4096."""
+    return np.multiply(np.minimum(values, np.float32(1.0)), HISTOGRAM_BINS - 1, dtype=np.float32).astype(np.int32)
+
+
+# The bin of each uint8 level read as level / 255: the same float32 arithmetic as a float picture's.
+_LEVEL_BINS = _bins(np.arange(256, dtype=np.float32) / np.float32(255.0))
 
 
 def _peak(ink: np.ndarray) -> float:
     """The ink's robust peak, its PEAK_PERCENTILE: exact on small pictures; on large ones, from a
-    histogram of 1/4096 resolution, of every second pixel in each direction beyond 250,000."""
+    histogram of 1/4096 resolution, of every second pixel in each direction beyond 250,000.
+    A uint8 picture is read as level / 255 (and counted over its 256 levels, which is faster)."""
     if ink.size <= 1000:
-        return float(ink.max()) if ink.size else 0.0
+        if ink.size == 0:
+            return 0.0
+        return float(np.float32(ink.max()) / np.float32(255.0)) if ink.dtype == np.uint8 else float(ink.max())
     sample = ink[::2, ::2] if ink.size > 250_000 else ink
-    bins = np.multiply(np.minimum(sample, np.float32(1.0)), HISTOGRAM_BINS - 1, dtype=np.float32).astype(np.int32)
-    counts = np.bincount(bins.ravel(), minlength=HISTOGRAM_BINS)
-    rank = int(np.searchsorted(np.cumsum(counts), PEAK_PERCENTILE / 100 * bins.size))
+    if sample.dtype == np.uint8:
+        levels = cv2.calcHist([np.ascontiguousarray(sample)], [0], None, [256], [0, 256]).ravel()
+        counts = np.bincount(_LEVEL_BINS, weights=levels, minlength=HISTOGRAM_BINS)
+    else:
+        counts = np.bincount(_bins(sample).ravel(), minlength=HISTOGRAM_BINS)
+    rank = int(np.searchsorted(np.cumsum(counts), PEAK_PERCENTILE / 100 * sample.size))
     return min(rank + 1, HISTOGRAM_BINS - 1) / (HISTOGRAM_BINS - 1)
 
 
@@ -245,12 +260,12 @@ def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
 
 def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     """float32 luminance in [0, 1] (H, W) -> the digit with the most ink. Raises NoDigitError."""
-    gray8 = np.clip(np.rint(gray * np.float32(255.0)), 0, 255).astype(np.uint8)
+    gray8 = cv2.convertScaleAbs(gray, alpha=255.0)  # np.rint(gray * 255) saturated to uint8, in one pass
     ink, contrast = ink_image(gray8)
     peak = _peak(ink)
     if peak < MIN_CONTRAST or contrast < MIN_EDGE:
         raise NoDigitError("no digit found (blank or ink-less image)")
-    strong = ((ink >= np.float32(_stroke_level(ink, peak))) * 255).astype(np.uint8)
+    strong = cv2.compare(ink, float(np.float32(_stroke_level(ink, peak))), cv2.CMP_GE)  # 255 where ink >= level
     grains = cv2.connectedComponents(strong, connectivity=8)[0] - 1
     if grains >= max(GRAINS, GRAIN_DENSITY * gray.size):
         raise NoDigitError(NOISE)
@@ -261,7 +276,8 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(strong, connectivity=8)
     if count <= 1:
         raise NoDigitError("no digit found (too little ink)")
-    mass = np.bincount(labels.ravel(), weights=ink.ravel(), minlength=count)[1:]
+    stroke = strong.ravel() > 0  # the labelled pixels, in order: the same sums as over the whole picture
+    mass = np.bincount(labels.ravel()[stroke], weights=ink.ravel()[stroke], minlength=count)[1:]
     h, w = gray.shape
     spans = stats[1:, 2:4] / np.array([w, h])  # width, height as fractions of the picture
     lines = ((spans >= ACROSS) & (spans[:, ::-1] <= 1 - ACROSS)).any(axis=1)  # a margin, an edge
@@ -275,9 +291,12 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     thin = stats[1:, 4] <= SLIVER * max(h, w) * length  # mean thickness: area over length
     thin &= min(h, w) >= MIN_PHOTO_SIDE
     margin = max(1, int(MARGIN * min(h, w)))
-    band = np.ones((h, w), bool)
-    band[margin:-margin, margin:-margin] = False
-    near_edge = np.bincount(labels[band], minlength=count)[1:]
+    if 2 * margin < min(h, w):  # the four strips of the band, each pixel once
+        band = np.concatenate([labels[:margin].ravel(), labels[h - margin:].ravel(),
+                               labels[margin : h - margin, :margin].ravel(), labels[margin : h - margin, w - margin:].ravel()])
+    else:
+        band = labels.ravel()
+    near_edge = np.bincount(band, minlength=count)[1:]
     hugs = (near_edge >= HUGS * stats[1:, 4]) & (min(h, w) >= MIN_PHOTO_SIDE)  # a desk round the edges
     sliver = (contact >= HUG * length) & thin & (~fills | hugs)
     mass[lines | ring] = 0
@@ -320,10 +339,10 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     order = np.argsort(-group_mass, kind="stable")
     best = groups[order[0]]
     others = sum(1 for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]])
-    member = np.isin(labels, keep[best] + 1)
     x0, y0, x1, y1 = (int(v) for v in extents[order[0]])
+    member = np.isin(labels[y0:y1, x0:x1], keep[best] + 1)  # the group lies in its box
     # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
-    if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member[y0:y1, x0:x1]):
+    if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member):
         try:
             inside = find_digits(np.ascontiguousarray(gray[y0:y1, x0:x1]), _inside=True)
         except NoDigitError:
@@ -331,14 +350,16 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
         if inside is not None:
             left, top, right, bottom = inside.box
             return Found(inside.ink, (left + x0, top + y0, right + x0, bottom + y0), inside.count)
-    if _pieces(strong[y0:y1, x0:x1], member[y0:y1, x0:x1]) > MAX_PIECES:
+    if _pieces(strong[y0:y1, x0:x1], member) > MAX_PIECES:
         raise NoDigitError(NOISE)
     box = (x0, y0, x1, y1)
     # The group's own strokes, with the soft ink around them, and nothing of any other group.
-    near = cv2.dilate(member.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
-    x0, y0 = max(int(x0) - REACH, 0), max(int(y0) - REACH, 0)
-    x1, y1 = min(int(x1) + REACH, ink.shape[1]), min(int(y1) + REACH, ink.shape[0])
-    crop = ink[y0:y1, x0:x1] * near[y0:y1, x0:x1]
+    nx0, ny0 = max(x0 - REACH, 0), max(y0 - REACH, 0)
+    nx1, ny1 = min(x1 + REACH, ink.shape[1]), min(y1 + REACH, ink.shape[0])
+    around = np.zeros((ny1 - ny0, nx1 - nx0), np.uint8)  # the box and REACH around it
+    around[y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0] = member
+    near = cv2.dilate(around, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
+    crop = ink[ny0:ny1, nx0:nx1] * near
     local = float(crop.max())
     crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
     return Found(crop.astype(np.float32), box, 1 + others)
