@@ -187,7 +187,8 @@ function inkUp(up, keep) {
   const edges = keep(new cv.Mat());
   cv.absdiff(up, blurred, edges);
   const e = new Float32Array(h * w);
-  for (let i = 0; i < e.length; i++) e[i] = f32(edges.data[i] / 255);
+  const edgeData = edges.data; // one view: each read of a Mat's .data makes a new one
+  for (let i = 0; i < e.length; i++) e[i] = f32(edgeData[i] / 255);
   return { ink, contrast: peakOf(e, h, w) };
 }
 
@@ -222,13 +223,14 @@ function inkImage(gray8, width, height, keep) {
 function strokeLevel(ink, peak, keep) {
   const scale = f32(255.0 / peak);
   const floor = Math.trunc((255 * STRONG_INK) / 2);
-  const marked = [];
+  const levels = new Uint8Array(ink.length);
+  let n = 0;
   for (const v of ink) {
     const level = Math.trunc(Math.min(f32(v * scale), 255));
-    if (level >= floor) marked.push(level);
+    if (level >= floor) levels[n++] = level;
   }
-  if (marked.length < 2) return STRONG_INK * peak;
-  const mat = keep(cv.matFromArray(1, marked.length, cv.CV_8UC1, marked));
+  if (n < 2) return STRONG_INK * peak;
+  const mat = keep(cv.matFromArray(1, n, cv.CV_8UC1, levels.subarray(0, n)));
   const threshold = cv.threshold(mat, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
   return Math.max(STRONG_INK, threshold / 255) * peak;
 }
@@ -303,12 +305,11 @@ function group(boxes, gap, kind) {
   return [...groups.values()];
 }
 
-// Whether the group, its holes filled, covers PANEL of its box (`_solid`).
-function solid(member, W, x0, y0, x1, y1, keep) {
-  const bw = x1 - x0, bh = y1 - y0;
+// Whether the group (its mask in its box, bw x bh), its holes filled, covers PANEL of the box (`_solid`).
+function solid(member, bw, bh, keep) {
   const outsideMask = new Uint8Array((bw + 2) * (bh + 2)).fill(1);
   for (let y = 0; y < bh; y++) {
-    for (let x = 0; x < bw; x++) outsideMask[(y + 1) * (bw + 2) + x + 1] = member[(y + y0) * W + x + x0] ? 0 : 1;
+    for (let x = 0; x < bw; x++) outsideMask[(y + 1) * (bw + 2) + x + 1] = member[y * bw + x] ? 0 : 1;
   }
   const labels = keep(new cv.Mat());
   cv.connectedComponents(keep(cv.matFromArray(bh + 2, bw + 2, cv.CV_8UC1, outsideMask)), labels, 4, cv.CV_32S);
@@ -373,8 +374,11 @@ export function findDigits(gray, width, height, inside = false) {
     const margin = Math.max(1, Math.trunc(MARGIN * Math.min(H, W)));
     const nearEdge = new Float64Array(count);
     for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        if (y < margin || y >= H - margin || x < margin || x >= W - margin) nearEdge[label[y * W + x]]++;
+      if (y < margin || y >= H - margin) {
+        for (let x = 0; x < W; x++) nearEdge[label[y * W + x]]++;
+      } else {
+        for (let x = 0; x < Math.min(margin, W); x++) nearEdge[label[y * W + x]]++;
+        for (let x = Math.max(W - margin, margin); x < W; x++) nearEdge[label[y * W + x]]++;
       }
     }
     const fillsC = [], thinC = [], sliver = [], hugsC = [];
@@ -438,10 +442,13 @@ export function findDigits(gray, width, height, inside = false) {
     for (const i of order.slice(1)) if (groupMass[i] >= OTHER_DIGIT * groupMass[order[0]]) others++;
     const members = new Set(best.map((k) => kept[k]));
     const [x0, y0, x1, y1] = extents[order[0]];
-    const member = new Uint8Array(W * H);
-    for (let i = 0; i < label.length; i++) member[i] = members.has(label[i]) ? 1 : 0;
-    if (!inside && Math.min(x1 - x0, y1 - y0) >= MIN_PANEL_PX && solid(member, W, x0, y0, x1, y1, keep)) {
-      const bw = x1 - x0, bh = y1 - y0;
+    // The group lies in its box: its mask is made there only.
+    const bw = x1 - x0, bh = y1 - y0;
+    const member = new Uint8Array(bw * bh);
+    for (let y = 0; y < bh; y++) {
+      for (let x = 0; x < bw; x++) member[y * bw + x] = members.has(label[(y + y0) * W + x + x0]) ? 1 : 0;
+    }
+    if (!inside && Math.min(bw, bh) >= MIN_PANEL_PX && solid(member, bw, bh, keep)) {
       const crop = new Float32Array(bw * bh);
       for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) crop[y * bw + x] = gray[(y + y0) * W + x + x0];
       let found = null;
@@ -455,28 +462,30 @@ export function findDigits(gray, width, height, inside = false) {
         return { ...found, box: [l + x0, t + y0, r + x0, b + y0] };
       }
     }
-    const inBox = new Uint8Array((x1 - x0) * (y1 - y0));
+    const inBox = new Uint8Array(bw * bh);
     const strongFinal = strong.data;
-    for (let y = y0; y < y1; y++) {
-      for (let x = x0; x < x1; x++) inBox[(y - y0) * (x1 - x0) + x - x0] = member[y * W + x] && strongFinal[y * W + x] ? 1 : 0;
+    for (let y = 0; y < bh; y++) {
+      for (let x = 0; x < bw; x++) inBox[y * bw + x] = member[y * bw + x] && strongFinal[(y + y0) * W + x + x0] ? 1 : 0;
     }
-    if (pieces(keep(cv.matFromArray(y1 - y0, x1 - x0, cv.CV_8UC1, inBox)), keep) > MAX_PIECES) {
+    if (pieces(keep(cv.matFromArray(bh, bw, cv.CV_8UC1, inBox)), keep) > MAX_PIECES) {
       throw new NoDigitError(NOISE);
     }
     const box = [x0, y0, x1, y1];
-    const near = keep(new cv.Mat());
-    const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(2 * REACH + 1, 2 * REACH + 1)));
-    cv.dilate(keep(cv.matFromArray(H, W, cv.CV_8UC1, member)), near, disc);
+    // The group's own strokes with the soft ink around them: its mask dilated in the box and REACH around it.
     const cx0 = Math.max(x0 - REACH, 0), cy0 = Math.max(y0 - REACH, 0);
     const cx1 = Math.min(x1 + REACH, W), cy1 = Math.min(y1 + REACH, H);
     const cw = cx1 - cx0, ch = cy1 - cy0;
+    const around = new Uint8Array(cw * ch);
+    for (let y = 0; y < bh; y++) around.set(member.subarray(y * bw, (y + 1) * bw), (y + y0 - cy0) * cw + x0 - cx0);
+    const near = keep(new cv.Mat());
+    const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(2 * REACH + 1, 2 * REACH + 1)));
+    cv.dilate(keep(cv.matFromArray(ch, cw, cv.CV_8UC1, around)), near, disc);
     const crop = new Float32Array(cw * ch);
     const nearData = near.data;
     let local = 0;
     for (let y = 0; y < ch; y++) {
       for (let x = 0; x < cw; x++) {
-        const i = (y + cy0) * W + x + cx0;
-        const v = f32(ink[i] * nearData[i]);
+        const v = f32(ink[(y + cy0) * W + x + cx0] * nearData[y * cw + x]);
         crop[y * cw + x] = v;
         if (v > local) local = v;
       }
