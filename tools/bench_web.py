@@ -15,6 +15,7 @@ tools/bench_app.py).
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import sys
@@ -110,7 +111,7 @@ def run(runs: int) -> tuple[list[dict], str]:
         raise SystemExit("bench_web: web/dist is not built; run make web-build (or make test-web) first")
     from selenium.webdriver.support.ui import WebDriverWait
 
-    from tests.web.test_browser import serve
+    from tools.web_server import serve
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +126,7 @@ def run(runs: int) -> tuple[list[dict], str]:
             WebDriverWait(driver, 120).until(lambda d: d.execute_script("return document.body.dataset.ready"))
             agent = driver.execute_script("return navigator.userAgent")
             for name in names:
-                result = __import__("json").loads(driver.execute_async_script(TIME_SCRIPT, f"images/{name}", runs))
+                result = json.loads(driver.execute_async_script(TIME_SCRIPT, f"images/{name}", runs))
                 if "error" in result:
                     rows.append({"picture": name, "error": result["error"]})
                     continue

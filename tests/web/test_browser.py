@@ -4,17 +4,16 @@ Chromium, chromedriver, selenium and onnxruntime-web first; skipped (with the re
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import shutil
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+
+from tools.web_server import serve
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "web" / "dist"
@@ -43,18 +42,6 @@ MIN_AGREEMENT = 0.99
 # decoder or canvas rounds a colour differently, while a real divergence in the algorithm (a crop
 # or centring one pixel off) moves some pixel by far more. The measured figure is printed.
 TENSOR_TOLERANCE = 1e-3
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep the test output to the parity line
-        pass
-
-
-def serve(folder: Path):
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
 @pytest.fixture(scope="module")
