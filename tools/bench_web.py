@@ -87,19 +87,12 @@ def pictures(folder: Path) -> list[str]:
 
 
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
+    from tools.web_server import chromium
 
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
+    chromium_path, chromedriver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium_path and chromedriver_path):
         raise SystemExit("bench_web: chromium and chromedriver are not installed (make test-web installs them)")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
-    driver.set_script_timeout(600)
-    return driver
+    return chromium(chromium_path, chromedriver_path, script_timeout=600)
 
 
 def run(runs: int) -> tuple[list[dict], str]:
