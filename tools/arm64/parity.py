@@ -223,9 +223,10 @@ def compare(x86_path: Path, arm_path: Path, json_out: Path | None, markdown_out:
                       f"({int((diff > 0).sum())} of {diff.size} outputs differ)")
             ok = agreement >= MIN_AGREEMENT and kernel <= MAX_INT8_DIFF
         else:
-            diff = float(np.abs(px - pa)[same_inputs].max(initial=0.0))
+            apart = np.abs(px - pa)
+            diff = float(apart[same_inputs].max(initial=0.0))
             row |= {"max_probability_diff": diff,
-                    "max_probability_diff_inputs_differ": float(np.abs(px - pa)[~same_inputs].max(initial=0.0))}
+                    "max_probability_diff_inputs_differ": float(apart[~same_inputs].max(initial=0.0))}
             detail = f"max probability diff {diff:.2g} on identical inputs"
             ok = agreement >= MIN_AGREEMENT and diff <= MAX_FLOAT_DIFF
         print(f"arm64 parity: {model}: {len(names)} images, agreement {agreement:.4f}, {detail}"
