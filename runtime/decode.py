@@ -165,6 +165,10 @@ def array_to_gray(array: np.ndarray) -> np.ndarray:
     mask. Arrays larger than the working resolution are box-reduced first.
     """
     array = np.asarray(array)
+    if array.dtype == np.uint8 and array.ndim == 2 and array.size and max(array.shape) < 2 * WORK_SIDE:
+        high = int(array.max())  # the common case (a grey 8-bit picture) in one pass; same result as below
+        if high > SMALL_INTEGER_RANGE:
+            return np.divide(array, np.float32(255.0), dtype=np.float32)
     kind = array.dtype.kind  # before channels are averaged into float
     if kind not in "buif":
         raise InputError(f"array of dtype {array.dtype} is not an image")

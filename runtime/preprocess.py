@@ -19,6 +19,7 @@ import functools
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -153,17 +154,16 @@ def as_mnist(gray: np.ndarray) -> np.ndarray | None:
     """
     if gray.shape != (SIZE, SIZE):
         return None
-    if np.count_nonzero(gray == 0) * 2 >= gray.size:
+    if (gray.size - cv2.countNonZero(gray)) * 2 >= gray.size:
         ink = gray
     elif np.count_nonzero(gray == 1) * 2 >= gray.size:
         ink = np.float32(1.0) - gray
     else:
         return None
-    mask = ink > 0
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-    if rows.size == 0 or max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 not in MNIST_BOX:
+    left, top, width, height = cv2.boundingRect(cv2.compare(ink, 0, cv2.CMP_GT))  # the box of ink > 0
+    if max(width, height) not in MNIST_BOX:
         return None
-    return center_by_mass(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+    return center_by_mass(ink[top : top + height, left : left + width])
 
 
 def prepare_image(image: Any) -> Prepared:

@@ -28,7 +28,6 @@ from PIL import Image, ImageFilter
 
 from runtime.digits import INPUT_SHAPE, SIZE
 from runtime.engines.onnx import X64_QUANT_PRECISION
-from runtime.timing import latencies_ms
 
 
 def photo_like(width: int, height: int, seed: int = 0, noise: float = 6.0, light_ink: bool = False) -> Image.Image:
@@ -49,8 +48,20 @@ def photo_like(width: int, height: int, seed: int = 0, noise: float = 6.0, light
     return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8), "RGB").filter(ImageFilter.GaussianBlur(1))
 
 
-def _median_ms(run, runs: int) -> float:
-    return float(np.median(latencies_ms(run, runs, max(2, runs // 10))))
+def side_by_side_ms(case, baseline, runs: int) -> tuple[float, float]:
+    """Median ms of `case` and of `baseline`, their calls alternated in one loop (after a few
+    untimed calls of each), so that both see the same machine: the same clock speed, the same
+    neighbours, the same state of the caches and of the libraries' worker threads."""
+    for _ in range(max(2, runs // 10)):
+        case()
+        baseline()
+    times = np.empty((runs, 2))
+    for i in range(runs):
+        for j, run in enumerate((case, baseline)):
+            start = time.perf_counter()
+            run()
+            times[i, j] = time.perf_counter() - start
+    return float(np.median(times[:, 0]) * 1e3), float(np.median(times[:, 1]) * 1e3)
 
 
 # (width, height, format, noise, light ink): clean and noisy PNG, JPEG from 0.3 to 12 MP, both polarities.
@@ -165,8 +176,8 @@ def app_rows(runs: int) -> list[dict]:
                 with Image.open(path) as opened:
                     megapixels = opened.width * opened.height / 1e6
                 repeats = max(5, int(runs / max(1.0, megapixels)))
-                predict = _median_ms(lambda: classifier.predict(path), repeats)
-                baseline = _median_ms(lambda: _pillow_baseline(path), repeats)
+                predict, baseline = side_by_side_ms(lambda: classifier.predict(path),
+                                                    lambda: _pillow_baseline(path), repeats)
                 ratios.append(predict / baseline)
                 rows.append({"engine": engine, "case": f"predict({path.name})", "ms": predict,
                              "baseline": "Pillow open+L+resize", "baseline_ms": baseline, "ratio": predict / baseline})
@@ -176,8 +187,7 @@ def app_rows(runs: int) -> list[dict]:
                          "ms": float("nan"), "baseline": "", "baseline_ms": float("nan"), "ratio": max(ratios)})
             raw_call = _raw_call(classifier)
             for name, arrays in (("MNIST form", mnist_form), ("drawn", drawn)):
-                predict = _median_ms(lambda: classifier.predict(arrays[0]), runs * 5)
-                raw = _median_ms(raw_call, runs * 5)
+                predict, raw = side_by_side_ms(lambda: classifier.predict(arrays[0]), raw_call, runs * 5)
                 rows.append({"engine": engine, "case": f"predict(28x28 uint8, {name})", "ms": predict,
                              "baseline": "raw engine call", "baseline_ms": raw, "ratio": predict / raw})
             for name, arrays in (("MNIST form", mnist_form), ("drawn", drawn)):
@@ -220,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     runs = max(20, min(args.runs, 200))
     facts = (f"Machine: {os.cpu_count()} CPUs. Times in ms are medians over {runs} calls per case ({runs * 5} for the "
-             f"28x28 array; for a picture over 1 MP, {runs} divided by its megapixels, at least 5); the thread rows "
+             f"28x28 array; for a picture over 1 MP, {runs} divided by its megapixels, at least 5), each case's "
+             "calls alternated with its baseline's in one loop; the thread rows "
              f"count images classified in one second. The {len(PICTURES)} photos are generated: a digit on uneven "
              "paper (or chalk on a board), clean or noisy, as PNG up to 1024x768 and as JPEG quality 90 from 640x480 "
              "to 4000x3000; the ratio rows are the median and the worst of their ratios.")

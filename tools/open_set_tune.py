@@ -6,8 +6,9 @@
 Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share).
 For each, from the trained float model (models/float.keras), the qat stage's own steps run in
 float: the head grows by "not a digit", `learn_non_digits` fine-tunes on digits and non-digits,
-and the temperature is fitted on the validation split. Each is then judged on data that no
-reported figure uses:
+and the temperature is fitted on the validation split. With `--qat`, the stage's QAT fine-tune
+(`qat.epochs`, `qat.learning_rate`) follows, and the QAT model is judged too, on a row of its own
+(the int8 files are converted from it). Each is judged on data that no reported figure uses:
 
 - the train stage's validation split of MNIST (right, and answered "not a digit");
 - the validation non-digits (pipeline/negatives.py's validation stream: training fonts and kinds);
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
+    parser.add_argument("--qat", action="store_true", help="also run the QAT fine-tune and judge its model")
     args = parser.parse_args(argv)
     from pipeline import qat
     from pipeline.legacy_keras import tf_keras
@@ -125,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         qat.learn_non_digits(model, run, split, pool)
         qat.calibrate(model, split, settings.route, pool)
         rows.append((name, overrides, judge(model, split, pool, scenes)))
+        if args.qat:
+            quantized, _ = qat.fine_tune(model, run, split, pool)
+            rows.append((f"{name}, after QAT", overrides, judge(quantized, split, pool, scenes)))
         print(f"open_set_tune: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print("| settings | " + " | ".join(COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
