@@ -118,24 +118,31 @@ def _strip_path(message: str, path: str) -> str:
     return message[len(prefix):] if message.startswith(prefix) else message
 
 
-def _leave_process_group() -> None:
+def _leave_process_group(parent: int) -> None:
     """Pool worker start-up: signals to the caller's group reach the parent only (see the module
     docstring); the parent stops the workers itself. Ctrl-C is ignored in case the worker is
-    signalled directly, so that it never prints a traceback."""
+    signalled directly, so that it never prints a traceback. `parent` is the pid of the process
+    that started the pool."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    _die_with_parent(parent)
 
 
-def _die_with_parent() -> None:
+def _die_with_parent(parent: int) -> None:
     """Linux: the kernel kills this worker when the process that started it ends. A parent that
     stops at once (the CLI on a stop signal) cannot reach a worker it was still starting, and a
-    worker killed while holding the task queue's lock would leave the others waiting on it forever."""
+    worker killed while holding the task queue's lock would leave the others waiting on it forever.
+
+    `parent` comes from the parent itself, not from `os.getppid()` here: a worker whose parent
+    ended while the worker was still starting has already been re-parented (to init or a
+    subreaper), and asking the kernel to follow that new parent would leave it waiting on the
+    task queue for ever, holding the queue's other end open itself."""
+    if os.getppid() != parent:  # the parent ended while this worker was starting
+        os._exit(1)
     if not sys.platform.startswith("linux"):
         return
     import ctypes
 
-    parent = os.getppid()
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -171,7 +178,8 @@ def _start_pool(workers: int):
     # The pool's resource tracker starts here too: with /dev/null as its stderr, a parent that
     # ends at once (`kill_workers`, then `os._exit`) leaves no "leaked semaphore" warning behind.
     with quiet_stderr():
-        return multiprocessing.pool.Pool(workers, initializer=_leave_process_group, context=_QuietSpawnContext())
+        return multiprocessing.pool.Pool(workers, initializer=_leave_process_group, initargs=(os.getpid(),),
+                                         context=_QuietSpawnContext())
 
 
 def kill_workers() -> None:

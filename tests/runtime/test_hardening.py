@@ -146,6 +146,19 @@ def test_every_stop_signal_to_parent_or_group_ends_the_run_with_one_line_and_no_
     assert not failures, failures
 
 
+def test_a_worker_whose_parent_ended_while_it_started_exits_instead_of_waiting():
+    """The CLI's stop handler kills the workers it knows of and exits at once. A worker the pool
+    was still starting then reaches its initializer with a new parent (init): it must exit, not
+    follow init and wait for ever on a task-queue lock that a killed worker held."""
+    not_my_parent = 1 if os.getppid() != 1 else os.getpid()
+    script = f"from runtime.files import _leave_process_group; _leave_process_group({not_my_parent}); print('stayed')"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=HANG)
+    assert (done.returncode, done.stdout) == (1, "")
+    script = "import os; from runtime.files import _leave_process_group; _leave_process_group(os.getppid()); print('stayed')"
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=HANG)
+    assert (done.returncode, done.stdout) == (0, "stayed\n")
+
+
 # --- 2. arrays and batches ------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int64, np.int16, np.uint16])
