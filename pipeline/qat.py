@@ -235,6 +235,7 @@ def run(args, params: QatParams) -> str:
         "weight_copy_max_abs_diff": copy_diff,
         "open_set_route": settings.route.value,
         "outputs": open_set.outputs(settings.route),
+        "params": int(float_model.count_params()),  # the deployed model's, "not a digit" output included
         "negatives": 0 if pool is None else len(pool.train),
         "printed_digits": 0 if pool is None else len(pool.printed),
         "open_set_val_accuracy": open_logs.get("val_accuracy"),

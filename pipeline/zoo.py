@@ -37,11 +37,16 @@ ZOO_COLUMNS = ("accuracy", "size_bytes", "latency_p50_ms", "agreement", "arena_b
 
 
 def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.json"),
-           train: Path = Path("metrics/train.json")) -> dict:
-    """Add (or replace) the evaluated variant's entry: every evaluate row, keras ones included."""
+           train: Path = Path("metrics/train.json"), qat: Path | None = None) -> dict:
+    """Add (or replace) the evaluated variant's entry: every evaluate row, keras ones included.
+    The parameters are the deployed model's (the qat stage's summary, where given: it counts the
+    "not a digit" output that the trained model lacks), else the trained model's."""
     rows = json.loads(evaluate.read_text())["formats"]
     summary = json.loads(train.read_text())
-    entry = {"variant": summary["variant"], "params": summary["params"],
+    params = summary["params"]
+    if qat is not None:
+        params = json.loads(qat.read_text()).get("params", params)
+    entry = {"variant": summary["variant"], "params": params,
              "formats": {name: {key: row[key] for key in ZOO_COLUMNS if key in row} for name, row in rows.items()}}
     zoo = json.loads(zoo_file.read_text()) if zoo_file.exists() else {"variants": {}}
     for name, kept in zoo["variants"].items():
@@ -117,7 +122,7 @@ def plot(zoo: dict, out: Path, formats=FORMATS) -> None:
 
 
 def run(args, _params, formats=FORMATS) -> str:
-    entry = record(args.zoo, args.evaluate, args.train)
+    entry = record(args.zoo, args.evaluate, args.train, args.qat)
     zoo = json.loads(args.zoo.read_text())
     plot(zoo, args.plot, formats)
     print(table(zoo))
@@ -130,6 +135,8 @@ def run(args, _params, formats=FORMATS) -> str:
 def arguments(parser) -> None:
     parser.add_argument("--evaluate", type=Path, default=Path("metrics/evaluate.json"))
     parser.add_argument("--train", type=Path, default=Path("metrics/train.json"))
+    parser.add_argument("--qat", type=Path, default=None,
+                        help="the qat stage's summary (metrics/qat.json): the deployed model's parameter count")
     parser.add_argument("--zoo", type=Path, default=ZOO_FILE)
     parser.add_argument("--plot", type=Path, default=Path("plots/zoo.png"))
     parser.add_argument("--figures", type=Path, default=Path("docs/figures/zoo.md"))

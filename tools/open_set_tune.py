@@ -3,7 +3,8 @@
     python -m pipeline.scenes --data data/mnist.npz --split tune --out scenes/tune
     python -m tools.open_set_tune --set base= --set e8=epochs=8 --set share10=share=0.1
 
-Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share).
+Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share), or
+`hollow`, the share of glyphs drawn hollow (pipeline/negatives.py's `HOLLOW`).
 For each, from the trained float model (models/float.keras), the qat stage's own steps run in
 float: the head grows by "not a digit", `learn_non_digits` fine-tunes on digits and non-digits,
 and the temperature is fitted on the validation split. With `--qat`, the stage's QAT fine-tune
@@ -13,7 +14,11 @@ and the temperature is fitted on the validation split. With `--qat`, the stage's
 - the train stage's validation split of MNIST (right, and answered "not a digit");
 - the validation non-digits (pipeline/negatives.py's validation stream: training fonts and kinds);
 - the `tune` split of the camera-like scenes (tools/make_scenes.py): its digits, its pen-drawn
-  digits apart, and its non-digits.
+  digits apart, and its non-digits;
+- digits typeset in fonts that neither the training nor any evaluation set draws (`TUNE_FONT_DIRS`:
+  Fira Code, Ecolier, Dancing Script, Kaushan Script; `apt-get install TUNE_FONT_PACKAGES`),
+  plain, hollow (outline only) and blurred, both polarities; skipped, with a note, where those
+  fonts are missing.
 
 The MNIST test set, realworld/ and the scenes' `report` split are for the evaluate stage only:
 settings chosen here are then reported there, on pictures they were not chosen on.
@@ -34,7 +39,7 @@ import numpy as np
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pipeline import open_set  # noqa: E402
+from pipeline import negatives, open_set  # noqa: E402
 from pipeline.dataset import load_split  # noqa: E402
 from pipeline.params import qat_params, read_params  # noqa: E402
 from runtime.digits import NUM_LABELS  # noqa: E402
@@ -42,9 +47,14 @@ from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
-TUNABLE = {"epochs": int, "learning_rate": float, "share": float}
+TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "hollow": float}
 COLUMNS = ("MNIST val right", "MNIST val 'not a digit'", "val non-digits rejected", "scene digits right",
            "scene pen digits right", "scene non-digits rejected")
+FONT_COLUMNS = ("font digits right", "hollow font digits right", "blurred font digits right")
+TUNE_FONT_DIRS = ("/usr/share/fonts/truetype/firacode", "/usr/share/fonts/truetype/ecolier-court",
+                  "/usr/share/fonts/opentype/dancingscript", "/usr/share/fonts/opentype/kaushanscript")
+TUNE_FONT_PACKAGES = "fonts-firacode fonts-ecolier-court fonts-dancingscript fonts-kaushanscript"
+FONT_STYLES = ("plain", "hollow", "blurred")
 
 
 def parse_set(text: str) -> tuple[str, dict]:
@@ -83,7 +93,65 @@ def scene_pictures(folder: Path) -> list[tuple[str, int | None, np.ndarray | Non
     return out
 
 
-def judge(model, split, pool, scenes) -> dict[str, float]:
+def tune_fonts() -> list[Path]:
+    return sorted(p for d in TUNE_FONT_DIRS if Path(d).is_dir() for p in Path(d).iterdir()
+                  if p.suffix in (".ttf", ".otf"))
+
+
+def font_digit(digit: int, font: Path, style: str, rng: np.random.Generator) -> np.ndarray:
+    """One typeset digit as a user's picture: 32-160 px canvas, rotated up to 10 degrees, any
+    polarity; `hollow` draws the glyph's outline only, `blurred` softens it by 1.5-3.5% of the side."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    side = int(rng.choice([32, 48, 64, 96, 128, 160]))
+    size = int(side * rng.uniform(0.55, 0.8))
+    face = ImageFont.truetype(str(font), size)
+    big = Image.new("L", (side * 2, side * 2), 0)
+    draw = ImageDraw.Draw(big)
+    if style == "hollow":
+        draw.text((side // 2, side // 3), str(digit), font=face, fill=0, stroke_width=max(1, size // 18), stroke_fill=255)
+    else:
+        draw.text((side // 2, side // 3), str(digit), font=face, fill=255)
+    glyph = big.rotate(float(rng.uniform(-10, 10)), resample=Image.BILINEAR)
+    glyph = glyph.crop(glyph.getbbox() or (0, 0, 1, 1))
+    canvas = Image.new("L", (max(side, glyph.width + 4), max(side, glyph.height + 4)), 0)
+    canvas.paste(glyph, ((canvas.width - glyph.width) // 2 + int(rng.integers(-2, 3)),
+                         (canvas.height - glyph.height) // 2 + int(rng.integers(-2, 3))))
+    if style == "blurred":
+        canvas = canvas.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.015, 0.035)) * side))
+    paper, ink = rng.uniform(170, 250), rng.uniform(10, 90)
+    if rng.random() < 0.3:
+        paper, ink = 255 - paper, 255 - ink
+    return np.clip(np.rint(paper + (ink - paper) * np.asarray(canvas, np.float32) / 255), 0, 255).astype(np.uint8)
+
+
+def font_digits(per_style: int = 20, seed: int = 77) -> list[tuple[str, int, np.ndarray | None]]:
+    """(style, label, model input or None where the finder saw no digit) for `per_style` digits
+    (0-9 in turn) per font and style; [] where the tuning fonts are not installed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for font in tune_fonts():
+        for style in FONT_STYLES:
+            for k in range(per_style):
+                try:
+                    tensor = prepare_image(font_digit(k % 10, font, style, rng)).tensor
+                except InputError:
+                    tensor = None
+                out.append((style, k % 10, tensor))
+    return out
+
+
+def make_negatives(settings, seed: int, hollow: float):
+    """The qat stage's non-digits (and printed digits), with `hollow` of the glyphs drawn hollow."""
+    default = negatives.HOLLOW
+    negatives.HOLLOW = hollow
+    try:
+        return open_set.make_negatives(settings, seed)
+    finally:
+        negatives.HOLLOW = default
+
+
+def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
     answer = lambda x: model.predict(x, batch_size=1000, verbose=0).argmax(1)  # noqa: E731
     val = answer(to_model_input(split.x_val))
     rejected = answer(to_model_input(pool.val)) == NUM_LABELS
@@ -94,15 +162,23 @@ def judge(model, split, pool, scenes) -> dict[str, float]:
     pens = [(f, label, a) for f, label, a in digits if "_pen" in Path(f).name]
     others = [a for _, label, a in scene if label is None]
     share = lambda rows: float(np.mean([a == label for _, label, a in rows])) if rows else float("nan")  # noqa: E731
-    return dict(zip(COLUMNS, (float(np.mean(val == split.y_val)), float(np.mean(val == NUM_LABELS)),
-                              float(rejected.mean()), share(digits), share(pens),
-                              float(np.mean([a == NUM_LABELS for a in others])) if others else float("nan"))))
+    scores = dict(zip(COLUMNS, (float(np.mean(val == split.y_val)), float(np.mean(val == NUM_LABELS)),
+                                float(rejected.mean()), share(digits), share(pens),
+                                float(np.mean([a == NUM_LABELS for a in others])) if others else float("nan"))))
+    if fonts:
+        seen = [t for _, _, t in fonts if t is not None]
+        found = iter(answer(np.stack(seen)) if seen else [])
+        typed = [(style, label, NUM_LABELS if t is None else int(next(found))) for style, label, t in fonts]
+        for column, styles in zip(FONT_COLUMNS, (FONT_STYLES, ("hollow",), ("blurred",))):
+            scores[column] = share([row for row in typed if row[0] in styles])
+    return scores
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
-                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share); NAME= as is")
+                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share) or "
+                        "hollow (negatives.HOLLOW); NAME= as is")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
@@ -114,28 +190,37 @@ def main(argv: list[str] | None = None) -> int:
     params = qat_params(read_params())
     split = load_split(args.data, params.train.validation_size, params.train.seed)
     scenes = scene_pictures(args.scenes)
-    print(f"open_set_tune: making the non-digits ({params.qat.open_set.negatives:,} training, "
-          f"{open_set.VALIDATION_NEGATIVES:,} validation)...", file=sys.stderr)
-    pool = open_set.make_negatives(params.qat.open_set, params.qat.seed)
+    fonts = font_digits()
+    if not fonts:
+        print(f"open_set_tune: note: the tuning fonts are missing, so no font columns (apt-get install "
+              f"{TUNE_FONT_PACKAGES})", file=sys.stderr)
+    columns = COLUMNS + (FONT_COLUMNS if fonts else ())
+    pools = {}  # by the hollow share: the non-digits are drawn again only where it differs
     rows = []
     for name, overrides in args.sets:
         started = time.perf_counter()
-        settings = dataclasses.replace(params.qat.open_set, **overrides)
+        hollow = overrides.get("hollow", negatives.HOLLOW)
+        if hollow not in pools:
+            print(f"open_set_tune: making the non-digits ({params.qat.open_set.negatives:,} training, "
+                  f"{open_set.VALIDATION_NEGATIVES:,} validation; hollow share {hollow})...", file=sys.stderr)
+            pools[hollow] = make_negatives(params.qat.open_set, params.qat.seed, hollow)
+        pool = pools[hollow]
+        settings = dataclasses.replace(params.qat.open_set, **{k: v for k, v in overrides.items() if k != "hollow"})
         run = dataclasses.replace(params, qat=dataclasses.replace(params.qat, open_set=settings))
         model, _ = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))
         model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
         qat.learn_non_digits(model, run, split, pool)
         qat.calibrate(model, split, settings.route, pool)
-        rows.append((name, overrides, judge(model, split, pool, scenes)))
+        rows.append((name, overrides, judge(model, split, pool, scenes, fonts)))
         if args.qat:
             quantized, _ = qat.fine_tune(model, run, split, pool)
-            rows.append((f"{name}, after QAT", overrides, judge(quantized, split, pool, scenes)))
+            rows.append((f"{name}, after QAT", overrides, judge(quantized, split, pool, scenes, fonts)))
         print(f"open_set_tune: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    print("| settings | " + " | ".join(COLUMNS) + " |")
-    print("|---|" + "---:|" * len(COLUMNS))
+    print("| settings | " + " | ".join(columns) + " |")
+    print("|---|" + "---:|" * len(columns))
     for name, overrides, scores in rows:
         label = ", ".join(f"{k} {v}" for k, v in overrides.items()) or "as in params.yaml"
-        print(f"| {name} ({label}) | " + " | ".join(f"{scores[c]:.2%}" for c in COLUMNS) + " |")
+        print(f"| {name} ({label}) | " + " | ".join(f"{scores[c]:.2%}" for c in columns) + " |")
     return 0
 
 

@@ -66,6 +66,26 @@ def test_no_rendered_letter_is_a_held_out_one(monkeypatch):
     assert not set(drawn) & set(negatives.HELD_OUT_LETTERS + negatives.HELD_OUT_SYMBOLS)
 
 
+def test_hollow_glyph_is_the_outline_of_the_glyph():
+    square = np.zeros((40, 40), np.uint8)
+    square[5:35, 5:35] = 255
+    outline = negatives._hollow(square, np.random.default_rng(0))
+    assert outline[20, 20] == 0 and outline[5, 20] == 255 and outline[20, 34] == 255  # inside gone, edges kept
+    assert not (outline > square).any() and 0 < np.count_nonzero(outline) < np.count_nonzero(square)
+
+
+@pytest.mark.skipif(not FONTS, reason=NO_FONTS)
+def test_letters_and_printed_digits_alike_are_sometimes_hollow(monkeypatch):
+    """Outlines on both sides of the line: hollow only for non-digits taught that outlines are not digits."""
+    hollowed = []
+    real = negatives._hollow
+    monkeypatch.setattr(negatives, "_hollow", lambda mask, rng: hollowed.append(1) or real(mask, rng))
+    negatives.make(80, seed=3, fonts=FONTS)
+    letters = len(hollowed)
+    negatives.printed_digits(40, seed=3, fonts=FONTS)
+    assert letters > 0 and len(hollowed) > letters
+
+
 def test_missing_fonts_say_what_to_install(monkeypatch):
     monkeypatch.setattr(negatives, "TRAIN_FONT_DIRS", ("/nonexistent",))
     with pytest.raises(negatives.NegativesError, match="apt-get install fonts-urw-base35"):

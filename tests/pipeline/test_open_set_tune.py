@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tools.open_set_tune import parse_set
@@ -13,6 +15,31 @@ def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
     assert parse_set("base=") == ("base", {})
     assert parse_set("e8=epochs=8,share=0.1") == ("e8", {"epochs": 8, "share": 0.1})
     assert parse_set("slow=learning_rate=3e-4") == ("slow", {"learning_rate": 0.0003})
+    assert parse_set("solid=hollow=0") == ("solid", {"hollow": 0.0})
+
+
+def test_the_tuning_fonts_are_neither_trained_on_nor_evaluated_on():
+    from pipeline import negatives
+    from tools import make_nondigits, make_realworld, make_scenes
+    from tools.open_set_tune import TUNE_FONT_DIRS
+
+    others = [*negatives.TRAIN_FONT_DIRS, *map(str, make_realworld.FONT_DIRS), *map(str, make_scenes.FONT_DIRS),
+              *map(str, make_nondigits.FONT_DIRS)]
+    assert not [(tune, other) for tune in TUNE_FONT_DIRS for other in others
+                if tune.startswith(other) or other.startswith(tune)]
+
+
+def test_a_font_digit_is_a_picture_with_ink_in_every_style():
+    from tools.open_set_tune import FONT_STYLES, font_digit
+
+    font = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")  # any face: the drawing is under test
+    if not font.is_file():
+        pytest.skip("DejaVu not installed (tools/fonts.sh installs it)")
+    rng = np.random.default_rng(0)
+    for style in FONT_STYLES:
+        picture = font_digit(8, font, style, rng)
+        assert picture.dtype == np.uint8 and picture.ndim == 2 and min(picture.shape) >= 32
+        assert int(picture.max()) - int(picture.min()) > 60, style  # ink against paper
 
 
 @pytest.mark.parametrize(("text", "says"), [("=epochs=8", "expected NAME="), ("x=route=entropic", "not one of"),
@@ -20,3 +47,25 @@ def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
 def test_a_bad_set_is_refused_with_what_to_write(text, says):
     with pytest.raises(argparse.ArgumentTypeError, match=says):
         parse_set(text)
+
+
+def test_judge_scores_the_font_digits_by_style_and_counts_a_refusal_as_wrong():
+    from types import SimpleNamespace
+
+    from tools.open_set_tune import FONT_COLUMNS, judge
+
+    class AlwaysSeven:
+        def predict(self, x, batch_size=None, verbose=0):
+            out = np.zeros((len(x), 11), np.float32)
+            out[:, 7] = 1.0
+            return out
+
+    split = SimpleNamespace(x_val=np.zeros((4, 28, 28), np.uint8), y_val=np.array([7, 7, 1, 2]))
+    pool = SimpleNamespace(val=np.zeros((2, 28, 28), np.uint8))
+    tensor = np.zeros((28, 28, 1), np.float32)
+    fonts = [("plain", 7, tensor), ("plain", 3, tensor), ("hollow", 7, None), ("hollow", 7, tensor),
+             ("blurred", 7, tensor)]
+    scores = judge(AlwaysSeven(), split, pool, [], fonts)
+    assert scores["MNIST val right"] == 0.5 and scores["val non-digits rejected"] == 0.0
+    assert [scores[c] for c in FONT_COLUMNS] == [0.6, 0.5, 1.0]  # all, hollow (one refused), blurred
+    assert not set(FONT_COLUMNS) & set(judge(AlwaysSeven(), split, pool, []))

@@ -372,6 +372,14 @@ def test_zoo_stage_records_a_variant_and_keeps_the_others(evaluated, tiny_pipeli
     result = json.loads((root / "evaluate.json").read_text())["formats"]
     saved = json.loads(zoo_file.read_text())
     assert list(saved["variants"]) == ["tiny", "standard"] and saved["variants"]["tiny"] == tiny_row
+    assert saved["variants"]["standard"]["params"] == json.loads(tiny_pipeline.train_metrics.read_text())["params"]
+    qat_summary = tmp_path / "qat.json"
+    qat_summary.write_text(json.dumps({"outputs": 11, "params": 12345}))  # the grown head counts
+    assert zoo.main([*args, "--qat", str(qat_summary)]) == 0
+    assert json.loads(zoo_file.read_text())["variants"]["standard"]["params"] == 12345
+    capsys.readouterr()
+    assert zoo.main(args) == 0
+    saved = json.loads(zoo_file.read_text())
     standard = saved["variants"]["standard"]["formats"]
     assert set(standard) == set(result)  # every evaluated file, and the two Keras references
     assert standard["tflite_int8"]["accuracy"] == result["tflite_int8"]["accuracy"]
