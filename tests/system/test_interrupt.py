@@ -20,6 +20,11 @@ PYTHON_DIR = str(Path(sys.executable).parent)
 
 
 def start(cmd: list[str], cwd: Path, env: dict | None = None) -> subprocess.Popen:
+    """Start `cmd` in a session of its own. A suite run as a background job (`make test &`, nohup)
+    has SIGINT ignored, and an ignored signal stays ignored across exec: the stage would never see
+    the Ctrl-C under test. So the default comes back first (Python's handler for this process)."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     return subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env={**os.environ, **(env or {})})
 
