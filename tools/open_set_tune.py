@@ -151,13 +151,19 @@ def make_negatives(settings, seed: int, hollow: float):
         negatives.HOLLOW = default
 
 
+def _answered(answer, rows: list[tuple]) -> list[tuple]:
+    """(name, label, tensor or None) rows -> (name, label, answer): one model call for the rows the
+    finder kept; a refused picture reads as "not a digit"."""
+    seen = [t for _, _, t in rows if t is not None]
+    found = iter(answer(np.stack(seen)) if seen else [])
+    return [(name, label, NUM_LABELS if t is None else int(next(found))) for name, label, t in rows]
+
+
 def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
     answer = lambda x: model.predict(x, batch_size=1000, verbose=0).argmax(1)  # noqa: E731
     val = answer(to_model_input(split.x_val))
     rejected = answer(to_model_input(pool.val)) == NUM_LABELS
-    seen = [t for _, _, t in scenes if t is not None]
-    found = iter(answer(np.stack(seen)) if seen else [])
-    scene = [(f, label, NUM_LABELS if t is None else int(next(found))) for f, label, t in scenes]
+    scene = _answered(answer, scenes)
     digits = [(f, label, a) for f, label, a in scene if label is not None]
     pens = [(f, label, a) for f, label, a in digits if "_pen" in Path(f).name]
     others = [a for _, label, a in scene if label is None]
@@ -166,9 +172,7 @@ def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
                                 float(rejected.mean()), share(digits), share(pens),
                                 float(np.mean([a == NUM_LABELS for a in others])) if others else float("nan"))))
     if fonts:
-        seen = [t for _, _, t in fonts if t is not None]
-        found = iter(answer(np.stack(seen)) if seen else [])
-        typed = [(style, label, NUM_LABELS if t is None else int(next(found))) for style, label, t in fonts]
+        typed = _answered(answer, list(fonts))
         for column, styles in zip(FONT_COLUMNS, (FONT_STYLES, ("hollow",), ("blurred",))):
             scores[column] = share([row for row in typed if row[0] in styles])
     return scores

@@ -69,3 +69,7 @@ def test_judge_scores_the_font_digits_by_style_and_counts_a_refusal_as_wrong():
     assert scores["MNIST val right"] == 0.5 and scores["val non-digits rejected"] == 0.0
     assert [scores[c] for c in FONT_COLUMNS] == [0.6, 0.5, 1.0]  # all, hollow (one refused), blurred
     assert not set(FONT_COLUMNS) & set(judge(AlwaysSeven(), split, pool, []))
+    scenes = [("a_pen.png", 7, tensor), ("b.png", 1, None), ("c.png", None, tensor), ("d.png", None, None)]
+    scores = judge(AlwaysSeven(), split, pool, scenes)
+    assert (scores["scene digits right"], scores["scene pen digits right"], scores["scene non-digits rejected"]) == (
+        0.5, 1.0, 0.5)  # a picture the finder refused reads as "not a digit"
