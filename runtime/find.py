@@ -48,8 +48,8 @@ POLARITY_MARGIN = 0.15  # ink peaks this far apart decide the polarity
 MAX_ASPECT = 2.5  # ...unless the picture is narrower than this (a tight crop of a 1)
 BACKGROUND_SIDE = 160  # the paper is estimated at this resolution (longer side, px)
 BACKGROUND_WINDOW = 0.3  # opening window, as a fraction of the picture's longer side
-MIN_EDGE = 0.03  # strokes' edges stand out by this fraction of full scale (walls: <= 0.012)
-EDGE_WINDOW = 0.05  # a blur this wide (fraction of the longer side) leaves strokes' edges standing out
+MIN_EDGE = 0.03  # strokes' edges stand out by this fraction of full scale (smooth walls and vignettes: < 0.028)
+EDGE_WINDOW = 0.1  # a blur this wide (fraction of the longer side) leaves strokes' edges standing out, blurred ones too
 STRONG_INK = 0.4  # fraction of the ink's peak that counts as stroke for components
 LINE_LENGTH = 0.5  # a line of ruled or squared paper spans at least this fraction of the picture
 MIN_PHOTO_SIDE = 64  # px: smaller pictures are not searched for ruled lines or a desk
@@ -71,6 +71,7 @@ REACH = 3  # px of soft ink kept around the strokes
 PIECE = 0.002  # a piece or hole smaller than this share of the group's box is a pinhole
 MIN_PIECE_PX = 4
 GRAIN_GAP = 0.006  # gaps this narrow (share of the longer side) between grains of a stroke are closed
+GRAINY = 8  # a digit whose strokes the closing joined from this many grains is drawn in chalk
 GRAINS = 20  # this many pieces of ink, at GRAIN_DENSITY per px of the picture, is noise or a texture
 GRAIN_DENSITY = 0.005
 MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke has about 5)
@@ -270,6 +271,7 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     if grains >= max(GRAINS, GRAIN_DENSITY * gray.size):
         raise NoDigitError(NOISE)
     strong = _remove_lines(strong, min(gray.shape))
+    unjoined = strong
     if min(gray.shape) >= MIN_PHOTO_SIDE:  # chalk and a dry marker break a stroke into grains
         side = _odd(GRAIN_GAP * max(gray.shape))
         strong = cv2.morphologyEx(strong, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
@@ -362,6 +364,14 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     around[y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0] = member
     near = cv2.dilate(around, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
     crop = ink[ny0:ny1, nx0:nx1] * near
+    # Where the closing joined grains (chalk, a dry marker), the gaps between them are stroke too:
+    # they get the grains' typical ink, so that the digit reads as drawn, not as a texture.
+    joined = member & (unjoined[y0:y1, x0:x1] == 0)
+    kept = (member & ~joined).astype(np.uint8)
+    if joined.any() and cv2.connectedComponents(kept, connectivity=8)[0] - 1 >= GRAINY:
+        typical = np.median(ink[y0:y1, x0:x1][kept > 0])
+        inner = crop[y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0]
+        np.maximum(inner, np.where(joined, typical, np.float32(0)), out=inner)
     local = float(crop.max())
     crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
     return Found(crop.astype(np.float32), box, 1 + others)

@@ -6,7 +6,7 @@
 - `predict(28x28 uint8 array)` against the raw engine call (`set_tensor`/`invoke`/`get_tensor`
   or `session.run`) on the same model, for an array already in MNIST's form (only re-centred)
   and for a drawn canvas (the full path);
-- throughput of 1 and 2 threads sharing one Classifier, for both kinds of array.
+- throughput of 1 and 2 threads sharing one Classifier, for both kinds of array and for the pictures.
 
 `python -m tools.bench --app` adds the same table to the runtime benchmark. `--figures PATH` also
 writes what is printed as a Markdown page (docs/figures/bench_app.md), naming the command that made it.
@@ -190,8 +190,11 @@ def app_rows(runs: int) -> list[dict]:
                 predict, raw = side_by_side_ms(lambda: classifier.predict(arrays[0]), raw_call, runs * 5)
                 rows.append({"engine": engine, "case": f"predict(28x28 uint8, {name})", "ms": predict,
                              "baseline": "raw engine call", "baseline_ms": raw, "ratio": predict / raw})
-            for name, arrays in (("MNIST form", mnist_form), ("drawn", drawn)):
-                one, two = threaded_throughput(classifier, 1, arrays), threaded_throughput(classifier, 2, arrays)
+            # The pictures too: their decoding (Pillow) and finding (OpenCV) release the GIL.
+            for name, arrays, seconds in (("MNIST form", mnist_form, 1.0), ("drawn", drawn, 1.0),
+                                          ("the photos", pictures, 3.0)):
+                one = threaded_throughput(classifier, 1, arrays, seconds)
+                two = threaded_throughput(classifier, 2, arrays, seconds)
                 rows.append({"engine": engine, "case": f"2 threads, one Classifier, {name} (img/s)", "ms": two,
                              "baseline": "1 thread (img/s)", "baseline_ms": one, "ratio": two / one})
     return rows

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
 from runtime.errors import NoDigitError
-from runtime.find import find_digits
+from runtime import find
+from runtime.find import REACH, find_digits
 
 SIDE = (480, 640)  # height, width of a photo-like page
 BOX = (250, 150, 350, 300)  # left, top, right, bottom of the digit drawn on it
@@ -106,11 +107,44 @@ def test_two_digits_are_counted():
     assert min(np.abs(np.subtract(found.box, box)).max() for box in (BOX, other)) <= TOLERANCE
 
 
-@pytest.mark.parametrize("picture", ["noise", "wall", "blank"])
+@pytest.mark.parametrize(("blur", "tone"), [(0.025, 0.45), (0.035, 0.1)])
+def test_a_blurred_digit_is_found_not_called_blank(blur, tone):
+    """Out of focus (a Gaussian blur of 2.5-3.5% of the picture's width), and grey: its edges are
+    soft, but it stands out from a blur of a tenth of the picture (EDGE_WINDOW), which a wall does not."""
+    sigma = blur * SIDE[1]
+    ink = Image.fromarray(np.rint(digit_ink() * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(sigma))
+    found = find_digits(page(np.full(SIDE, 0.85, np.float32), np.asarray(ink, np.float32) / 255, tone))
+    assert_box(found, tolerance=TOLERANCE + int(sigma))  # the blur moves the strokes' edges
+
+
+def chalk_found(grainy: int, monkeypatch) -> tuple[np.ndarray, np.ndarray]:
+    """A chalk 4 on a dark board: the stroke is grains, half of its pixels bare. -> (the finder's
+    ink, the stroke's mask over the same pixels)."""
+    monkeypatch.setattr(find, "GRAINY", grainy)
+    ink = digit_ink(width=16)
+    grains = np.random.default_rng(0).random(SIDE) < 0.5
+    found = find_digits((0.2 + 0.7 * ink * grains).astype(np.float32))
+    assert_box(found)
+    left, top = found.box[0] - REACH, found.box[1] - REACH
+    return found.ink, ink[top : top + found.ink.shape[0], left : left + found.ink.shape[1]] > 0.5
+
+
+def test_chalk_grains_are_joined_into_a_stroke(monkeypatch):
+    """The gaps between a chalk stroke's grains get the grains' typical ink: the digit reaches the
+    model drawn, not as a texture (which the model learnt to call "not a digit")."""
+    ink, stroke = chalk_found(find.GRAINY, monkeypatch)
+    bare = np.mean(ink[stroke] < 0.25)
+    ink_unfilled, _ = chalk_found(10**9, monkeypatch)  # the fill turned off
+    assert bare <= 0.05 < 0.3 <= np.mean(ink_unfilled[stroke] < 0.25)
+
+
+@pytest.mark.parametrize("picture", ["noise", "wall", "vignette", "blank"])
 def test_no_digit_in_noise_a_wall_or_a_blank_page(picture):
     rng = np.random.default_rng(0)
+    y, x = np.mgrid[0 : SIDE[0], 0 : SIDE[1]].astype(np.float32) / np.float32(SIDE[1])
     pixels = {"noise": rng.random(SIDE, dtype=np.float32),
               "wall": np.broadcast_to(np.linspace(0.2, 0.9, SIDE[1], dtype=np.float32), SIDE),
+              "vignette": 0.95 - 1.2 * ((x - 0.3) ** 2 + (y - 0.5) ** 2),  # a lamp off to one side
               "blank": np.full(SIDE, 0.9, np.float32)}[picture]
     with pytest.raises(NoDigitError, match="no digit found"):
         find_digits(np.ascontiguousarray(pixels))

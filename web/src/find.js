@@ -20,7 +20,7 @@ const MAX_ASPECT = 2.5;
 const BACKGROUND_SIDE = 160;
 const BACKGROUND_WINDOW = 0.3;
 const MIN_EDGE = 0.03;
-const EDGE_WINDOW = 0.05;
+const EDGE_WINDOW = 0.1;
 const STRONG_INK = 0.4;
 const LINE_LENGTH = 0.5;
 const MIN_PHOTO_SIDE = 64;
@@ -42,6 +42,7 @@ const REACH = 3;
 const PIECE = 0.002;
 const MIN_PIECE_PX = 4;
 const GRAIN_GAP = 0.006;
+const GRAINY = 8;
 const GRAINS = 20;
 const GRAIN_DENSITY = 0.005;
 const MAX_PIECES = 12;
@@ -353,6 +354,7 @@ export function findDigits(gray, width, height, inside = false) {
     const grains = cv.connectedComponents(strong, keep(new cv.Mat()), 8, cv.CV_32S) - 1;
     if (grains >= Math.max(GRAINS, GRAIN_DENSITY * W * H)) throw new NoDigitError(NOISE);
     strong = removeLines(strong, Math.min(W, H), keep);
+    const unjoined = strong; // before the closing (`unjoined` in find.py)
     const photo = Math.min(W, H) >= MIN_PHOTO_SIDE;
     if (photo) {
       const side = odd(GRAIN_GAP * Math.max(W, H));
@@ -482,18 +484,47 @@ export function findDigits(gray, width, height, inside = false) {
     cv.dilate(keep(cv.matFromArray(ch, cw, cv.CV_8UC1, around)), near, disc);
     const crop = new Float32Array(cw * ch);
     const nearData = near.data;
-    let local = 0;
     for (let y = 0; y < ch; y++) {
-      for (let x = 0; x < cw; x++) {
-        const v = f32(ink[(y + cy0) * W + x + cx0] * nearData[y * cw + x]);
-        crop[y * cw + x] = v;
-        if (v > local) local = v;
-      }
+      for (let x = 0; x < cw; x++) crop[y * cw + x] = f32(ink[(y + cy0) * W + x + cx0] * nearData[y * cw + x]);
     }
+    fillJoined(crop, cw, cx0, cy0, ink, W, member, bw, bh, x0, y0, unjoined, keep);
+    let local = 0;
+    for (let i = 0; i < crop.length; i++) if (crop[i] > local) local = crop[i];
     if (local > 0) {
       const scale = f32(local);
       for (let i = 0; i < crop.length; i++) crop[i] = Math.min(f32(crop[i] / scale), 1);
     }
     return { ink: crop, width: cw, height: ch, box, count: 1 + others };
   });
+}
+
+// Where the closing joined grains (chalk, a dry marker), the gaps between them are stroke too: they
+// get the grains' typical ink (their median), so that the digit reads as drawn, not as a texture.
+function fillJoined(crop, cw, cx0, cy0, ink, W, member, bw, bh, x0, y0, unjoinedMat, keep) {
+  const unjoined = unjoinedMat.data; // read now: a view of OpenCV's heap, which later allocations may move
+  const grains = new Uint8Array(bw * bh);
+  let joined = false;
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      if (!member[y * bw + x]) continue;
+      if (unjoined[(y + y0) * W + x + x0]) grains[y * bw + x] = 1;
+      else joined = true;
+    }
+  }
+  if (!joined) return;
+  const count = cv.connectedComponents(keep(cv.matFromArray(bh, bw, cv.CV_8UC1, grains)), keep(new cv.Mat()), 8,
+    cv.CV_32S) - 1;
+  if (count < GRAINY) return;
+  const values = [];
+  for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) if (grains[y * bw + x]) values.push(ink[(y + y0) * W + x + x0]);
+  const sorted = Float32Array.from(values).sort();
+  const n = sorted.length;
+  const typical = n % 2 ? sorted[(n - 1) / 2] : f32((sorted[n / 2 - 1] + sorted[n / 2]) / 2);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      if (!member[y * bw + x] || grains[y * bw + x]) continue;
+      const j = (y + y0 - cy0) * cw + x + x0 - cx0;
+      if (crop[j] < typical) crop[j] = typical;
+    }
+  }
 }
