@@ -11,8 +11,10 @@ learns from the 28x28 inputs that such pictures really become:
   evaluation's (`HELD_OUT_LETTERS`; tools/make_nondigits.py, tools/make_scenes.py);
 - symbols, a set disjoint from the held-out ones (`HELD_OUT_SYMBOLS`);
 - letters and symbols come from fonts the evaluation never uses (`TRAIN_FONT_DIRS`: URW base35,
-  Cantarell, Comic Neue, Lato and five handwriting faces; the evaluation sets use DejaVu and
-  Liberation only). `make pipeline` installs them with apt;
+  Cantarell, Comic Neue, Lato and five handwriting faces, and four seven-segment faces of DSEG,
+  `TRAIN_FONT_FILES`, so that a display's digits are digits; the evaluation sets use DejaVu and
+  Liberation only, and draw their seven-segment displays segment by segment, tools/make_scenes.py).
+  `make pipeline` installs them with apt;
 - shapes: polygons, stars, crosses, arrows, hearts, outlined or filled. Never a circle, an ellipse
   or a single straight line: those are a 0 and a 1;
 - scribbles: several random pen strokes; and textures: blobs of smoothed noise, hatching.
@@ -57,9 +59,13 @@ TRAIN_FONT_DIRS = (
     "/usr/share/fonts/truetype/humor-sans", "/usr/share/fonts/truetype/fifthhorseman",
     "/usr/share/fonts/truetype/sjfonts", "/usr/share/fonts/truetype/breip",
 )
+# A few of DSEG's seven-segment faces (its 51 would outnumber every other face): plain and slanted,
+# regular and bold, full and "Mini" segments.
+TRAIN_FONT_FILES = tuple(f"/usr/share/fonts/truetype/dseg/{name}.ttf" for name in (
+    "DSEG7Classic-Regular", "DSEG7Classic-BoldItalic", "DSEG7Modern-Bold", "DSEG7ClassicMini-LightItalic"))
 SKIP_FONTS = {"StandardSymbolsPS", "D050000L"}  # symbol and dingbat faces: no letters in them
 APT_FONTS = ("fonts-urw-base35 fonts-cantarell fonts-comic-neue fonts-lato fonts-humor-sans fonts-dkg-handwriting "
-             "fonts-sjfonts fonts-breip")
+             "fonts-sjfonts fonts-breip fonts-dseg")
 KINDS = ("letter", "symbol", "shape", "scribble", "texture")
 WEIGHTS = (0.35, 0.15, 0.2, 0.2, 0.1)
 DRAW = 128  # glyphs and strokes are drawn on a canvas this size, then scaled to the picture
@@ -74,6 +80,7 @@ class NegativesError(RuntimeError):
 def train_fonts() -> list[Path]:
     found = sorted(p for d in TRAIN_FONT_DIRS if Path(d).is_dir() for p in Path(d).iterdir()
                    if p.suffix in (".ttf", ".otf") and p.stem not in SKIP_FONTS)
+    found += [Path(f) for f in TRAIN_FONT_FILES if Path(f).is_file()]
     if not found:
         raise NegativesError(f"no training fonts for the non-digits; apt-get install {APT_FONTS} (make pipeline does)")
     return found

@@ -5,11 +5,11 @@
 # Returns at once when they are there; apt otherwise. Needs root for apt-get (uses sudo otherwise).
 set -euo pipefail
 PACKAGES=(fonts-dejavu-core fonts-dejavu-extra fonts-liberation fonts-urw-base35 fonts-cantarell fonts-comic-neue
-          fonts-lato fonts-humor-sans fonts-dkg-handwriting fonts-sjfonts fonts-breip)
+          fonts-lato fonts-humor-sans fonts-dkg-handwriting fonts-sjfonts fonts-breip fonts-dseg)
 DIRS=(/usr/share/fonts/truetype/dejavu /usr/share/fonts/truetype/liberation /usr/share/fonts/opentype/urw-base35
       /usr/share/fonts/opentype/cantarell /usr/share/fonts/opentype/comic-neue /usr/share/fonts/truetype/lato
       /usr/share/fonts/truetype/humor-sans /usr/share/fonts/truetype/fifthhorseman /usr/share/fonts/truetype/sjfonts
-      /usr/share/fonts/truetype/breip)
+      /usr/share/fonts/truetype/breip /usr/share/fonts/truetype/dseg)
 
 installed() {
   local dir

@@ -32,7 +32,8 @@ def test_training_alphabets_are_disjoint_from_the_held_out_ones_and_hold_no_twin
 def test_training_fonts_are_not_the_evaluation_fonts():
     evaluation = {p.name for d in make_nondigits.FONT_DIRS if d.is_dir() for p in d.iterdir()}
     assert not {p.name for p in FONTS} & evaluation
-    assert not any(d.startswith(str(e)) for d in negatives.TRAIN_FONT_DIRS for e in make_nondigits.FONT_DIRS)
+    assert not any(d.startswith(str(e)) for d in negatives.TRAIN_FONT_DIRS + negatives.TRAIN_FONT_FILES
+                   for e in make_nondigits.FONT_DIRS)
 
 
 @pytest.mark.skipif(not FONTS, reason=NO_FONTS)
@@ -88,6 +89,7 @@ def test_letters_and_printed_digits_alike_are_sometimes_hollow(monkeypatch):
 
 def test_missing_fonts_say_what_to_install(monkeypatch):
     monkeypatch.setattr(negatives, "TRAIN_FONT_DIRS", ("/nonexistent",))
+    monkeypatch.setattr(negatives, "TRAIN_FONT_FILES", ("/nonexistent/face.ttf",))
     with pytest.raises(negatives.NegativesError, match="apt-get install fonts-urw-base35"):
         negatives.train_fonts()
 
