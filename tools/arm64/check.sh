@@ -22,9 +22,6 @@ flock -s 9  # in use: a set-up for another checkout will not remove it under us
 export PYTHONPATH="$PWD"
 setup_s=$(( $(date +%s) - start ))
 
-step "self-check of the emulation (QEMU $("$ENV_DIR/bin/qemu-aarch64" --version | head -1 | awk '{print $3}'), CPU model ${ARM64_CPU:-cortex-a72})"
-"$ARM" tools/arm64/selfcheck.py
-
 SCRATCH="$(mktemp -d)"
 parity_pid=""
 cleanup() {
@@ -34,6 +31,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'echo "test-arm64: interrupted" >&2; exit 130' INT TERM HUP
+
+step "self-check of the emulation (QEMU $("$ENV_DIR/bin/qemu-aarch64" --version | head -1 | awk '{print $3}'), CPU model ${ARM64_CPU:-cortex-a72})"
+"$HOST_PY" tools/arm64/selfcheck.py --choose --known "$SCRATCH/known.json"  # from this checkout's bundled models
+"$ARM" tools/arm64/selfcheck.py --known "$SCRATCH/known.json"
 step "parity run on aarch64 (in the background, beside the tests)"
 "$ARM" tools/arm64/parity.py run "$SCRATCH/arm64.npz" > "$SCRATCH/parity.log" 2>&1 &
 parity_pid=$!

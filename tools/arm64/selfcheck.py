@@ -1,7 +1,7 @@
 """Known-answer check of the emulation itself, run before anything it is meant to prove.
 
-    python tools/arm64/selfcheck.py            # under the emulated aarch64 Python
-    python tools/arm64/selfcheck.py --choose   # on x86-64: rewrite known_answers.json
+    python tools/arm64/selfcheck.py --choose --known K.json   # on x86-64: choose the known answers
+    python tools/arm64/selfcheck.py --known K.json            # under the emulated aarch64 Python
 
 An emulator can be wrong silently: under QEMU's default `max` CPU model, LiteRT's int8 kernels
 have returned wrong outputs (a 1 read as a 7) with no error. So before the runtime's tests and
@@ -14,6 +14,9 @@ the parity run mean anything, this checks answers that are known without the emu
    every known-answer digit: MNIST test images from the committed sample that the bundled
    model answers with probability >= CONFIDENT on x86-64. One LSB of rounding moves such a
    probability by 1/256, so a changed answer there means wrong arithmetic, not rounding.
+
+The known answers are chosen on the host at each check (tools/arm64/check.sh), from the bundled
+models of the same checkout: a file chosen once goes stale when the pipeline bundles new models.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-KNOWN = Path(__file__).with_name("known_answers.json")
 SAMPLE = ROOT / "tests" / "fixtures" / "mnist_sample.npz"
 CONFIDENT = 0.99
 COUNT = 200
@@ -70,10 +72,11 @@ def model_input(indices: list[int]) -> tuple[np.ndarray, np.ndarray]:
         return to_model_input(sample["x_test"][indices]), sample["y_test"][indices]
 
 
-def check_engines() -> None:
+def check_engines(known_path: Path) -> int:
+    """The number of known-answer digits, each answered right by both engines; EmulationError otherwise."""
     from runtime.model import BUNDLED_DIR, Classifier
 
-    known = json.loads(KNOWN.read_text())
+    known = json.loads(known_path.read_text())
     x, labels = model_input(known["indices"])
     for model in MODELS:
         answers = Classifier.load(BUNDLED_DIR / model).probabilities(x).argmax(1)
@@ -82,9 +85,10 @@ def check_engines() -> None:
         if wrong:
             raise EmulationError(f"{model} answered {len(wrong)} of {len(labels)} known-answer digits "
                                  f"wrongly ({'; '.join(wrong[:3])})")
+    return len(labels)
 
 
-def choose() -> None:
+def choose(known_path: Path) -> None:
     """On x86-64: the first COUNT test images of the sample that both int8 models answer right
     with probability >= CONFIDENT."""
     from runtime.model import BUNDLED_DIR, Classifier
@@ -97,31 +101,35 @@ def choose() -> None:
         p = Classifier.load(BUNDLED_DIR / model).probabilities(x)
         sure &= (p.argmax(1) == labels) & (p.max(1) >= CONFIDENT)
     indices = [int(i) for i in np.flatnonzero(sure)[:COUNT]]
-    KNOWN.write_text(json.dumps({"about": f"MNIST sample test images both bundled int8 models answer right "
+    if len(indices) < COUNT:
+        raise SystemExit(f"arm64 self-check: only {len(indices)} sample digits are answered right with probability "
+                         f">= {CONFIDENT} by both bundled models (need {COUNT})")
+    known_path.write_text(json.dumps({"about": f"MNIST sample test images both bundled int8 models answer right "
                                           f"with probability >= {CONFIDENT} on x86-64 "
                                           "(tools/arm64/selfcheck.py --choose)",
                                  "indices": indices}) + "\n")
-    print(f"{len(indices)} known-answer digits written to {KNOWN.relative_to(ROOT)}")
+    print(f"arm64 self-check: {len(indices)} known-answer digits chosen on {platform.machine()}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--choose", action="store_true", help="rewrite known_answers.json (x86-64)")
+    parser.add_argument("--choose", action="store_true", help="choose the known answers into --known (x86-64)")
+    parser.add_argument("--known", type=Path, required=True, help="the known answers' JSON file")
     args = parser.parse_args(argv)
     if args.choose:
-        choose()
+        choose(args.known)
         return 0
     try:
         if platform.machine() != "aarch64":
             raise EmulationError(f"this Python runs on {platform.machine()}, not aarch64")
         check_numpy()
-        check_engines()
+        count = check_engines(args.known)
     except EmulationError as error:
         print(f"arm64 self-check: FAIL: {error}; the emulation cannot be trusted, so nothing else ran",
               file=sys.stderr)
         return 1
     print(f"arm64 self-check: aarch64, exact int8 and float32 products, "
-          f"{len(json.loads(KNOWN.read_text())['indices'])} known-answer digits right in {' and '.join(MODELS)}")
+          f"{count} known-answer digits right in {' and '.join(MODELS)}")
     return 0
 
 
