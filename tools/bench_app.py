@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     facts = (f"Machine: {os.cpu_count()} CPUs. Times in ms are medians over {runs} calls per case ({runs * 5} for the "
              f"28x28 array; for a picture over 1 MP, {runs} divided by its megapixels, at least 5), each case's "
              "calls alternated with its baseline's in one loop; the thread rows "
-             f"count images classified in one second. The {len(PICTURES)} photos are generated: a digit on uneven "
+             f"count images classified per second (over 1 s for the arrays, 3 s for the photos). The {len(PICTURES)} photos are generated: a digit on uneven "
              "paper (or chalk on a board), clean or noisy, as PNG up to 1024x768 and as JPEG quality 90 from 640x480 "
              "to 4000x3000; the ratio rows are the median and the worst of their ratios.")
     if figures:
