@@ -20,7 +20,7 @@ import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
 
@@ -29,6 +29,7 @@ MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond t
 # JPEGs decode at 1/2, 1/4 or 1/8 scale (draft), so phone photos of 50 MP and more are fine up to
 # Pillow's own hard limit, above which it refuses the file as a decompression bomb.
 WORK_SIDE = 640  # work at no less than this on the longer side: thin strokes survive the 20 px box
+_TURNED = range(2, 9)  # EXIF orientations other than upright
 SMALL_INTEGER_RANGE = 15  # integer arrays whose values stay within 0-15 are masks or 4-bit images
 
 
@@ -118,14 +119,18 @@ def open_image(source: Any) -> Opened:
     return Opened(image, frames)
 
 
-def image_to_gray(image: Image.Image) -> np.ndarray:
+def image_to_gray(image: Image.Image, levels: bool = False) -> np.ndarray:
     """Any Pillow mode -> float32 luminance in [0, 1]; transparency composited onto the paper.
+    With `levels`, an 8-bit picture without transparency comes back as its uint8 levels instead
+    (the float is level / 255): the digit finder works on those, and skips a full-size pass.
 
     High-bit-depth modes (I;16, I, F) go through `array_to_gray`, so a file and the same pixels
     as an array give the same answer (a 12-bit camera frame in a 16-bit PNG included).
     """
     try:
-        image = ImageOps.exif_transpose(image)
+        # Pillow's exif_transpose copies an upright picture; only a turned one needs it.
+        if image.getexif().get(ExifTags.Base.Orientation, 1) in _TURNED:
+            image = ImageOps.exif_transpose(image)
     except Exception:  # a malformed EXIF block must not stop classification
         pass
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
@@ -149,26 +154,27 @@ def image_to_gray(image: Image.Image) -> np.ndarray:
     if image.mode == "LAB":  # Pillow cannot convert LAB to L; its L channel is the lightness
         return np.asarray(image.getchannel("L"), dtype=np.float32) / np.float32(255.0)
     try:
-        gray = image.convert("L")
+        gray = np.asarray(image.convert("L"))
     except ValueError:
         raise InputError(f"cannot read {image.mode} images; convert the picture to RGB or grayscale") from None
-    return np.asarray(gray, dtype=np.float32) / np.float32(255.0)
+    return gray if levels else np.divide(gray, np.float32(255.0), dtype=np.float32)
 
 
-def array_to_gray(array: np.ndarray) -> np.ndarray:
+def array_to_gray(array: np.ndarray, levels: bool = False) -> np.ndarray:
     """A numpy image (H, W) or (H, W, 1|3|4) of any numeric dtype -> float32 luminance in [0, 1].
 
     uint8 RGBA goes through the same alpha compositing as a PIL image. Values are read as
     0-1 for booleans and for floats in that range; integers are read as 0-255 when they span
     more than 0-15 within it. Integers that use only 0-15 (a 0/1 mask, a 4-bit image), and
     anything else, are min-max scaled, so a mask of any integer type reads like the same bool
-    mask. Arrays larger than the working resolution are box-reduced first.
+    mask. Arrays larger than the working resolution are box-reduced first. With `levels`, a grey
+    uint8 array read as 0-255 comes back as it is (see `image_to_gray`).
     """
     array = np.asarray(array)
     if array.dtype == np.uint8 and array.ndim == 2 and array.size and max(array.shape) < 2 * WORK_SIDE:
         high = int(array.max())  # the common case (a grey 8-bit picture) in one pass; same result as below
         if high > SMALL_INTEGER_RANGE:
-            return np.divide(array, np.float32(255.0), dtype=np.float32)
+            return np.ascontiguousarray(array) if levels else np.divide(array, np.float32(255.0), dtype=np.float32)
     kind = array.dtype.kind  # before channels are averaged into float
     if kind not in "buif":
         raise InputError(f"array of dtype {array.dtype} is not an image")

@@ -135,9 +135,9 @@ def _gray(image: Any) -> tuple[np.ndarray, str | None]:
     if isinstance(image, Image.Image):
         if max(image.size) < MIN_SIDE:
             raise InputError(f"image is {image.size[0]}x{image.size[1]} pixels; too small to hold a digit")
-        return image_to_gray(image), note
+        return image_to_gray(image, levels=True), note
     if isinstance(image, np.ndarray):
-        gray = array_to_gray(image)
+        gray = array_to_gray(image, levels=True)
         if max(gray.shape) < MIN_SIDE:
             raise InputError(f"image is {gray.shape[1]}x{gray.shape[0]} pixels; too small to hold a digit")
         return gray, note
@@ -154,6 +154,8 @@ def as_mnist(gray: np.ndarray) -> np.ndarray | None:
     """
     if gray.shape != (SIZE, SIZE):
         return None
+    if gray.dtype == np.uint8:
+        gray = np.divide(gray, np.float32(255.0), dtype=np.float32)
     if (gray.size - cv2.countNonZero(gray)) * 2 >= gray.size:
         ink = gray
     elif np.count_nonzero(gray == 1) * 2 >= gray.size:

@@ -148,3 +148,13 @@ def test_no_digit_in_noise_a_wall_or_a_blank_page(picture):
               "blank": np.full(SIDE, 0.9, np.float32)}[picture]
     with pytest.raises(NoDigitError, match="no digit found"):
         find_digits(np.ascontiguousarray(pixels))
+
+
+def test_uint8_levels_find_what_their_float_finds():
+    """A decoded 8-bit picture reaches the finder as its uint8 levels: the same answer as level / 255."""
+    paper = np.linspace(0.98, 0.75, SIDE[1], dtype=np.float32)[None, :].repeat(SIDE[0], axis=0)
+    levels = np.rint(page(paper, digit_ink()) * 255).astype(np.uint8)
+    from_levels, from_float = find_digits(levels), find_digits(levels / np.float32(255.0))
+    assert from_levels.box == from_float.box and from_levels.count == from_float.count
+    np.testing.assert_array_equal(from_levels.ink, from_float.ink)
+    assert_box(from_levels)
