@@ -78,6 +78,8 @@ MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke h
 PANEL = 0.85  # ink filling this share of its box is a panel or a label: the digit is inside (MNIST <= 0.76)
 MIN_PANEL_PX = 16
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
+WEAK = 0.7  # ink at this share of the stroke level, touching a stroke, is stroke too...
+WEAK_REACH = 0.01  # ...within this share of the picture's longer side of it
 
 
 NOISE = "no digit found (the picture looks like noise or a texture, not a written digit)"
@@ -101,7 +103,9 @@ def _percentile(hist: np.ndarray, q: float) -> int:
 
 def _polarity(gray8: np.ndarray) -> tuple[bool | None, bool | None, bool]:
     """Dark ink on light paper? (A plain border's answer, or None; the tones' answer, or None; the
-    border's vote). A plain border is paper, and settles it. Otherwise the caller compares the ink
+    border's vote). A plain border is paper, and settles it, unless the picture is a page on a
+    desk: a plain border (the desk) in one tone, and the other tone over PAPER_SHARE of the
+    photo (the page). Otherwise the caller compares the ink
     found both ways; where that cannot tell, a tone, darker or lighter than Otsu's threshold, that
     covers PAPER_SHARE of the picture is the paper (a page framed by a desk), and failing that (a
     tight crop, where the ink can cover as much as the paper) the border decides: a digit touches
@@ -109,13 +113,21 @@ def _polarity(gray8: np.ndarray) -> tuple[bool | None, bool | None, bool]:
     border = np.concatenate([gray8[0], gray8[-1], gray8[1:-1, 0], gray8[1:-1, -1]])
     border.sort()
     n = len(border) - 1
+    h, w = gray8.shape
     if int(border[(3 * n) // 4]) - int(border[n // 4]) <= MAX_BORDER_SPREAD * 255:
         paper = int(border[len(border) // 2])
         dark = 2 * paper > int(gray8.min()) + int(gray8.max())
+        if min(h, w) < MIN_PHOTO_SIDE or not 1 / MAX_ASPECT <= w / h <= MAX_ASPECT:
+            return dark, dark, dark
+        # ...unless it is a desk all round a page that fills most of the picture in the other tone:
+        # then the ink is found both ways, as for any border that is not plain.
+        threshold, _ = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        light = int(np.count_nonzero(gray8 > threshold))
+        if (light <= (1 - PAPER_SHARE) * gray8.size) if dark else (light >= PAPER_SHARE * gray8.size):
+            return None, not dark, dark
         return dark, dark, dark
     threshold, _ = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     vote = 2 * int(np.count_nonzero(border > threshold)) > len(border)
-    h, w = gray8.shape
     if 1 / MAX_ASPECT <= w / h <= MAX_ASPECT:  # a page in a photo, framed by a darker desk
         light = int(np.count_nonzero(gray8 > threshold))
         if light >= PAPER_SHARE * gray8.size or light <= (1 - PAPER_SHARE) * gray8.size:
@@ -270,10 +282,13 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     peak = _peak(ink)
     if peak < MIN_CONTRAST or contrast < MIN_EDGE:
         raise NoDigitError("no digit found (blank or ink-less image)")
-    strong = cv2.compare(ink, float(np.float32(_stroke_level(ink, peak))), cv2.CMP_GE)  # 255 where ink >= level
+    level = float(np.float32(_stroke_level(ink, peak)))
+    strong = cv2.compare(ink, level, cv2.CMP_GE)  # 255 where ink >= level
     grains = cv2.connectedComponents(strong, connectivity=8)[0] - 1
     if grains >= max(GRAINS, GRAIN_DENSITY * gray.size):
         raise NoDigitError(NOISE)
+    if min(gray.shape) >= MIN_PHOTO_SIDE:  # glare fades a stroke in a photo
+        strong = _hysteresis(strong, ink, WEAK * level)
     strong = _remove_lines(strong, min(gray.shape))
     unjoined = strong
     if min(gray.shape) >= MIN_PHOTO_SIDE:  # chalk and a dry marker break a stroke into grains
@@ -379,6 +394,21 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     local = float(crop.max())
     crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
     return Found(crop.astype(np.float32), box, 1 + others)
+
+
+def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float) -> np.ndarray:
+    """The stroke mask grown into the weaker ink (at least `low`) that it touches, as far as
+    WEAK_REACH from it. Glare or a drying marker fades part of a stroke below the stroke level, and
+    that part must stay with the digit; a shadow beside the digit, which the growth would follow,
+    is cut off near the stroke."""
+    side = _odd(WEAK_REACH * max(strong.shape))
+    near = cv2.dilate(strong, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
+    weak = cv2.bitwise_and(cv2.compare(ink, float(np.float32(low)), cv2.CMP_GE), near)
+    count, labels = cv2.connectedComponents(weak, connectivity=8)
+    grown = np.zeros(count, np.uint8)  # 255 for the components of `weak` that hold a stroke pixel
+    grown[labels.ravel()[_flat_nonzero(strong)]] = 255
+    grown[0] = 0
+    return grown[labels]
 
 
 def _flat_nonzero(mask: np.ndarray) -> np.ndarray:

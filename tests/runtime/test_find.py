@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
@@ -158,3 +159,44 @@ def test_uint8_levels_find_what_their_float_finds():
     assert from_levels.box == from_float.box and from_levels.count == from_float.count
     np.testing.assert_array_equal(from_levels.ink, from_float.ink)
     assert_box(from_levels)
+
+
+
+def test_weak_ink_touching_a_stroke_joins_it():
+    """Chalk leaves a lace of strong grains with fainter dust between them: the dust that touches
+    a grain, near it, joins the stroke, so the lace's holes close; faint ink elsewhere stays out."""
+    rng = np.random.default_rng(0)
+    stroke = digit_ink(width=24) > 0.5
+    lace = cv2.GaussianBlur(rng.random(SIDE).astype(np.float32), (0, 0), 1.5)
+    ink = np.where(stroke, np.where(lace > np.percentile(lace, 45), 1.0, 0.6), 0.0).astype(np.float32)
+    ink[20:60, 20:60] = 0.6  # faint ink that touches no stroke
+    strong = cv2.compare(ink, 0.8, cv2.CMP_GE)
+    grown = find._hysteresis(strong, ink, 0.56)
+    assert np.all(grown[strong > 0]) and not grown[20:60, 20:60].any()
+    assert np.all(ink[grown > 0] >= 0.56)
+    holes = lambda mask: cv2.connectedComponents((mask == 0).astype(np.uint8), connectivity=4)[0] - 2
+    assert holes(strong) > 10 and holes(grown) <= 2, (holes(strong), holes(grown))  # the 4 holds one hole
+
+
+def test_a_shadow_beside_the_digit_is_not_grown_into():
+    """A hand's soft shadow touching the digit stays out of its box: the growth into faint ink
+    stops near the strokes (grown without that limit, the box runs up into the shadow)."""
+    yy, xx = np.mgrid[: SIDE[0], : SIDE[1]].astype(np.float32)
+    shadow = np.clip((xx - 300) / 25, 0, 1) * np.clip((200 - yy) / 25, 0, 1)  # top right of the page
+    picture = page((0.92 * (1 - 0.45 * shadow)).astype(np.float32), digit_ink())
+    assert_box(find_digits(picture), tolerance=12)
+
+
+def test_a_page_on_a_desk_all_round_is_the_paper():
+    """A page photographed askew on a plain desk that fills the whole frame: the border is all
+    desk, but the page, in the other tone, covers most of the photo and is the paper. A small digit
+    on it is found (were the desk taken for the paper, the page's shaded rim would be the "ink")."""
+    sheet = Image.new("L", SIDE[::-1], 0)
+    ImageDraw.Draw(sheet).polygon([(45, 18), (615, 30), (605, 466), (28, 452)], fill=255)
+    sheet = np.asarray(sheet, np.float32) / 255
+    yy, xx = np.mgrid[: SIDE[0], : SIDE[1]].astype(np.float32)
+    light = 1 - 0.06 * (((xx - 560) / 320) ** 2 + ((yy - 150) / 240) ** 2)  # lit from the top right
+    picture = 0.3 + (0.92 * light - 0.3) * sheet  # on a darker desk
+    small = (380, 200, 420, 260)
+    picture = np.where(digit_ink(small, width=5) > 0, 0.15, picture).astype(np.float32)
+    assert_box(find_digits(picture), small)

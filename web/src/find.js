@@ -49,6 +49,8 @@ const MAX_PIECES = 12;
 const PANEL = 0.85;
 const MIN_PANEL_PX = 16;
 const OTHER_DIGIT = 0.35;
+const WEAK = 0.7;
+const WEAK_REACH = 0.05;
 const NOISE = "no digit found (the picture looks like noise or a texture, not a written digit)";
 
 const f32 = Math.fround;
@@ -106,6 +108,17 @@ function polarity(gray8, width, height, keep) {
     let low = 255, high = 0;
     for (const v of gray8) { if (v < low) low = v; if (v > high) high = v; }
     const dark = 2 * paper > low + high;
+    if (Math.min(width, height) < MIN_PHOTO_SIDE || !(1 / MAX_ASPECT <= width / height && width / height <= MAX_ASPECT)) {
+      return { plain: dark, tones: dark, vote: dark };
+    }
+    // ...unless it is a desk all round a page that fills most of the picture in the other tone.
+    const mat = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
+    const threshold = cv.threshold(mat, keep(new cv.Mat()), 0, 255, cv.THRESH_BINARY + cv.THRESH_OTSU);
+    let light = 0;
+    for (const v of gray8) if (v > threshold) light++;
+    if (dark ? light <= (1 - PAPER_SHARE) * gray8.length : light >= PAPER_SHARE * gray8.length) {
+      return { plain: null, tones: !dark, vote: dark };
+    }
     return { plain: dark, tones: dark, vote: dark };
   }
   const mat = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
@@ -236,6 +249,26 @@ function strokeLevel(ink, peak, keep) {
   return Math.max(STRONG_INK, threshold / 255) * peak;
 }
 
+// `_hysteresis` in find.py: the stroke mask grown into the weaker ink it touches, near it.
+function grow(strong, ink, low, keep) {
+  const H = strong.rows, W = strong.cols;
+  const side = odd(WEAK_REACH * Math.max(W, H));
+  const near = keep(new cv.Mat());
+  cv.dilate(strong, near, keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(side, side))));
+  const nearData = near.data; // a view of OpenCV's heap: read before the next allocation
+  const weakData = new Uint8Array(W * H);
+  for (let i = 0; i < weakData.length; i++) weakData[i] = ink[i] >= low && nearData[i] ? 255 : 0;
+  const labels = keep(new cv.Mat());
+  const count = cv.connectedComponents(keep(cv.matFromArray(H, W, cv.CV_8UC1, weakData)), labels, 8, cv.CV_32S);
+  const label = labels.data32S, stroke = strong.data;
+  const grown = new Uint8Array(count);
+  for (let i = 0; i < label.length; i++) if (stroke[i]) grown[label[i]] = 255;
+  grown[0] = 0;
+  const out = new Uint8Array(W * H);
+  for (let i = 0; i < out.length; i++) out[i] = grown[label[i]];
+  return keep(cv.matFromArray(H, W, cv.CV_8UC1, out));
+}
+
 function removeLines(strong, side, keep) {
   const h = strong.rows, w = strong.cols;
   if (side < MIN_PHOTO_SIDE) return strong;
@@ -353,6 +386,7 @@ export function findDigits(gray, width, height, inside = false) {
     let strong = keep(cv.matFromArray(H, W, cv.CV_8UC1, strongData));
     const grains = cv.connectedComponents(strong, keep(new cv.Mat()), 8, cv.CV_32S) - 1;
     if (grains >= Math.max(GRAINS, GRAIN_DENSITY * W * H)) throw new NoDigitError(NOISE);
+    if (Math.min(W, H) >= MIN_PHOTO_SIDE) strong = grow(strong, ink, f32(WEAK * level), keep); // glare fades a stroke
     strong = removeLines(strong, Math.min(W, H), keep);
     const unjoined = strong; // before the closing (`unjoined` in find.py)
     const photo = Math.min(W, H) >= MIN_PHOTO_SIDE;
