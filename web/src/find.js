@@ -50,7 +50,7 @@ const PANEL = 0.85;
 const MIN_PANEL_PX = 16;
 const OTHER_DIGIT = 0.35;
 const WEAK = 0.7;
-const WEAK_REACH = 0.05;
+const WEAK_REACH = 0.01;
 const NOISE = "no digit found (the picture looks like noise or a texture, not a written digit)";
 
 const f32 = Math.fround;
