@@ -225,7 +225,8 @@ def _stroke_level(ink: np.ndarray, peak: float) -> float:
     """The ink level that separates strokes from what is merely darker than the paper around it
     (a shadow, a stain): Otsu's threshold over the ink that stands out at all, and never under
     STRONG_INK of the peak."""
-    levels = np.minimum(ink * np.float32(255.0 / peak), np.float32(255.0)).astype(np.uint8)
+    scaled = np.multiply(ink, np.float32(255.0 / peak))  # one float temporary, reused (a fresh one costs more)
+    levels = np.minimum(scaled, np.float32(255.0), out=scaled).astype(np.uint8)
     marked = levels[levels >= int(255 * STRONG_INK / 2)]
     if marked.size < 2:
         return STRONG_INK * peak
@@ -406,6 +407,12 @@ def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float) -> np.ndarray:
     weak = cv2.bitwise_and(cv2.compare(ink, float(np.float32(low)), cv2.CMP_GE), near)
     count, labels = cv2.connectedComponents(weak, connectivity=8)
     grown = np.zeros(count, np.uint8)  # 255 for the components of `weak` that hold a stroke pixel
+    if count <= 256:  # the common case, in OpenCV's passes over uint8 labels
+        labels8 = cv2.convertScaleAbs(labels)
+        held = cv2.calcHist([labels8], [0], strong, [256], [0, 256]).ravel()[:count]
+        grown[held > 0] = 255
+        grown[0] = 0
+        return cv2.LUT(labels8, np.pad(grown, (0, 256 - count)))
     grown[labels.ravel()[_flat_nonzero(strong)]] = 255
     grown[0] = 0
     return grown[labels]
