@@ -12,8 +12,9 @@ with OpenCV:
    than any stroke, follows the light across the page; ink is measured against that local paper,
    as a fraction of the headroom above it;
 3. strokes: ink above Otsu's level over the ink that stands out at all (a soft shadow stays
-   below it); ruled and squared lines (families of parallel Hough lines) removed; the grains of a
-   chalk stroke joined;
+   below it), grown into the fainter ink that touches them, close by (a stroke's soft edges, the
+   dust between chalk grains); ruled and squared lines (families of parallel Hough lines)
+   removed; the grains of a chalk stroke joined;
 4. digits: connected components grouped by proximity, leaving aside lines across the picture and
    what lies along the frame (a desk, the page's edge); the group with the most ink is the digit,
    and a picture with several groups of the same size holds several digits.
@@ -288,7 +289,7 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     grains = cv2.connectedComponents(strong, connectivity=8)[0] - 1
     if grains >= max(GRAINS, GRAIN_DENSITY * gray.size):
         raise NoDigitError(NOISE)
-    if min(gray.shape) >= MIN_PHOTO_SIDE:  # glare fades a stroke in a photo
+    if min(gray.shape) >= MIN_PHOTO_SIDE:  # soft stroke edges, chalk dust
         strong = _hysteresis(strong, ink, WEAK * level)
     strong = _remove_lines(strong, min(gray.shape))
     unjoined = strong
@@ -399,9 +400,9 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
 
 def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float) -> np.ndarray:
     """The stroke mask grown into the weaker ink (at least `low`) that it touches, as far as
-    WEAK_REACH from it. Glare or a drying marker fades part of a stroke below the stroke level, and
-    that part must stay with the digit; a shadow beside the digit, which the growth would follow,
-    is cut off near the stroke."""
+    WEAK_REACH from it. Chalk leaves a lace of strong grains with fainter dust between them, and a
+    stroke's soft edges fall under the stroke level: joined, the lace's holes close. A shadow beside
+    the digit, which unlimited growth would follow, is cut off near the stroke."""
     side = _odd(WEAK_REACH * max(strong.shape))
     near = cv2.dilate(strong, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
     weak = cv2.bitwise_and(cv2.compare(ink, float(np.float32(low)), cv2.CMP_GE), near)

@@ -386,7 +386,7 @@ export function findDigits(gray, width, height, inside = false) {
     let strong = keep(cv.matFromArray(H, W, cv.CV_8UC1, strongData));
     const grains = cv.connectedComponents(strong, keep(new cv.Mat()), 8, cv.CV_32S) - 1;
     if (grains >= Math.max(GRAINS, GRAIN_DENSITY * W * H)) throw new NoDigitError(NOISE);
-    if (Math.min(W, H) >= MIN_PHOTO_SIDE) strong = grow(strong, ink, f32(WEAK * level), keep); // glare fades a stroke
+    if (Math.min(W, H) >= MIN_PHOTO_SIDE) strong = grow(strong, ink, f32(WEAK * level), keep); // soft edges, chalk dust
     strong = removeLines(strong, Math.min(W, H), keep);
     const unjoined = strong; // before the closing (`unjoined` in find.py)
     const photo = Math.min(W, H) >= MIN_PHOTO_SIDE;
