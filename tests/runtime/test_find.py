@@ -200,3 +200,24 @@ def test_a_page_on_a_desk_all_round_is_the_paper():
     small = (380, 200, 420, 260)
     picture = np.where(digit_ink(small, width=5) > 0, 0.15, picture).astype(np.float32)
     assert_box(find_digits(picture), small)
+
+
+@pytest.mark.parametrize("dots", [10, 20])  # 200 faint pieces, and 800 (over 255: the growth's other path)
+def test_the_growth_keeps_exactly_the_faint_pieces_that_touch_a_stroke(dots):
+    """Each strong dot has a faint ring that touches it, and a faint pixel nearby that does not:
+    the rings join, the lone pixels stay out, however many pieces the picture holds."""
+    ink = np.zeros((dots * 12, 700), np.float32)  # 700 px wide: the growth reaches 3 px from a stroke
+    for y in range(dots):
+        for x in range(dots):
+            top, left = y * 12 + 3, x * 12 + 3
+            ink[top - 1 : top + 4, left - 1 : left + 4] = 0.6  # the ring
+            ink[top : top + 3, left : left + 3] = 1.0  # the dot
+            ink[top + 1, left + 5] = 0.6  # a lone faint pixel, one blank pixel away from the ring
+    strong = cv2.compare(ink, 0.8, cv2.CMP_GE)
+    grown = find._hysteresis(strong, ink, 0.5)
+    assert find._odd(find.WEAK_REACH * 700) // 2 >= 3  # the lone pixels are within reach: only touching decides
+    rings = np.zeros_like(strong)
+    for y in range(dots):
+        for x in range(dots):
+            rings[y * 12 + 2 : y * 12 + 7, x * 12 + 2 : x * 12 + 7] = 255
+    np.testing.assert_array_equal(grown, rings)
