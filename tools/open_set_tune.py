@@ -4,7 +4,9 @@
     python -m tools.open_set_tune --set base= --set e8=epochs=8 --set share10=share=0.1
 
 Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share), or
-`hollow`, the share of glyphs drawn hollow (pipeline/negatives.py's `HOLLOW`).
+`hollow`, the share of glyphs drawn hollow (pipeline/negatives.py's `HOLLOW`), or `twins`: drop the
+non-digits (training and validation) that the trained digit model reads as a digit with at least this
+probability (`drop_twins`; the pipeline has no such step).
 For each, from the trained float model (models/float.keras), the qat stage's own steps run in
 float: the head grows by "not a digit", `learn_non_digits` fine-tunes on digits and non-digits,
 and the temperature is fitted on the validation split. With `--qat`, the stage's QAT fine-tune
@@ -47,7 +49,7 @@ from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
-TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "hollow": float}
+TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "hollow": float, "twins": float}
 COLUMNS = ("MNIST val right", "MNIST val 'not a digit'", "val non-digits rejected", "scene digits right",
            "scene pen digits right", "scene non-digits rejected")
 FONT_COLUMNS = ("font digits right", "hollow font digits right", "blurred font digits right")
@@ -151,6 +153,19 @@ def make_negatives(settings, seed: int, hollow: float):
         negatives.HOLLOW = default
 
 
+def drop_twins(pool, predict, threshold: float) -> tuple:
+    """The pool without the non-digits (training and validation) that the trained digit model,
+    `predict` (model inputs -> digit probabilities), reads as a digit with `threshold` or more
+    (0: keep all), and how many were dropped. A rendered letter or a scribble can look like a digit
+    (an italic capital gamma is a 7); taught that such a shape is "not a digit", a model may refuse
+    the handwritten digits that look like it."""
+    if not threshold:
+        return pool, 0
+    keep = [predict(to_model_input(images)).max(axis=1) < threshold for images in (pool.train, pool.val)]
+    dropped = sum(int((~k).sum()) for k in keep)
+    return dataclasses.replace(pool, train=pool.train[keep[0]], val=pool.val[keep[1]]), dropped
+
+
 def _answered(answer, rows: list[tuple]) -> list[tuple]:
     """(name, label, tensor or None) rows -> (name, label, answer): one model call for the rows the
     finder kept; a refused picture reads as "not a digit"."""
@@ -181,7 +196,7 @@ def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
-                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share) or "
+                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share), twins or "
                         "hollow (negatives.HOLLOW); NAME= as is")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
@@ -208,17 +223,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"open_set_tune: making the non-digits ({params.qat.open_set.negatives:,} training, "
                   f"{open_set.VALIDATION_NEGATIVES:,} validation; hollow share {hollow})...", file=sys.stderr)
             pools[hollow] = make_negatives(params.qat.open_set, params.qat.seed, hollow)
-        pool = pools[hollow]
-        settings = dataclasses.replace(params.qat.open_set, **{k: v for k, v in overrides.items() if k != "hollow"})
+        settings = dataclasses.replace(params.qat.open_set,
+                                       **{k: v for k, v in overrides.items() if k not in ("hollow", "twins")})
         run = dataclasses.replace(params, qat=dataclasses.replace(params.qat, open_set=settings))
         model, _ = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))
+        # Trained on without the twins; judged on the whole validation pool, like every other row.
+        pool, twins = drop_twins(pools[hollow], lambda x: model.predict(x, batch_size=1000, verbose=0),
+                                 overrides.get("twins", 0.0))
+        if twins:
+            print(f"open_set_tune: {name}: {twins:,} non-digits dropped as digits' twins", file=sys.stderr)
         model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
         qat.learn_non_digits(model, run, split, pool)
         qat.calibrate(model, split, settings.route, pool)
-        rows.append((name, overrides, judge(model, split, pool, scenes, fonts)))
+        rows.append((name, overrides, judge(model, split, pools[hollow], scenes, fonts)))
         if args.qat:
             quantized, _ = qat.fine_tune(model, run, split, pool)
-            rows.append((f"{name}, after QAT", overrides, judge(quantized, split, pool, scenes, fonts)))
+            rows.append((f"{name}, after QAT", overrides, judge(quantized, split, pools[hollow], scenes, fonts)))
         print(f"open_set_tune: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print("| settings | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))

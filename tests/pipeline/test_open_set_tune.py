@@ -16,6 +16,7 @@ def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
     assert parse_set("e8=epochs=8,share=0.1") == ("e8", {"epochs": 8, "share": 0.1})
     assert parse_set("slow=learning_rate=3e-4") == ("slow", {"learning_rate": 0.0003})
     assert parse_set("solid=hollow=0") == ("solid", {"hollow": 0.0})
+    assert parse_set("t90=twins=0.9") == ("t90", {"twins": 0.9})
 
 
 def test_the_tuning_fonts_are_neither_trained_on_nor_evaluated_on():
@@ -73,3 +74,22 @@ def test_judge_scores_the_font_digits_by_style_and_counts_a_refusal_as_wrong():
     scores = judge(AlwaysSeven(), split, pool, scenes)
     assert (scores["scene digits right"], scores["scene pen digits right"], scores["scene non-digits rejected"]) == (
         0.5, 1.0, 0.5)  # a picture the finder refused reads as "not a digit"
+
+
+def test_twins_that_the_digit_model_reads_surely_leave_the_pool_and_zero_keeps_all():
+    from pipeline.open_set import Negatives
+    from tools.open_set_tune import drop_twins
+
+    def predict(x):  # a fake digit model: an image's top digit probability is its first pixel / 255
+        top = x[:, 0, 0, 0]
+        return np.stack([top, np.zeros_like(top)], axis=1)
+
+    train = np.zeros((6, 28, 28), np.uint8)
+    train[:, 0, 0] = [0, 100, 229, 230, 240, 255]  # 229 / 255 < 0.9 <= 230 / 255
+    val = np.zeros((3, 28, 28), np.uint8)
+    val[:, 0, 0] = [255, 10, 250]
+    pool = Negatives(train, val, np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+    kept, dropped = drop_twins(pool, predict, 0.9)
+    assert dropped == 3 + 2
+    assert list(kept.train[:, 0, 0]) == [0, 100, 229] and list(kept.val[:, 0, 0]) == [10]
+    assert drop_twins(pool, predict, 0.0) == (pool, 0)
