@@ -43,13 +43,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipeline import negatives, open_set  # noqa: E402
 from pipeline.dataset import load_split  # noqa: E402
-from pipeline.params import qat_params, read_params  # noqa: E402
+from pipeline.params import Bounds, OpenSet, qat_params, read_params  # noqa: E402
 from runtime.digits import NUM_LABELS  # noqa: E402
 from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
 TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "hollow": float, "twins": float}
+# Each key's allowed values: qat.open_set's own bounds, and a share or a probability for the others.
+RANGES = {**{f.name: f.metadata["bounds"] for f in dataclasses.fields(OpenSet) if f.name in TUNABLE},
+          "hollow": Bounds(0.0, 1.0), "twins": Bounds(0.0, 1.0)}
 COLUMNS = ("MNIST val right", "MNIST val 'not a digit'", "val non-digits rejected", "scene digits right",
            "scene pen digits right", "scene non-digits rejected")
 FONT_COLUMNS = ("font digits right", "hollow font digits right", "blurred font digits right")
@@ -74,6 +77,12 @@ def parse_set(text: str) -> tuple[str, dict]:
         except ValueError:
             kind = "an integer" if TUNABLE[key] is int else "a number"
             raise argparse.ArgumentTypeError(f"{item!r}: {value!r} is not {kind}") from None
+        bounds = RANGES[key]
+        if not bounds.hold(overrides[key]):
+            low = "(" if bounds.low_open else "["
+            high = "]" if bounds.high is not None else ")"
+            raise argparse.ArgumentTypeError(f"{item!r}: {key} must lie in {low}{bounds.low:g}, "
+                                             f"{'inf' if bounds.high is None else f'{bounds.high:g}'}{high}")
     return name, overrides
 
 

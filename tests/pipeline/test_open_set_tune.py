@@ -44,7 +44,12 @@ def test_a_font_digit_is_a_picture_with_ink_in_every_style():
 
 
 @pytest.mark.parametrize(("text", "says"), [("=epochs=8", "expected NAME="), ("x=route=entropic", "not one of"),
-                                            ("x=epochs=eight", "is not an integer")])
+                                            ("x=epochs=eight", "is not an integer"),
+                                            ("x=twins=-0.1", r"twins must lie in \[0, 1\]"),
+                                            ("x=hollow=2", r"hollow must lie in \[0, 1\]"),
+                                            ("x=share=0", r"share must lie in \(0, 1\]"),
+                                            ("x=learning_rate=-1", "learning_rate must lie in"),
+                                            ("x=epochs=-3", r"epochs must lie in \[0, 1000\]")])
 def test_a_bad_set_is_refused_with_what_to_write(text, says):
     with pytest.raises(argparse.ArgumentTypeError, match=says):
         parse_set(text)
