@@ -83,6 +83,14 @@ class Bounds:
         above = self.low < value if self.low_open else self.low <= value
         return above and (self.high is None or value <= self.high)
 
+    def describe(self, integer: bool = False) -> str:
+        """What a value must be, for a message: 'between 1 and 1000', '>= 0' (integers),
+        'in [0.0, 1.0]', 'in (0.0, inf)' (numbers)."""
+        if integer:
+            return f">= {self.low}" if self.high is None else f"between {self.low} and {self.high}"
+        high = "inf)" if self.high is None else f"{float(self.high)}]"
+        return f"in {'(' if self.low_open else '['}{float(self.low)}, {high}"
+
 
 def bounded(low: float, high: float | None = None, *, low_open: bool = False, default: Any = dataclasses.MISSING):
     """A number field that must lie within Bounds(low, high, low_open)."""
@@ -98,8 +106,7 @@ def _integer(key: str, value: Any, bounds: Bounds) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ParamsError(f"params.yaml: {key} must be an integer, got {value!r}")
     if not bounds.hold(value):
-        wanted = f">= {bounds.low}" if bounds.high is None else f"between {bounds.low} and {bounds.high}"
-        raise ParamsError(f"params.yaml: {key} must be {wanted}, got {value}")
+        raise ParamsError(f"params.yaml: {key} must be {bounds.describe(integer=True)}, got {value}")
     return value
 
 
@@ -107,9 +114,7 @@ def _number(key: str, value: Any, bounds: Bounds) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParamsError(f"params.yaml: {key} must be a number, got {value!r}")
     if not bounds.hold(value):
-        high = float("inf") if bounds.high is None else float(bounds.high)
-        raise ParamsError(f"params.yaml: {key} must be in {'(' if bounds.low_open else '['}{float(bounds.low)}, "
-                          f"{high}], got {value}")
+        raise ParamsError(f"params.yaml: {key} must be {bounds.describe()}, got {value}")
     return float(value)
 
 

@@ -79,10 +79,8 @@ def parse_set(text: str) -> tuple[str, dict]:
             raise argparse.ArgumentTypeError(f"{item!r}: {value!r} is not {kind}") from None
         bounds = RANGES[key]
         if not bounds.hold(overrides[key]):
-            low = "(" if bounds.low_open else "["
-            high = "]" if bounds.high is not None else ")"
-            raise argparse.ArgumentTypeError(f"{item!r}: {key} must lie in {low}{bounds.low:g}, "
-                                             f"{'inf' if bounds.high is None else f'{bounds.high:g}'}{high}")
+            wanted = bounds.describe(integer=TUNABLE[key] is int)
+            raise argparse.ArgumentTypeError(f"{item!r}: {key} must be {wanted}")
     return name, overrides
 
 

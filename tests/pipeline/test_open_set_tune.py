@@ -45,11 +45,11 @@ def test_a_font_digit_is_a_picture_with_ink_in_every_style():
 
 @pytest.mark.parametrize(("text", "says"), [("=epochs=8", "expected NAME="), ("x=route=entropic", "not one of"),
                                             ("x=epochs=eight", "is not an integer"),
-                                            ("x=twins=-0.1", r"twins must lie in \[0, 1\]"),
-                                            ("x=hollow=2", r"hollow must lie in \[0, 1\]"),
-                                            ("x=share=0", r"share must lie in \(0, 1\]"),
-                                            ("x=learning_rate=-1", "learning_rate must lie in"),
-                                            ("x=epochs=-3", r"epochs must lie in \[0, 1000\]")])
+                                            ("x=twins=-0.1", r"twins must be in \[0.0, 1.0\]"),
+                                            ("x=hollow=2", r"hollow must be in \[0.0, 1.0\]"),
+                                            ("x=share=0", r"share must be in \(0.0, 1.0\]"),
+                                            ("x=learning_rate=-1", "learning_rate must be in"),
+                                            ("x=epochs=-3", "epochs must be between 0 and 1000")])
 def test_a_bad_set_is_refused_with_what_to_write(text, says):
     with pytest.raises(argparse.ArgumentTypeError, match=says):
         parse_set(text)
