@@ -38,6 +38,12 @@ from .errors import NoDigitError
 
 __all__ = ["Found", "find_digits", "ink_image"]
 
+# One OpenCV thread per caller. The pictures here are at most about 1280 px, where OpenCV's own
+# worker threads win nothing for one caller and, with two callers at once, compete with each
+# other for the same cores (the thread rows of tools/bench_app.py). An app that wants OpenCV's threads for its own
+# work calls cv2.setNumThreads(-1) after importing the runtime (docs/runtime.md).
+cv2.setNumThreads(1)
+
 MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of the headroom
 PEAK_PERCENTILE = 99.9  # the ink's robust peak
 HISTOGRAM_BINS = 4096
@@ -480,7 +486,13 @@ def _pieces(strong: np.ndarray, member: np.ndarray) -> int:
     group's box (chalk and a felt pen leave pinholes in a stroke)."""
     mask = (member & (strong > 0)).astype(np.uint8)
     least = max(MIN_PIECE_PX, PIECE * mask.size)
-    _, _, parts, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    framed = cv2.copyMakeBorder(1 - mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
-    _, _, holes, _ = cv2.connectedComponentsWithStats(framed, connectivity=4)
-    return int((parts[1:, 4] >= least).sum()) + int((holes[2:, 4] >= least).sum())
+    parts = _areas(mask, 8)
+    holes = _areas(cv2.copyMakeBorder(1 - mask, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1), 4)
+    return int((parts[1:] >= least).sum()) + int((holes[2:] >= least).sum())
+
+
+def _areas(mask: np.ndarray, connectivity: int) -> np.ndarray:
+    """Pixels per connected component of a 0/1 mask (label 0 first): connectedComponentsWithStats'
+    areas, from the labels (its stats pass over every pixel costs more than a count)."""
+    count, labels = cv2.connectedComponents(mask, connectivity=connectivity)
+    return np.bincount(labels.ravel(), minlength=count)

@@ -15,7 +15,6 @@ that this path keeps MNIST's accuracy.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,8 +53,8 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
     total = float(mass.sum())        # web/src/preprocess.js: both then round the half to even
     h, w = digit.shape
     if total > 0:
-        cy = float(mass.sum(axis=1) @ np.arange(h)) / total
-        cx = float(mass.sum(axis=0) @ np.arange(w)) / total
+        cy = float((mass.sum(axis=1) * np.arange(h)).sum()) / total  # no BLAS call (see resize_float)
+        cx = float((mass.sum(axis=0) * np.arange(w)).sum()) / total
     else:
         cy, cx = (h - 1) / 2, (w - 1) / 2
     top = min(max(round(SIZE / 2 - cy), 0), SIZE - h)  # MNIST puts the mass at (14, 14)
@@ -78,53 +77,16 @@ def crop_and_scale(ink: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def _lanczos(x: np.ndarray) -> np.ndarray:
-    return np.where((x > -3.0) & (x < 3.0), np.sinc(x) * np.sinc(x / 3.0), 0.0)
-
-
-def _bilinear(x: np.ndarray) -> np.ndarray:
-    return np.maximum(1.0 - np.abs(x), 0.0)
-
-
-FILTERS = {"lanczos": (_lanczos, 3.0), "bilinear": (_bilinear, 1.0)}
-
-
-@functools.lru_cache(maxsize=4096)
-def resample_matrix(in_size: int, out_size: int, name: str) -> np.ndarray:
-    """(out_size, in_size) float64 weights of Pillow's resampling along one axis.
-
-    The same coefficients as Pillow's `precompute_coeffs` (libImaging/Resample.c) and as
-    web/src/preprocess.js: a filter of support `support * max(scale, 1)` centred on each output
-    pixel, truncated to the image and normalised to sum to 1.
-    """
-    function, support = FILTERS[name]
-    scale = in_size / out_size
-    filter_scale = max(scale, 1.0)
-    support *= filter_scale
-    matrix = np.zeros((out_size, in_size))
-    for out in range(out_size):
-        center = (out + 0.5) * scale
-        low = max(int(center - support + 0.5), 0)
-        high = min(int(center + support + 0.5), in_size)
-        weights = function((np.arange(low, high) - center + 0.5) / filter_scale)
-        total = weights.sum()
-        matrix[out, low:high] = weights / total if total != 0 else weights
-    return matrix
-
-
 def resize_float(image: np.ndarray, out_h: int, out_w: int, name: str) -> np.ndarray:
-    """Image.fromarray(image, "F").resize((out_w, out_h), filter), as matrix products.
+    """float32 (H, W) -> float32 (out_h, out_w), by Pillow's "lanczos" or "bilinear" resampling of a
+    float image (web/src/preprocess.js computes the same coefficients and sums).
 
-    Pillow resamples horizontally, stores a float32 image, then resamples vertically; the
-    float32 rounding between the passes is kept so that the result matches Pillow's.
+    Pillow's, rather than a matrix product: it releases the GIL, and a product would go to OpenBLAS
+    (numpy's, or the copy inside OpenCV), whose threads from two callers at once wait on each
+    other and spin: two threads sharing a Classifier classified no faster than one.
     """
-    h, w = image.shape
-    out = image
-    if out_w != w:
-        out = (out.astype(np.float64) @ resample_matrix(w, out_w, name).T).astype(np.float32)
-    if out_h != h:
-        out = (resample_matrix(h, out_h, name) @ out.astype(np.float64)).astype(np.float32)
-    return out if out is not image else image.copy()
+    resample = Image.Resampling.LANCZOS if name == "lanczos" else Image.Resampling.BILINEAR
+    return np.array(Image.fromarray(image, "F").resize((out_w, out_h), resample), dtype=np.float32)
 
 
 def _gray(image: Any) -> tuple[np.ndarray, str | None]:

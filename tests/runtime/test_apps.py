@@ -170,6 +170,19 @@ def test_importing_and_using_the_runtime_leaves_pillow_globals_alone(tmp_path):
     assert Image.MAX_IMAGE_PIXELS == before
 
 
+def test_the_runtime_runs_opencv_on_one_thread_per_caller_and_an_app_can_undo_it():
+    """docs/runtime.md: importing the finder sets OpenCV to one thread (two threads sharing a
+    Classifier then scale on photos); an app that wants OpenCV's threads back sets them after."""
+    import subprocess
+    import sys
+
+    code = ("import cv2; default = cv2.getNumThreads(); import runtime.find; one = cv2.getNumThreads(); "
+            "cv2.setNumThreads(-1); print(default, one, cv2.getNumThreads())")
+    default, one, restored = map(int, subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                                                     text=True).stdout.split())
+    assert one == 1 and restored == default
+
+
 def test_a_48_megapixel_photo_is_accepted(tmp_path):
     page = Image.new("L", (8000, 6000), 235)
     page.paste(draw_digit(4, 3000, 2400, (500, 300), width_frac=0.08).resize((3000, 3000)), (2500, 1500))

@@ -162,22 +162,6 @@ def test_blank_page_is_a_no_digit_error():
         preprocess_image(Image.new("L", (300, 400), 250))
 
 
-def test_matrix_resampling_matches_pillow():
-    """runtime.preprocess.resize_float is Pillow's float resize (and web/src/preprocess.js's)."""
-    from runtime.preprocess import resize_float
-
-    rng = np.random.default_rng(0)
-    for _ in range(300):
-        h, w = (int(v) for v in rng.integers(1, 160, size=2))
-        image = rng.random((h, w), dtype=np.float32)
-        scale = 20 / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
-        expected = np.asarray(Image.fromarray(image, "F").resize(size, resample))
-        got = resize_float(image, size[1], size[0], "lanczos" if scale < 1 else "bilinear")
-        np.testing.assert_allclose(got, expected, rtol=0, atol=3e-7)  # summation order: 1-2 float32 ulps
-
-
 @pytest.mark.parametrize("picture", ["noise", "wall"])
 def test_noise_and_a_wall_are_no_digit(picture):
     rng = np.random.default_rng(0)
