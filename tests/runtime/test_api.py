@@ -284,9 +284,12 @@ def test_bundled_int8_onnx_answers_as_the_bundled_int8_tflite(mnist_sample):
     x = np.concatenate([mnist_sample["x_train"], mnist_sample["x_test"]]).astype(np.float32)[..., None] / 255
     lite = Classifier.load(BUNDLED_DIR / "model_int8.tflite", "litert").probabilities(x)
     onnx = Classifier.load(BUNDLED_DIR / "model_int8.onnx", "onnx").probabilities(x)
-    # a few steps of the 1/256 output grid apart: onnxruntime's classifier is quantized per channel
-    assert np.abs(lite - onnx).max() <= 16 / 256
-    top = np.sort(lite, axis=1)
-    decisive = top[:, -1] - top[:, -2] > 24 / 256
+    # Where the answer is decisive, a few steps of the 1/256 output grid apart (onnxruntime's
+    # classifier is quantized per channel) and the same answer. Nearer a tie the softmax magnifies a
+    # step of the logits (by p(1 - p)), so there only the pipeline's gate holds: 99.9% of the answers
+    # the same (without VNNI, saturating kernels changed 7 of these 4,000: 99.83%).
+    decisive = lite.max(axis=1) > 0.9
     assert decisive.mean() > 0.9
+    assert np.abs(lite - onnx)[decisive].max() <= 16 / 256
     assert np.array_equal(lite.argmax(1)[decisive], onnx.argmax(1)[decisive])
+    assert (lite.argmax(1) == onnx.argmax(1)).mean() >= 0.999  # evaluate.gates.int8_cross_agreement
