@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .decode import WORK_SIDE
 from .errors import NoDigitError
 
 __all__ = ["Found", "find_digits", "ink_image"]
@@ -281,11 +282,36 @@ def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
     return cleared if cv2.countNonZero(cleared) else strong
 
 
-def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
-    """float32 luminance in [0, 1] (H, W), or its uint8 levels -> the digit with the most ink.
-    Raises NoDigitError."""
+def find_digits(gray: np.ndarray) -> Found:
+    """float32 luminance in [0, 1] (H, W), or its uint8 levels -> the digit with the most ink, its
+    box in the picture's pixels. Raises NoDigitError.
+
+    A picture over WORK_SIDE on its longer side is searched at WORK_SIDE (OpenCV's area average):
+    the decoder's integer reductions leave up to twice that, and the search's cost grows with the
+    pixels, while a digit that fills a twentieth of the height still keeps 24 px."""
     # np.rint(gray * 255) saturated to uint8, in one pass
     gray8 = gray if gray.dtype == np.uint8 else cv2.convertScaleAbs(gray, alpha=255.0)
+    h, w = gray8.shape
+    if max(h, w) <= WORK_SIDE:
+        return _find(gray8)
+    size = _work_size(w, h)
+    found = _find(cv2.resize(gray8, size, interpolation=cv2.INTER_AREA))
+    sx, sy = w / size[0], h / size[1]
+    left, top, right, bottom = found.box
+    box = (int(left * sx), int(top * sy), min(w, int(np.ceil(right * sx))), min(h, int(np.ceil(bottom * sy))))
+    return Found(found.ink, box, found.count)
+
+
+def _work_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) scaled so that the longer side is WORK_SIDE (web/src/find.js: workSize)."""
+    longer = max(width, height)
+    return (max(1, int(np.floor(width * WORK_SIDE / longer + 0.5))),
+            max(1, int(np.floor(height * WORK_SIDE / longer + 0.5))))
+
+
+def _find(gray8: np.ndarray, _inside: bool = False) -> Found:
+    """`find_digits` on uint8 levels at the working size."""
+    gray = gray8
     ink, contrast = ink_image(gray8)
     peak = _peak(ink)
     if peak < MIN_CONTRAST or contrast < MIN_EDGE:
@@ -375,7 +401,7 @@ def find_digits(gray: np.ndarray, _inside: bool = False) -> Found:
     # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
     if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member):
         try:
-            inside = find_digits(np.ascontiguousarray(gray[y0:y1, x0:x1]), _inside=True)
+            inside = _find(np.ascontiguousarray(gray[y0:y1, x0:x1]), _inside=True)
         except NoDigitError:
             inside = None  # a plain box: the box itself is what there is (a thick 1, cropped tight)
         if inside is not None:

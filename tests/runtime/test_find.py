@@ -221,3 +221,16 @@ def test_the_growth_keeps_exactly_the_faint_pieces_that_touch_a_stroke(dots):
         for x in range(dots):
             rings[y * 12 + 2 : y * 12 + 7, x * 12 + 2 : x * 12 + 7] = 255
     np.testing.assert_array_equal(grown, rings)
+
+
+def test_a_picture_over_the_working_size_is_searched_at_it_and_answers_in_its_own_pixels(monkeypatch):
+    """A 1200x900 page is searched at 640x480 (runtime.decode.WORK_SIDE), and the box comes back
+    in the page's pixels: the drawn box, within the reduction's factor."""
+    size, box = (900, 1200), (500, 300, 700, 600)
+    picture = page(np.full(size, 0.9, np.float32), digit_ink(box, size, width=24))
+    seen = []
+    search = find._find
+    monkeypatch.setattr(find, "_find", lambda gray8, *a, **k: seen.append(gray8.shape) or search(gray8, *a, **k))
+    found = find_digits(picture)
+    assert seen[0] == (480, 640)
+    assert_box(found, box, tolerance=TOLERANCE * 2)

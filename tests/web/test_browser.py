@@ -98,6 +98,13 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
             name = f"scene_{scene}_{len(names)}.png"
             picture.save(folder / name)
             names.append(name)
+    # Pictures over the working size (640 px), which both sides search at 640 px.
+    for scene, size in (("ruled", (800, 600)), ("small_in_frame", (1024, 768)), ("gradient_shadow", (960, 720)),
+                        ("board_dark", (1200, 900))):
+        picture, _box = render(scene, mnist["x_test"][170 + len(names) % 7].astype(np.float32) / 255, rng, size)
+        name = f"scene_{scene}_{size[0]}x{size[1]}.png"
+        picture.save(folder / name)
+        names.append(name)
     hair = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(hair).line([(60, 30), (140, 30), (90, 170)], fill=0, width=1)
     hair.save(folder / "hairline_7.png")

@@ -2,9 +2,11 @@
 //
 // Same steps, same constants, same OpenCV calls: polarity, the paper with its illumination (a
 // morphological opening at low resolution), ink against the local paper, ruled and squared lines
-// removed (probabilistic Hough), strokes grouped by proximity, the group with the most ink kept.
+// removed (Hough lines), strokes grouped by proximity, the group with the most ink kept.
 // runtime/find.py explains each step. Change one, change the other; tests/web/test_browser.py
 // compares the two on the same files.
+
+import { WORK_SIDE } from "./decode.js";
 
 export class NoDigitError extends Error {}
 
@@ -370,13 +372,38 @@ function pieces(mask, keep) {
   return count(mask, 8, 1) + count(framed, 4, 2);
 }
 
-// Float32Array luminance in [0, 1] -> { ink, width, height, box, count }: the digit with the most ink.
-export function findDigits(gray, width, height, inside = false) {
+// Float32Array luminance in [0, 1] -> { ink, width, height, box, count }: the digit with the most
+// ink, its box in the picture's pixels. A picture over WORK_SIDE on its longer side is searched at
+// WORK_SIDE (OpenCV's area average), as in find.py.
+export function findDigits(gray, width, height) {
   if (!cv) throw new Error("OpenCV.js is not loaded: await loadFinder() first");
+  const gray8 = new Uint8Array(gray.length);
+  for (let i = 0; i < gray.length; i++) gray8[i] = Math.min(Math.max(roundHalfEven(f32(gray[i] * 255)), 0), 255);
+  if (Math.max(width, height) <= WORK_SIDE) return find(gray8, width, height, false);
+  const [w, h] = workSize(width, height);
+  const reduced = scoped((keep) => {
+    const out = keep(new cv.Mat());
+    cv.resize(keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8)), out, new cv.Size(w, h), 0, 0, cv.INTER_AREA);
+    return Uint8Array.from(out.data);
+  });
+  const found = find(reduced, w, h, false);
+  const sx = width / w, sy = height / h;
+  const [left, top, right, bottom] = found.box;
+  return { ...found, box: [Math.trunc(left * sx), Math.trunc(top * sy), Math.min(width, Math.ceil(right * sx)),
+    Math.min(height, Math.ceil(bottom * sy))] };
+}
+
+// (width, height) scaled so that the longer side is WORK_SIDE (find.py: _work_size).
+function workSize(width, height) {
+  const longer = Math.max(width, height);
+  return [Math.max(1, Math.floor((width * WORK_SIDE) / longer + 0.5)),
+    Math.max(1, Math.floor((height * WORK_SIDE) / longer + 0.5))];
+}
+
+// findDigits on uint8 levels at the working size (find.py: _find).
+function find(gray8, width, height, inside) {
   return scoped((keep) => {
     const W = width, H = height;
-    const gray8 = new Uint8Array(gray.length);
-    for (let i = 0; i < gray.length; i++) gray8[i] = Math.min(Math.max(roundHalfEven(f32(gray[i] * 255)), 0), 255);
     const { ink, contrast } = inkImage(gray8, W, H, keep);
     const peak = peakOf(ink, H, W);
     if (peak < MIN_CONTRAST || contrast < MIN_EDGE) throw new NoDigitError("no digit found (blank or ink-less image)");
@@ -485,11 +512,11 @@ export function findDigits(gray, width, height, inside = false) {
       for (let x = 0; x < bw; x++) member[y * bw + x] = members.has(label[(y + y0) * W + x + x0]) ? 1 : 0;
     }
     if (!inside && Math.min(bw, bh) >= MIN_PANEL_PX && solid(member, bw, bh, keep)) {
-      const crop = new Float32Array(bw * bh);
-      for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) crop[y * bw + x] = gray[(y + y0) * W + x + x0];
+      const crop = new Uint8Array(bw * bh);
+      for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) crop[y * bw + x] = gray8[(y + y0) * W + x + x0];
       let found = null;
       try {
-        found = findDigits(crop, bw, bh, true);
+        found = find(crop, bw, bh, true);
       } catch (error) {
         if (!(error instanceof NoDigitError)) throw error;
       }
