@@ -22,6 +22,10 @@ and the temperature is fitted on the validation split. With `--qat`, the stage's
   plain, hollow (outline only) and blurred, both polarities; skipped, with a note, where those
   fonts are missing.
 
+Two runs of one setting differ by more than many settings do (docs/non-digits.md), so `--seeds N`
+runs each setting N times (qat.seed, qat.seed + 1, ...: the fine-tune's batches and the new head)
+and prints each column's mean with its lowest and highest value.
+
 The MNIST test set, realworld/ and the scenes' `report` split are for the evaluate stage only:
 settings chosen here are then reported there, on pictures they were not chosen on.
 """
@@ -200,6 +204,28 @@ def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
     return scores
 
 
+def seeds(text: str) -> int:
+    """--seeds: a whole number from 1 to 20."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 20:
+        raise argparse.ArgumentTypeError(f"--seeds must be between 1 and 20, not {value}")
+    return value
+
+
+def summarize(runs: list[dict[str, float]], columns) -> dict[str, tuple[float, float, float]]:
+    """Scores of one setting's runs (one per seed) -> per column (mean, lowest, highest)."""
+    return {c: (float(np.mean([r[c] for r in runs])), min(r[c] for r in runs), max(r[c] for r in runs))
+            for c in columns}
+
+
+def cell(mean: float, low: float, high: float) -> str:
+    """'99.30%', or with a spread over seeds '99.30% (99.22-99.38)'."""
+    return f"{mean:.2%}" if low == high or not np.isfinite(mean) else f"{mean:.2%} ({low:.2%}-{high:.2%})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
@@ -209,6 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
     parser.add_argument("--qat", action="store_true", help="also run the QAT fine-tune and judge its model")
+    parser.add_argument("--seeds", type=seeds, default=1,
+                        help="run each setting this many times, qat.seed, qat.seed + 1, ... (the fine-tune's "
+                        "batches and the new head; the non-digits stay the same), and print the mean and the "
+                        "lowest and highest of each column: two runs differ by more than many settings do")
     args = parser.parse_args(argv)
     from pipeline import qat
     from pipeline.legacy_keras import tf_keras
@@ -232,26 +262,37 @@ def main(argv: list[str] | None = None) -> int:
             pools[hollow] = make_negatives(params.qat.open_set, params.qat.seed, hollow)
         settings = dataclasses.replace(params.qat.open_set,
                                        **{k: v for k, v in overrides.items() if k not in ("hollow", "twins")})
-        run = dataclasses.replace(params, qat=dataclasses.replace(params.qat, open_set=settings))
-        model, _ = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))
-        # Trained on without the twins; judged on the whole validation pool, like every other row.
-        pool, twins = drop_twins(pools[hollow], lambda x: model.predict(x, batch_size=1000, verbose=0),
-                                 overrides.get("twins", 0.0))
-        if twins:
-            print(f"open_set_tune: {name}: {twins:,} non-digits dropped as digits' twins", file=sys.stderr)
-        model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
-        qat.learn_non_digits(model, run, split, pool)
-        qat.calibrate(model, split, settings.route, pool)
-        rows.append((name, overrides, judge(model, split, pools[hollow], scenes, fonts)))
+        floats, quantized_runs = [], []
+        for k in range(args.seeds):
+            run = dataclasses.replace(params, qat=dataclasses.replace(params.qat, open_set=settings,
+                                                                      seed=params.qat.seed + k))
+            model, _ = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))
+            # Trained on without the twins; judged on the whole validation pool, like every other row.
+            pool, twins = drop_twins(pools[hollow], lambda x: model.predict(x, batch_size=1000, verbose=0),
+                                     overrides.get("twins", 0.0))
+            if twins and not k:
+                print(f"open_set_tune: {name}: {twins:,} non-digits dropped as digits' twins", file=sys.stderr)
+            model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
+            qat.learn_non_digits(model, run, split, pool)
+            qat.calibrate(model, split, settings.route, pool)
+            floats.append(judge(model, split, pools[hollow], scenes, fonts))
+            if args.qat:
+                quantized, _ = qat.fine_tune(model, run, split, pool)
+                quantized_runs.append(judge(quantized, split, pools[hollow], scenes, fonts))
+            if args.seeds > 1:
+                print(f"open_set_tune: {name}, seed {run.qat.seed}: done", file=sys.stderr)
+        rows.append((name, overrides, summarize(floats, columns)))
         if args.qat:
-            quantized, _ = qat.fine_tune(model, run, split, pool)
-            rows.append((f"{name}, after QAT", overrides, judge(quantized, split, pools[hollow], scenes, fonts)))
+            rows.append((f"{name}, after QAT", overrides, summarize(quantized_runs, columns)))
         print(f"open_set_tune: {name} done in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if args.seeds > 1:
+        print(f"Each cell: the mean of {args.seeds} runs (qat.seed {params.qat.seed} to "
+              f"{params.qat.seed + args.seeds - 1}), and the lowest and the highest.\n")
     print("| settings | " + " | ".join(columns) + " |")
     print("|---|" + "---:|" * len(columns))
     for name, overrides, scores in rows:
         label = ", ".join(f"{k} {v}" for k, v in overrides.items()) or "as in params.yaml"
-        print(f"| {name} ({label}) | " + " | ".join(f"{scores[c]:.2%}" for c in columns) + " |")
+        print(f"| {name} ({label}) | " + " | ".join(cell(*scores[c]) for c in columns) + " |")
     return 0
 
 

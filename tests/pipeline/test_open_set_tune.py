@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.open_set_tune import parse_set
+from tools.open_set_tune import cell, parse_set, seeds, summarize
 
 
 def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
@@ -98,3 +98,20 @@ def test_twins_that_the_digit_model_reads_surely_leave_the_pool_and_zero_keeps_a
     assert dropped == 3 + 2
     assert list(kept.train[:, 0, 0]) == [0, 100, 229] and list(kept.val[:, 0, 0]) == [10]
     assert drop_twins(pool, predict, 0.0) == (pool, 0)
+
+
+def test_seeds_are_summarized_as_mean_lowest_and_highest():
+    runs = [{"a": 0.99, "b": 0.5}, {"a": 0.97, "b": 0.5}, {"a": 0.98, "b": 0.5}]
+    summary = summarize(runs, ("a", "b"))
+    assert summary["a"] == pytest.approx((0.98, 0.97, 0.99)) and summary["b"] == (0.5, 0.5, 0.5)
+    assert cell(*summary["a"]) == "98.00% (97.00%-99.00%)"
+    assert cell(*summary["b"]) == "50.00%"  # one run, or no spread: the figure alone, as before
+    assert cell(float("nan"), float("nan"), float("nan")) == "nan%"
+
+
+@pytest.mark.parametrize(("text", "says"), [("0", "between 1 and 20"), ("21", "between 1 and 20"),
+                                            ("two", "not a whole number")])
+def test_a_bad_seed_count_is_refused_with_what_to_write(text, says):
+    assert seeds("3") == 3
+    with pytest.raises(argparse.ArgumentTypeError, match=says):
+        seeds(text)
