@@ -39,10 +39,10 @@ from .errors import NoDigitError
 
 __all__ = ["Found", "find_digits", "ink_image"]
 
-# One OpenCV thread per caller. The pictures here are at most about 1280 px, where OpenCV's own
-# worker threads win nothing for one caller and, with two callers at once, compete with each
-# other for the same cores (the thread rows of tools/bench_app.py). An app that wants OpenCV's threads for its own
-# work calls cv2.setNumThreads(-1) after importing the runtime (docs/runtime.md).
+# One OpenCV thread per caller. The pictures here are at most 640 px, where OpenCV's own worker
+# threads win nothing for one caller and, with two callers at once, compete with each other for
+# the same cores (the thread rows of tools/bench_app.py). An app that wants OpenCV's threads for
+# its own work calls cv2.setNumThreads(-1) after importing the runtime (docs/runtime.md).
 cv2.setNumThreads(1)
 
 MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of the headroom
