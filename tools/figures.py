@@ -30,16 +30,17 @@ def command_line(prog: str, argv: list[str] | None) -> str:
     return " ".join([prog, shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
 
 
-def count(low: int):
-    """argparse type: a whole number >= low, refused in one line otherwise."""
+def count(low: int, high: int | None = None):
+    """argparse type: a whole number >= low (and <= high, if given), refused in one line otherwise."""
+    wanted = f">= {low}" if high is None else f"from {low} to {high}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {low}, got {text!r}")
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected a whole number {wanted}, got {text!r}")
         return value
 
     return parse

@@ -48,6 +48,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from pipeline import negatives, open_set  # noqa: E402
 from pipeline.dataset import load_split  # noqa: E402
 from pipeline.params import Bounds, OpenSet, qat_params, read_params  # noqa: E402
+from tools.figures import count  # noqa: E402
 from runtime.digits import NUM_LABELS  # noqa: E402
 from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
@@ -204,17 +205,6 @@ def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
     return scores
 
 
-def seeds(text: str) -> int:
-    """--seeds: a whole number from 1 to 20."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 20:
-        raise argparse.ArgumentTypeError(f"--seeds must be between 1 and 20, not {value}")
-    return value
-
-
 def summarize(runs: list[dict[str, float]], columns) -> dict[str, tuple[float, float, float]]:
     """Scores of one setting's runs (one per seed) -> per column (mean, lowest, highest)."""
     return {c: (float(np.mean([r[c] for r in runs])), min(r[c] for r in runs), max(r[c] for r in runs))
@@ -235,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
     parser.add_argument("--qat", action="store_true", help="also run the QAT fine-tune and judge its model")
-    parser.add_argument("--seeds", type=seeds, default=1,
+    parser.add_argument("--seeds", type=count(1, 20), default=1,
                         help="run each setting this many times, qat.seed, qat.seed + 1, ... (the fine-tune's "
                         "batches and the new head; the non-digits stay the same), and print the mean and the "
                         "lowest and highest of each column: two runs differ by more than many settings do")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools.open_set_tune import cell, parse_set, seeds, summarize
+from tools.open_set_tune import cell, parse_set, summarize
 
 
 def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
@@ -109,9 +109,12 @@ def test_seeds_are_summarized_as_mean_lowest_and_highest():
     assert cell(float("nan"), float("nan"), float("nan")) == "nan%"
 
 
-@pytest.mark.parametrize(("text", "says"), [("0", "between 1 and 20"), ("21", "between 1 and 20"),
-                                            ("two", "not a whole number")])
-def test_a_bad_seed_count_is_refused_with_what_to_write(text, says):
-    assert seeds("3") == 3
-    with pytest.raises(argparse.ArgumentTypeError, match=says):
-        seeds(text)
+@pytest.mark.parametrize("text", ["0", "21", "two"])
+def test_a_bad_seed_count_is_refused_with_what_to_write(text, capsys):
+    from tools.figures import count
+    from tools.open_set_tune import main
+
+    assert count(1, 20)("1") == 1 and count(1, 20)("20") == 20
+    with pytest.raises(SystemExit):
+        main(["--set", "base=", "--seeds", text])
+    assert f"argument --seeds: expected a whole number from 1 to 20, got '{text}'" in capsys.readouterr().err
