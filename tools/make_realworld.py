@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from tools.figures import count
 from tools.synthetic import STROKES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,8 +187,13 @@ def labelled_files(root: Path = OUT) -> list[tuple[Path, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.make_realworld", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--seed", type=int, default=SEED,
+                        help=f"another seed than {SEED} (the committed set's) makes a tuning split of the same kinds, "
+                             "for tools.open_set_tune --realworld-tune")
+    parser.add_argument("--digits-only", action="store_true", help="no non-digit pictures")
+    parser.add_argument("--per-digit", type=count(1), default=PER_DIGIT, help="pictures of each digit")
     args = parser.parse_args(argv)
-    written = make(args.out)
+    written = make(args.out, args.per_digit, non_digits=0 if args.digits_only else NON_DIGITS, seed=args.seed)
     size = sum(p.stat().st_size for p in written)
     print(f"make_realworld: wrote {len(written)} files, {size / 1e6:.2f} MB, to {args.out}")
     return 0

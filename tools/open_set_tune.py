@@ -17,6 +17,9 @@ and the temperature is fitted on the validation split. With `--qat`, the stage's
 - the validation non-digits (pipeline/negatives.py's validation stream: training fonts and kinds);
 - the `tune` split of the camera-like scenes (tools/make_scenes.py): its digits, its pen-drawn
   digits apart, and its non-digits;
+- with `--realworld-tune DIR`, a tuning split of the real-world set's kinds: the same generator as
+  realworld/ (pen strokes and DejaVu/Liberation type), another seed (`python -m tools.make_realworld
+  --seed 777 --digits-only --out DIR`): pen digits right and answered "not a digit", font digits right;
 - digits typeset in fonts that neither the training nor any evaluation set draws (`TUNE_FONT_DIRS`:
   Fira Code, Ecolier, Dancing Script, Kaushan Script; `apt-get install TUNE_FONT_PACKAGES`),
   plain, hollow (outline only) and blurred, both polarities; skipped, with a note, where those
@@ -61,6 +64,7 @@ RANGES = {**{f.name: f.metadata["bounds"] for f in dataclasses.fields(OpenSet) i
 COLUMNS = ("MNIST val right", "MNIST val 'not a digit'", "val non-digits rejected", "scene digits right",
            "scene pen digits right", "scene non-digits rejected")
 FONT_COLUMNS = ("font digits right", "hollow font digits right", "blurred font digits right")
+REALWORLD_COLUMNS = ("tune pen digits right", "tune pen digits 'not a digit'", "tune font digits right")
 TUNE_FONT_DIRS = ("/usr/share/fonts/truetype/firacode", "/usr/share/fonts/truetype/ecolier-court",
                   "/usr/share/fonts/opentype/dancingscript", "/usr/share/fonts/opentype/kaushanscript")
 TUNE_FONT_PACKAGES = "fonts-firacode fonts-ecolier-court fonts-dancingscript fonts-kaushanscript"
@@ -186,7 +190,25 @@ def _answered(answer, rows: list[tuple]) -> list[tuple]:
     return [(name, label, NUM_LABELS if t is None else int(next(found))) for name, label, t in rows]
 
 
-def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
+def realworld_pictures(folder: Path) -> list[tuple[str, int, np.ndarray | None]]:
+    """(kind, label, model input or None) for a tuning split of tools/make_realworld.py's digits."""
+    from tools.make_realworld import labelled_files
+
+    files = labelled_files(folder)
+    if not files:
+        raise SystemExit(f"open_set_tune: no digit pictures in {folder}/digits; make them first: python -m "
+                         f"tools.make_realworld --seed 777 --digits-only --out {folder}")
+    out = []
+    for path, label in files:
+        try:
+            tensor = prepare_image(path).tensor
+        except InputError:
+            tensor = None
+        out.append(("pen" if "_pen" in path.name else "font", label, tensor))
+    return out
+
+
+def judge(model, split, pool, scenes, fonts=(), realworld=()) -> dict[str, float]:
     answer = lambda x: model.predict(x, batch_size=1000, verbose=0).argmax(1)  # noqa: E731
     val = answer(to_model_input(split.x_val))
     rejected = answer(to_model_input(pool.val)) == NUM_LABELS
@@ -202,6 +224,12 @@ def judge(model, split, pool, scenes, fonts=()) -> dict[str, float]:
         typed = _answered(answer, list(fonts))
         for column, styles in zip(FONT_COLUMNS, (FONT_STYLES, ("hollow",), ("blurred",))):
             scores[column] = share([row for row in typed if row[0] in styles])
+    if realworld:
+        drawn = _answered(answer, list(realworld))
+        pen_rows = [row for row in drawn if row[0] == "pen"]
+        refused = float(np.mean([a == NUM_LABELS for _, _, a in pen_rows])) if pen_rows else float("nan")
+        scores.update(zip(REALWORLD_COLUMNS, (share(pen_rows), refused,
+                                              share([row for row in drawn if row[0] == "font"]))))
     return scores
 
 
@@ -225,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
     parser.add_argument("--qat", action="store_true", help="also run the QAT fine-tune and judge its model")
+    parser.add_argument("--realworld-tune", type=Path, default=None,
+                        help="a tuning split of the real-world set's kinds (python -m tools.make_realworld --seed 777 "
+                             "--digits-only --out DIR): its pen and font digits are judged too")
     parser.add_argument("--seeds", type=count(1, 20), default=1,
                         help="run each setting this many times, qat.seed, qat.seed + 1, ... (the fine-tune's "
                         "batches and the new head; the non-digits stay the same), and print the mean and the "
@@ -240,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     if not fonts:
         print(f"open_set_tune: note: the tuning fonts are missing, so no font columns (apt-get install "
               f"{TUNE_FONT_PACKAGES})", file=sys.stderr)
-    columns = COLUMNS + (FONT_COLUMNS if fonts else ())
+    realworld = realworld_pictures(args.realworld_tune) if args.realworld_tune else []
+    columns = COLUMNS + (FONT_COLUMNS if fonts else ()) + (REALWORLD_COLUMNS if realworld else ())
     pools = {}  # by the hollow share: the non-digits are drawn again only where it differs
     rows = []
     for name, overrides in args.sets:
@@ -265,10 +297,10 @@ def main(argv: list[str] | None = None) -> int:
             model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
             qat.learn_non_digits(model, run, split, pool)
             qat.calibrate(model, split, settings.route, pool)
-            floats.append(judge(model, split, pools[hollow], scenes, fonts))
+            floats.append(judge(model, split, pools[hollow], scenes, fonts, realworld))
             if args.qat:
                 quantized, _ = qat.fine_tune(model, run, split, pool)
-                quantized_runs.append(judge(quantized, split, pools[hollow], scenes, fonts))
+                quantized_runs.append(judge(quantized, split, pools[hollow], scenes, fonts, realworld))
             if args.seeds > 1:
                 print(f"open_set_tune: {name}, seed {run.qat.seed}: done", file=sys.stderr)
         rows.append((name, overrides, summarize(floats, columns)))

@@ -19,6 +19,34 @@ def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
     assert parse_set("t90=twins=0.9") == ("t90", {"twins": 0.9})
 
 
+def test_the_real_world_tuning_split_is_judged_by_kind():
+    """--realworld-tune: pen digits right and answered "not a digit", font digits right; a picture the
+    finder refused reads as "not a digit"."""
+    from types import SimpleNamespace
+
+    from tools.open_set_tune import COLUMNS, REALWORLD_COLUMNS, judge
+
+    class Model:  # answers the digit written in the top-left pixel (10: "not a digit")
+        def predict(self, x, batch_size=None, verbose=0):
+            return np.eye(11)[np.rint(x[:, 0, 0, 0] * 255).astype(int)]
+
+    def tensor(answer):
+        t = np.zeros((28, 28, 1), np.float32)
+        t[0, 0, 0] = answer / 255
+        return t
+
+    split = SimpleNamespace(x_val=np.zeros((4, 28, 28), np.uint8), y_val=np.zeros(4, np.int64))
+    pool = SimpleNamespace(val=np.full((2, 28, 28), 10, np.uint8))
+    pens = [("pen", 3, tensor(3)), ("pen", 4, tensor(10)), ("pen", 5, None), ("pen", 6, tensor(6)),
+            ("font", 7, tensor(7)), ("font", 8, tensor(1))]
+    scores = judge(Model(), split, pool, [], realworld=pens)
+    assert set(COLUMNS + REALWORLD_COLUMNS) <= set(scores)
+    assert scores["MNIST val right"] == 1.0 and scores["val non-digits rejected"] == 1.0
+    assert scores[REALWORLD_COLUMNS[0]] == 0.5 and scores[REALWORLD_COLUMNS[1]] == 0.5
+    assert scores[REALWORLD_COLUMNS[2]] == 0.5
+    assert REALWORLD_COLUMNS[0] not in judge(Model(), split, pool, [])
+
+
 def test_the_tuning_fonts_are_neither_trained_on_nor_evaluated_on():
     from pipeline import negatives
     from tools import make_nondigits, make_realworld, make_scenes

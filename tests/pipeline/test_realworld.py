@@ -34,6 +34,29 @@ def test_the_script_reproduces_the_committed_files(tmp_path):
         assert np.array_equal(np.asarray(Image.open(path)), np.asarray(Image.open(committed))), path
 
 
+@pytest.mark.skipif(not make_realworld.fonts(), reason="DejaVu/Liberation fonts not installed (fonts-dejavu-core, "
+                                                       "fonts-liberation)")
+def test_another_seed_makes_a_tuning_split_of_other_pictures(tmp_path, capsys):
+    """`--seed N --digits-only` (tools.open_set_tune --realworld-tune): the same kinds, other pictures."""
+    assert make_realworld.main(["--out", str(tmp_path), "--seed", "777", "--digits-only", "--per-digit", "2"]) == 0
+    assert "wrote 20 files" in capsys.readouterr().out
+    made = make_realworld.labelled_files(tmp_path)
+    assert len(made) == 20 and not (tmp_path / "nondigits").exists()
+    committed = {(p.parent.name, p.stem): p for p, _ in make_realworld.labelled_files(SET)}
+    same_kind = 0
+    for path, _ in made:  # the same kinds (index 000 a font, 001 the pen)...
+        assert path.name[:4] in ("000_", "001_") and ("_pen" in path.name) == path.name.startswith("001_")
+        twin = committed.get((path.parent.name, path.stem))
+        if twin is not None:  # ...not the same pictures
+            same_kind += 1
+            mine, theirs = np.asarray(Image.open(path).convert("L")), np.asarray(Image.open(twin).convert("L"))
+            assert mine.shape != theirs.shape or not np.array_equal(mine, theirs)
+    assert same_kind >= 10
+    with pytest.raises(SystemExit):
+        make_realworld.main(["--out", str(tmp_path), "--per-digit", "0"])
+    assert "expected a whole number >= 1, got '0'" in capsys.readouterr().err
+
+
 def test_scene_scores_count_refusals_as_wrong_and_only_sure_mistakes_as_confident():
     from pipeline.realworld import Scenes, scene_scores
 
