@@ -93,6 +93,8 @@ def format_text(result: dict) -> str:
     others = result["top_k"][1:]
     if others:
         line += "  next: " + ", ".join(f"{label} ({p:.1%})" for label, p in others)
+    if result.get("note"):  # several digits seen, an animation's first frame...
+        line += f"  ({result['note']})"
     return line
 
 
@@ -104,9 +106,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="also report the K best labels")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
     parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
-                        help="mark answers whose probability is under P (0-1) as uncertain: '7? (41%%)' in text, "
+                        help="mark answers whose probability is under P (0-1) as uncertain: '7? (41.0%%)' in text, "
                              '"uncertain": true in JSON')
     parser.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
+    parser.error = lambda message: _usage_error(parser, message)  # one line, not argparse's usage block
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= NUM_LABELS:
         parser.error(f"--top-k must be between 1 and {NUM_LABELS}, got {args.top_k}")
@@ -117,6 +120,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if any(path == "" for path in args.paths):
         parser.error("an empty PATH was given (to classify the current folder, pass '.')")
     return args
+
+
+def _usage_error(parser: argparse.ArgumentParser, message: str) -> None:
+    """A usage error in one line, pointing to --help; exit 2, as argparse's own."""
+    parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message} (see --help)\n")
 
 
 def _reconfigure_streams() -> None:
@@ -140,8 +148,15 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"warning: {message}", file=sys.stderr if file is None else file)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, keep_stop_handlers: bool = False) -> int:
+    """The CLI. Called from Python, it puts the caller's signal handlers back when it returns; the
+    command itself keeps its own (`keep_stop_handlers`) until the process exits, so a stop signal
+    in the last moments still ends it with "interrupted" and 130, never with the default action."""
     args = parse_args(argv)
+    if sys.stdout is None:  # started with stdout closed (`>&-`): the results would go nowhere
+        if sys.stderr is not None:
+            print("error: standard output is closed; redirect the results to a file or a pipe", file=sys.stderr)
+        return EXIT_USAGE
     _reconfigure_streams()
     # Ctrl-C, a supervisor's stop (SIGTERM) and a closed terminal (SIGHUP) all end the run at once.
     previous = _install_stop_handlers()
@@ -153,8 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if not keep_stop_handlers:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def cli() -> None:
+    """The `classify-digit` command and `python -m runtime.classify`."""
+    sys.exit(main(keep_stop_handlers=True))
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -190,4 +211,4 @@ def _run(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

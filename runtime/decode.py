@@ -45,12 +45,14 @@ class Opened(NamedTuple):
         return f"animated image with {self.frames} frames: the first frame was classified" if self.frames > 1 else None
 
 
+MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut in the middle
+
+
 def _source_name(source: Any) -> str:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>"
-    if hasattr(source, "read"):
-        return str(getattr(source, "name", "<file object>"))
-    return str(source)
+    name = str(getattr(source, "name", "<file object>")) if hasattr(source, "read") else os.fsdecode(source)
+    return name if len(name) <= MAX_NAME else f"{name[:MAX_NAME // 2]}...{name[-MAX_NAME // 2:]}"
 
 
 def _open_handle(source: Any, name: str):
@@ -63,7 +65,16 @@ def _open_handle(source: Any, name: str):
         if not isinstance(data, (bytes, bytearray)):
             raise InputError(f"{name}: file object gave {type(data).__name__}, not bytes; open it in binary mode")
         return io.BytesIO(data)
-    mode = os.stat(source).st_mode  # a FIFO or device would block or never end: regular files only
+    if os.fsdecode(source) == "":
+        raise InputError("empty path; pass an image file")
+    try:
+        mode = os.stat(source).st_mode  # a FIFO or device would block or never end: regular files only
+    except (FileNotFoundError, PermissionError):
+        raise
+    except OSError as error:  # a name too long, a loop of links...: the path, not the picture
+        raise InputError(f"{name}: cannot open ({error.strerror})") from None
+    except ValueError:
+        raise InputError(f"{name}: not a valid path (it holds a NUL byte)") from None
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(source)
     if not stat.S_ISREG(mode):

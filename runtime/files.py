@@ -33,6 +33,9 @@ BROKEN_LINK = "broken symbolic link (its target does not exist)"
 def expand(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str | None]]:
     """Yield (path, error) per input: files as given, folders as their images, recursively."""
     for raw in paths:
+        if not isinstance(raw, (str, bytes, os.PathLike)):
+            yield repr(raw), f"not a path ({type(raw).__name__}); pass a file or folder name"
+            continue
         raw = os.fsdecode(raw)  # bytes paths too; names that are not UTF-8 round-trip
         if raw == "":
             yield raw, "empty path"
@@ -47,6 +50,9 @@ def expand(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str | None
             continue
         except OSError as error:
             yield raw, f"cannot read ({error.strerror})"
+            continue
+        except ValueError:  # a NUL byte: no file can have that name
+            yield raw, "not a valid path (it holds a NUL byte)"
             continue
         if stat.S_ISDIR(mode):
             yield from _walk(raw)
@@ -96,21 +102,22 @@ def _listing_error(error: OSError) -> str:
 
 
 def prepare(item: tuple[str, str | None]):
-    """(path, error) -> (path, 28x28x1 image or None, error or None, note or None). Never raises."""
+    """(path, error) -> (path, 28x28x1 image or None, error or None, note or None, digits seen).
+    Never raises."""
     from .errors import InputError
     from .preprocess import prepare_image
 
     path, error = item
     if error:
-        return path, None, error, None
+        return path, None, error, None, 0
     try:
         prepared = prepare_image(path)
-        return path, prepared.tensor, None, prepared.note
+        return path, prepared.tensor, None, prepared.note, prepared.digits
     except InputError as exc:
-        return path, None, _strip_path(str(exc), path), None
+        return path, None, _strip_path(str(exc), path), None, 0
     except Exception as exc:  # never a traceback for one bad file; the others still run
         detail = str(exc).splitlines()[0] if str(exc) else ""
-        return path, None, f"cannot read image ({type(exc).__name__}: {detail})", None
+        return path, None, f"cannot read image ({type(exc).__name__}: {detail})", None, 0
 
 
 def _strip_path(message: str, path: str) -> str:

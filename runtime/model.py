@@ -211,18 +211,18 @@ class Classifier:
         _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
         _check_many_images(items)
-        names, images, notes, errors = [], [], {}, {}
+        names, images, seen, errors = [], [], {}, {}
         for index, item in enumerate(items):
-            names.append(os.fsdecode(item) if isinstance(item, (str, Path)) else f"[{index}]")
+            names.append(os.fsdecode(item) if isinstance(item, (str, os.PathLike)) else f"[{index}]")
             try:
                 prepared = prepare_image(item)
                 images.append(prepared.tensor)
-                notes[index] = prepared.note
+                seen[index] = prepared
             except InputError as error:
                 errors[index] = type(error)(f"item {index}: {error}")
         rows = iter(self.probabilities(np.stack(images)) if images else [])
         return [Result(name, error=str(errors[i]), exception=errors[i]) if i in errors else
-                _answer(name, next(rows), top_k, min_confidence, notes[i], prefix=f"item {i}: ")
+                _answer(name, next(rows), top_k, min_confidence, seen[i].note, seen[i].digits, prefix=f"item {i}: ")
                 for i, name in enumerate(names)]
 
     def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,
@@ -243,13 +243,13 @@ class Classifier:
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         for prepared in prepared_batches(paths, batch, processes):
-            good = [image for _path, image, _error, _note in prepared if image is not None]
+            good = [image for _path, image, _error, _note, _digits in prepared if image is not None]
             rows = iter(self.probabilities(np.stack(good)) if good else [])
-            for path, image, error, note in prepared:
+            for path, image, error, note, digits in prepared:
                 if image is None:
                     yield Result(path, error=error)
                 else:
-                    yield _answer(path, next(rows), top_k, min_confidence, note)
+                    yield _answer(path, next(rows), top_k, min_confidence, note, digits)
 
 
 def _check_count(name: str, value: Any, most: int | None = None, none_means: str | None = None) -> None:
@@ -273,10 +273,14 @@ def _check_confidence(value: Any) -> None:
         raise InputError(f"min_confidence must be a probability between 0 and 1, got {value!r}")
 
 
-def _answer(path: str, row: np.ndarray, top_k: int, min_confidence: float, note: str | None,
+def _answer(path: str, row: np.ndarray, top_k: int, min_confidence: float, note: str | None, digits: int = 1,
             prefix: str = "") -> Result:
+    """One Result from a model output row, as `predict` would answer it (`digits` seen in the picture)."""
     try:
-        return Result(path, prediction=to_prediction(row, top_k, min_confidence), note=note)
+        prediction = to_prediction(row, top_k, min_confidence)
+        if digits > 1:
+            prediction = dataclasses.replace(prediction, digits=digits)
+        return Result(path, prediction=prediction, note=note)
     except NoDigitError as error:
         error = NoDigitError(f"{prefix}{error}")
         return Result(path, error=str(error), note=note, exception=error)
@@ -299,13 +303,13 @@ def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: flo
         probability=top,
         probabilities=probabilities,
         top_k=[(int(i), float(probabilities[i])) for i in order],
-        uncertain=top < min_confidence,
+        uncertain=bool(top < min_confidence),  # a plain bool for a numpy min_confidence too (JSON)
     )
 
 
 def _is_one_image(item: Any) -> bool:
     """A source that is one image whatever its type's other traits (bytes and file objects iterate)."""
-    return isinstance(item, (str, bytes, bytearray, memoryview, Path, Image.Image)) or hasattr(item, "read")
+    return isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike, Image.Image)) or hasattr(item, "read")
 
 
 def _check_one_image(image: Any) -> None:

@@ -15,7 +15,8 @@ that this path keeps MNIST's accuracy.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import struct
 from typing import Any, NamedTuple
 
 import cv2
@@ -91,10 +92,15 @@ def resize_float(image: np.ndarray, out_h: int, out_w: int, name: str) -> np.nda
 
 def _gray(image: Any) -> tuple[np.ndarray, str | None]:
     note = None
-    if isinstance(image, (str, Path, bytes, bytearray, memoryview)) or hasattr(image, "read"):
+    if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(image, "read"):
         opened = open_image(image)
         image, note = opened.image, opened.note
     if isinstance(image, Image.Image):
+        try:
+            image.load()  # a PIL image the caller opened lazily is read here, and may be broken
+        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
+            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InputError(f"cannot read this PIL image ({detail}); is the file whole, and the image not closed?") from None
         if max(image.size) < MIN_SIDE:
             raise InputError(f"image is {image.size[0]}x{image.size[1]} pixels; too small to hold a digit")
         return image_to_gray(image, levels=True), note
@@ -103,7 +109,7 @@ def _gray(image: Any) -> tuple[np.ndarray, str | None]:
         if max(gray.shape) < MIN_SIDE:
             raise InputError(f"image is {gray.shape[1]}x{gray.shape[0]} pixels; too small to hold a digit")
         return gray, note
-    raise InputError(f"cannot classify a {type(image).__name__}; pass a path, PIL image or numpy array")
+    raise InputError(f"cannot classify an object of type {type(image).__name__}; pass a path, PIL image or numpy array")
 
 
 def as_mnist(gray: np.ndarray) -> np.ndarray | None:

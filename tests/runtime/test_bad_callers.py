@@ -1,0 +1,139 @@
+"""What a careless or hostile caller hands the API and the CLI: broken PIL images, things that are
+not paths, a picture of two digits through every entry point, numpy settings, a closed stdout, a
+usage error, and signal handlers around `main`."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from runtime import Classifier, InputError
+from runtime.classify import _stop, format_text, main, to_json
+from runtime.model import Result
+from tools.synthetic import draw_digit
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.load()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("callers")
+    out = {"seven": folder / "seven.png", "two": folder / "two digits.png", "cut": folder / "cut.png"}
+    draw_digit(7, 120, 80, (25, 20)).save(out["seven"])
+    out["cut"].write_bytes(out["seven"].read_bytes()[:300])
+    page = Image.new("L", (400, 200), 255)
+    page.paste(draw_digit(3, 150, 110, (20, 20)), (20, 25))
+    page.paste(draw_digit(5, 150, 110, (20, 20)), (220, 25))
+    page.save(out["two"])
+    return out
+
+
+def test_a_broken_pil_image_is_that_items_error_alone(classifier, files):
+    seven = np.asarray(Image.open(files["seven"]).convert("L"))
+    good, bad = classifier.predict_batch([seven, Image.open(files["cut"])])
+    assert good.ok and good.prediction.label == 7
+    assert not bad.ok and bad.error.startswith("item 1: cannot read this PIL image (")
+    with pytest.raises(InputError, match="cannot read this PIL image"):
+        classifier.predict(Image.open(files["cut"]))
+    closed = Image.open(files["seven"])
+    closed.load()
+    closed.close()
+    with pytest.raises(InputError, match=r"image not closed\?$"):
+        classifier.predict(closed)
+
+
+def test_what_is_not_a_path_is_that_items_error_alone(classifier, files):
+    results = list(classifier.classify_paths([files["seven"], "/tmp/a\0b.png", None, 5, b""]))
+    assert [r.ok for r in results] == [True, False, False, False, False]
+    assert results[1].error == "not a valid path (it holds a NUL byte)"
+    assert results[2].path == "None" and results[2].error == "not a path (NoneType); pass a file or folder name"
+    assert results[3].error == "not a path (int); pass a file or folder name"
+    assert results[4].error == "empty path"
+
+
+def test_one_line_errors_name_the_trouble(classifier, files):
+    with pytest.raises(InputError, match="^empty path; pass an image file$"):
+        classifier.predict("")
+    long = "/tmp/" + "a" * 5000 + ".png"
+    with pytest.raises(InputError) as error:
+        classifier.predict(long)
+    message = str(error.value)
+    assert message.endswith(": cannot open (File name too long)") and len(message) < 300
+    with pytest.raises(InputError, match="not a valid path"):
+        classifier.predict("/tmp/a\0b.png")
+    with pytest.raises(InputError, match="^cannot classify an object of type int; pass a path"):
+        classifier.predict(5)
+
+    class Named:  # any os.PathLike, as pathlib's paths are
+        def __fspath__(self) -> str:
+            return str(files["seven"])
+
+    assert classifier.predict(Named()).label == 7
+    assert classifier.predict_batch([Named()])[0].path == str(files["seven"])
+
+
+def test_every_entry_point_says_how_many_digits_it_saw(classifier, files):
+    one = classifier.predict(files["two"], top_k=1)
+    batch = classifier.predict_batch([files["two"]], top_k=1)[0]
+    listed = next(classifier.classify_paths([files["two"]], top_k=1))
+    assert one.digits == 2
+    assert batch.prediction == one and listed.prediction == one
+    assert listed.note == "found 2 digits: the one with the most ink was classified"
+    assert classifier.predict(files["seven"]).digits == 1
+
+
+def test_a_numpy_threshold_still_gives_json(classifier, files):
+    prediction = classifier.predict(files["seven"], min_confidence=np.float32(0.5))
+    assert type(prediction.uncertain) is bool
+    assert json.loads(json.dumps(to_json(Result("x", prediction=prediction))))["uncertain"] is False
+
+
+def test_the_text_output_carries_the_note(files, capsys):
+    assert main([str(files["two"])]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("(found 2 digits: the one with the most ink was classified)")
+    assert format_text({"path": "a.png", "label": 3, "probability": 0.5, "top_k": [[3, 0.5]]}) == "a.png: 3 (50.0%)"
+
+
+def test_a_usage_error_is_one_line(files, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--top-k", "0", str(files["seven"])])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.endswith("--top-k must be between 1 and 10, got 0 (see --help)\n")
+    with pytest.raises(SystemExit):
+        main(["--top-k", "many", str(files["seven"])])
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_closed_stdout_is_a_one_line_error(files):
+    done = subprocess.run(f"{sys.executable} -m runtime.classify '{files['seven']}' >&-", shell=True, cwd=ROOT,
+                          capture_output=False, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: standard output is closed; redirect the results to a file or a pipe"
+
+
+def test_main_puts_the_callers_handlers_back_and_the_command_keeps_its_own(files, capsys):
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    before = {signum: signal.getsignal(signum) for signum in stops}
+    assert main([str(files["seven"])]) == 0
+    assert {signum: signal.getsignal(signum) for signum in stops} == before
+    try:
+        assert main([str(files["seven"])], keep_stop_handlers=True) == 0
+        assert all(signal.getsignal(signum) is _stop for signum in stops)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    capsys.readouterr()
