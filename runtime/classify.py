@@ -101,7 +101,7 @@ def format_text(result: dict) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runtime.classify", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    parser.add_argument("--model", type=Path, help="a .tflite or .onnx model, or the .cc of a TFLite Micro build (default: the bundled int8 model)")
+    parser.add_argument("--model", type=_model_path, help="a .tflite or .onnx model, or the .cc of a TFLite Micro build (default: the bundled int8 model)")
     parser.add_argument("--engine", choices=list(ENGINES), help="default: from the suffix")
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="also report the K best labels")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -120,6 +120,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if any(path == "" for path in args.paths):
         parser.error("an empty PATH was given (to classify the current folder, pass '.')")
     return args
+
+
+def _model_path(text: str) -> Path:
+    if not text.strip():  # Path("") is ".", the current folder: say what was given
+        raise argparse.ArgumentTypeError("an empty model path was given; pass a .tflite, .onnx or .cc file")
+    return Path(text)
 
 
 def _usage_error(parser: argparse.ArgumentParser, message: str) -> None:

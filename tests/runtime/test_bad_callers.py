@@ -116,6 +116,10 @@ def test_a_usage_error_is_one_line(files, capsys):
     with pytest.raises(SystemExit):
         main(["--top-k", "many", str(files["seven"])])
     assert capsys.readouterr().err.count("\n") == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--model", "", str(files["seven"])])
+    assert exit_info.value.code == 2
+    assert "argument --model: an empty model path was given; pass a .tflite, .onnx or .cc file" in capsys.readouterr().err
 
 
 def test_a_closed_stdout_is_a_one_line_error(files):
