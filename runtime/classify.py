@@ -31,7 +31,10 @@ def _stop(_signum, _frame) -> None:
     kill_workers = getattr(sys.modules.get(f"{__package__}.files"), "kill_workers", None)
     if kill_workers is not None:  # else not (fully) imported yet: no worker to stop
         kill_workers()
-    os.write(_STDERR_FD, b"interrupted\n")
+    try:
+        os.write(_STDERR_FD, b"interrupted\n")
+    except OSError:  # stderr closed (`2>&-`): the exit code still says it
+        pass
     os._exit(EXIT_INTERRUPTED)
 
 
@@ -163,6 +166,8 @@ def main(argv: list[str] | None = None, *, keep_stop_handlers: bool = False) -> 
         if sys.stderr is not None:
             print("error: standard output is closed; redirect the results to a file or a pipe", file=sys.stderr)
         return EXIT_USAGE
+    if sys.stderr is None:  # started with stderr closed (`2>&-`): print(file=None) would write errors to stdout
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (for the life of the process)
     _reconfigure_streams()
     # Ctrl-C, a supervisor's stop (SIGTERM) and a closed terminal (SIGHUP) all end the run at once.
     previous = _install_stop_handlers()

@@ -129,6 +129,15 @@ def test_a_closed_stdout_is_a_one_line_error(files):
     assert done.stderr.strip() == "error: standard output is closed; redirect the results to a file or a pipe"
 
 
+def test_a_closed_stderr_keeps_errors_out_of_the_results(files, tmp_path):
+    """With `2>&-` the results on stdout stay results; the exit code says a file failed."""
+    missing = tmp_path / "missing.png"
+    done = subprocess.run(f"{sys.executable} -m runtime.classify '{files['seven']}' '{missing}' 2>&-", shell=True,
+                          cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stdout.splitlines() == [f"{files['seven']}: 7 ({done.stdout.split('(')[1].split(')')[0]})"]
+
+
 def test_main_puts_the_callers_handlers_back_and_the_command_keeps_its_own(files, capsys):
     stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     before = {signum: signal.getsignal(signum) for signum in stops}
