@@ -6,6 +6,7 @@ the evaluate stage writes the same table into docs/figures/evaluate.md.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -14,8 +15,22 @@ from pipeline.report import results_table
 
 
 def main(argv: list[str] | None = None) -> int:
-    path = Path((argv if argv is not None else sys.argv[1:] or ["metrics/evaluate.json"])[0])
-    print(results_table(json.loads(path.read_text())))
+    parser = argparse.ArgumentParser(prog="python -m tools.results_table", description=__doc__.splitlines()[0])
+    parser.add_argument("metrics", nargs="?", type=Path, default=Path("metrics/evaluate.json"),
+                        help="the evaluate stage's metrics (default: %(default)s)")
+    args = parser.parse_args(argv)
+    try:
+        metrics = json.loads(args.metrics.read_text())
+        table = results_table(metrics)
+    except FileNotFoundError:
+        print(f"results_table: error: {args.metrics}: no such file; run the pipeline first (make pipeline)",
+              file=sys.stderr)
+        return 1
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"results_table: error: {args.metrics}: not the evaluate stage's metrics ({type(error).__name__}: "
+              f"{str(error).splitlines()[0] if str(error) else ''})", file=sys.stderr)
+        return 1
+    print(table)
     return 0
 
 

@@ -400,3 +400,20 @@ def test_runtime_bench_prints_a_row_per_bundled_model():
     assert {row["model"] for row in report["models"]} == {"model_int8.tflite", "model_int8.onnx", "model_float.onnx"}
     for row in report["models"]:
         assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"] and row["throughput_per_s"] > 0
+
+
+def test_the_results_table_tool_prints_the_table_and_refuses_what_it_cannot_read(tmp_path, capsys):
+    from pipeline.report import results_table
+    from tools.results_table import main as table_main
+
+    assert table_main([]) == 0
+    assert capsys.readouterr().out.strip() == results_table(json.loads((ROOT / "metrics" / "evaluate.json").read_text()))
+    assert table_main([str(tmp_path / "none.json")]) == 1
+    assert capsys.readouterr().err.strip().endswith("none.json: no such file; run the pipeline first (make pipeline)")
+    (tmp_path / "bad.json").write_text("{}")
+    assert table_main([str(tmp_path / "bad.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not the evaluate stage's metrics" in err
+    with pytest.raises(SystemExit) as exit_info:
+        table_main(["--help"])
+    assert exit_info.value.code == 0
