@@ -74,7 +74,8 @@ def _check_container(path: Path, engine: str) -> None:
         raise ModelLoadError(f"{path}: empty file")
     is_tflite = head[4:8] == TFLITE_MAGIC
     if engine == "onnx" and is_tflite:
-        raise ModelLoadError(f"{path}: is a TFLite file, not ONNX; rename it to .tflite or pass --engine litert")
+        fix = "pass --engine litert" if path.suffix.lower() == ".tflite" else "rename it to .tflite or pass --engine litert"
+        raise ModelLoadError(f"{path}: is a TFLite file, not ONNX; {fix}")
     if engine == "litert" and not is_tflite:
         raise ModelLoadError(f"{path}: not a TFLite file (no TFL3 identifier)")
 
@@ -105,8 +106,10 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
 def _check_model_path(path: Path) -> None:
     if path.is_dir():
         raise ModelLoadError(f"{path}: is a folder; pass the model file in it (a {' or '.join(ENGINE_BY_SUFFIX)} file)")
-    if not path.is_file():
+    if not path.exists():
         raise ModelLoadError(f"{path}: no such model file")
+    if not path.is_file():  # a FIFO would block the engine's read
+        raise ModelLoadError(f"{path}: not a regular file; pass the model file itself")
 
 
 def _check_output(path: Path, instance) -> None:
@@ -174,10 +177,11 @@ class Classifier:
             entry = verify(path, manifest)
         elif bundled or require_manifest:
             raise ModelIntegrityError(f"{path}: no {MANIFEST_NAME} beside it to verify the model against")
-        else:
+        opened = open_engine(path, engine, threads)  # a file that does not load says so, alone
+        if manifest is None:
             warnings.warn(f"{path}: no {MANIFEST_NAME} beside it; the model is not verified",
                           UnverifiedModelWarning, stacklevel=2)
-        return cls(path, open_engine(path, engine, threads), entry)
+        return cls(path, opened, entry)
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities, or (N, 11) for a model

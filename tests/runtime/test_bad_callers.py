@@ -150,3 +150,34 @@ def test_main_puts_the_callers_handlers_back_and_the_command_keeps_its_own(files
         for signum, handler in before.items():
             signal.signal(signum, handler)
     capsys.readouterr()
+
+
+def test_model_path_errors_say_what_is_wrong(tmp_path, capsys):
+    import os
+    import shutil
+    import warnings
+
+    from runtime import ModelLoadError
+    from runtime.model import BUNDLED_DIR
+
+    fifo = tmp_path / "model.tflite"
+    os.mkfifo(fifo)
+    with pytest.raises(ModelLoadError, match="model.tflite: not a regular file; pass the model file itself$"):
+        Classifier.load(fifo)
+    copy = tmp_path / "copy" / "model.tflite"
+    copy.parent.mkdir()
+    shutil.copy(BUNDLED_DIR / "model_int8.tflite", copy)
+    with pytest.raises(ModelLoadError, match="is a TFLite file, not ONNX; pass --engine litert$"):
+        Classifier.load(copy, "onnx")
+    renamed = tmp_path / "copy" / "model.onnx"
+    shutil.copy(copy, renamed)
+    with pytest.raises(ModelLoadError, match="not ONNX; rename it to .tflite or pass --engine litert$"):
+        Classifier.load(renamed)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model at all")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "not verified" warning before the load error
+        with pytest.raises(ModelLoadError):
+            Classifier.load(broken)
+    assert main(["--model", str(broken), str(copy)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
