@@ -193,6 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--digits-only", action="store_true", help="no non-digit pictures")
     parser.add_argument("--per-digit", type=count(1), default=PER_DIGIT, help="pictures of each digit")
     args = parser.parse_args(argv)
+    other = args.seed != SEED or args.digits_only or args.per_digit != PER_DIGIT
+    if other and args.out.resolve() == OUT.resolve():
+        parser.error(f"{OUT} is the committed set (seed {SEED}, {PER_DIGIT} per digit, with non-digits); "
+                     "write a tuning split elsewhere with --out DIR")
     written = make(args.out, args.per_digit, non_digits=0 if args.digits_only else NON_DIGITS, seed=args.seed)
     size = sum(p.stat().st_size for p in written)
     print(f"make_realworld: wrote {len(written)} files, {size / 1e6:.2f} MB, to {args.out}")

@@ -55,6 +55,9 @@ def test_another_seed_makes_a_tuning_split_of_other_pictures(tmp_path, capsys):
     with pytest.raises(SystemExit):
         make_realworld.main(["--out", str(tmp_path), "--per-digit", "0"])
     assert "expected a whole number >= 1, got '0'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # never over the committed set
+        make_realworld.main(["--seed", "777", "--digits-only"])
+    assert "is the committed set" in capsys.readouterr().err
 
 
 def test_scene_scores_count_refusals_as_wrong_and_only_sure_mistakes_as_confident():
