@@ -46,6 +46,22 @@ class Opened(NamedTuple):
 
 
 MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut in the middle
+BROKEN = (OSError, ValueError, SyntaxError, EOFError, struct.error)  # what Pillow raises for a broken picture
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def load_image(image: Image.Image) -> Image.Image:
+    """A PIL image the caller opened (lazily, as Pillow does) read now; a broken or closed one is a
+    one-line InputError."""
+    try:
+        image.load()
+    except BROKEN as error:
+        raise InputError(f"cannot read this PIL image ({_first_line(error)}); is the file whole, and the image "
+                         "not closed?") from None
+    return image
 
 
 def _source_name(source: Any) -> str:
@@ -121,9 +137,8 @@ def open_image(source: Any) -> Opened:
         raise InputError(f"{name}: not an image (or an unsupported format)") from None
     except InputError:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as error:
-        detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InputError(f"{name}: corrupt or truncated image ({detail})") from None
+    except (*BROKEN, MemoryError) as error:
+        raise InputError(f"{name}: corrupt or truncated image ({_first_line(error)})") from None
     factor = max(image.size) // WORK_SIDE
     if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others: box-reduced as arrays
         image = image.reduce(factor)  # box average: a thin stroke fades but is not lost

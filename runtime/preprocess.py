@@ -16,14 +16,13 @@ that this path keeps MNIST's accuracy.
 from __future__ import annotations
 
 import os
-import struct
 from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from .decode import array_to_gray, image_to_gray, open_image
+from .decode import array_to_gray, image_to_gray, load_image, open_image
 from .digits import SIZE
 from .errors import InputError, NoDigitError
 from .find import find_digits
@@ -96,11 +95,7 @@ def _gray(image: Any) -> tuple[np.ndarray, str | None]:
         opened = open_image(image)
         image, note = opened.image, opened.note
     if isinstance(image, Image.Image):
-        try:
-            image.load()  # a PIL image the caller opened lazily is read here, and may be broken
-        except (OSError, ValueError, SyntaxError, EOFError, struct.error) as error:
-            detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise InputError(f"cannot read this PIL image ({detail}); is the file whole, and the image not closed?") from None
+        load_image(image)
         if max(image.size) < MIN_SIDE:
             raise InputError(f"image is {image.size[0]}x{image.size[1]} pixels; too small to hold a digit")
         return image_to_gray(image, levels=True), note
