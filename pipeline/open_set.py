@@ -126,6 +126,24 @@ def grow_head(keras_module, model, variant, route: OpenSetRoute):
     return grown
 
 
+OFFSET_STEP, MAX_OFFSET = 0.25, 16.0  # nats
+
+
+def refusal_offset(probabilities: np.ndarray, budget: float) -> tuple[float, float]:
+    """The least offset (a multiple of OFFSET_STEP nats, at most MAX_OFFSET) that, taken off the
+    "not a digit" logit, leaves at most `budget` of these digits' answers "not a digit"; and the
+    share it leaves. `probabilities` are a model's (N, 11) answers to digits (the validation split)."""
+    log_p = np.log(np.maximum(probabilities.astype(np.float64), np.finfo(np.float64).tiny))
+    share = 1.0
+    for offset in np.arange(0.0, MAX_OFFSET + OFFSET_STEP / 2, OFFSET_STEP):
+        shifted = log_p.copy()
+        shifted[:, NUM_LABELS] -= offset
+        share = float(np.mean(shifted.argmax(axis=1) == NUM_LABELS))
+        if share <= budget:
+            return float(offset), share
+    return MAX_OFFSET, share
+
+
 def fit_temperature(logits: np.ndarray, soft_targets: np.ndarray) -> float:
     """The T that minimises the cross-entropy of softmax(logits / T) against the (soft) targets on
     the validation split (a 1-D search, then a finer one)."""

@@ -230,6 +230,7 @@ class OpenSet(Section):
     negatives: int = bounded(1, 1_000_000)
     share: float = bounded(0.0, 1.0, low_open=True)
     printed_digits: int = bounded(0, 1_000_000)
+    refusal_budget: float = bounded(0.0, 1.0)
 
 
 @dataclass(frozen=True)

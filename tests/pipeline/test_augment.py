@@ -73,6 +73,25 @@ def test_temperature_fit_lowers_the_calibration_error():
     assert t > 1.5 and after < before / 3, (t, before, after)
 
 
+def test_refusal_offset_is_the_least_step_that_meets_the_budget():
+    from pipeline.open_set import OFFSET_STEP, refusal_offset
+
+    # 100 digits: the "not a digit" output beats the best digit by 0.1 nats on 3 and by 1.0 nat on 2.
+    logits = np.zeros((100, 11))
+    logits[:, 0] = 5.0
+    logits[:, 10] = -5.0
+    logits[:3, 10] = 5.1
+    logits[3:5, 10] = 6.0
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    assert refusal_offset(p, 1.0) == (0.0, 0.05)  # no budget: never lowered
+    assert refusal_offset(p, 0.05) == (0.0, 0.05)
+    offset, share = refusal_offset(p, 0.02)  # the three 0.1-nat refusals go, the two 1-nat ones stay
+    assert share == 0.02 and offset == OFFSET_STEP
+    offset, share = refusal_offset(p, 0.0)
+    assert share == 0.0 and 1.0 - OFFSET_STEP < offset <= 1.0 + OFFSET_STEP
+
+
 # --- the same recipe on the accelerator (pipeline/augment_device.py), checked against the host ---
 
 def _host_draws(n: int, seed: int = 0) -> dict:
