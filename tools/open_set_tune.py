@@ -3,7 +3,8 @@
     python -m pipeline.scenes --data data/mnist.npz --split tune --out scenes/tune
     python -m tools.open_set_tune --set base= --set e8=epochs=8 --set share10=share=0.1
 
-Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share), or
+Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share, and
+refusal_budget, which only the `--qat` row feels: the stage applies it after QAT), or
 `hollow`, the share of glyphs drawn hollow (pipeline/negatives.py's `HOLLOW`), or `twins`: drop the
 non-digits (training and validation) that the trained digit model reads as a digit with at least this
 probability (`drop_twins`; the pipeline has no such step).
@@ -57,7 +58,8 @@ from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
-TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "hollow": float, "twins": float}
+TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "refusal_budget": float, "hollow": float,
+           "twins": float}
 # Each key's allowed values: qat.open_set's own bounds, and a share or a probability for the others.
 RANGES = {**{f.name: f.metadata["bounds"] for f in dataclasses.fields(OpenSet) if f.name in TUNABLE},
           "hollow": Bounds(0.0, 1.0), "twins": Bounds(0.0, 1.0)}
@@ -247,7 +249,7 @@ def cell(mean: float, low: float, high: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
-                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share), twins or "
+                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share, refusal_budget), twins or "
                         "hollow (negatives.HOLLOW); NAME= as is")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
@@ -300,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             floats.append(judge(model, split, pools[hollow], scenes, fonts, realworld))
             if args.qat:
                 quantized, _ = qat.fine_tune(model, run, split, pool)
+                qat.lower_not_a_digit(model, quantized, split, settings)  # refusal_budget, as the stage does
                 quantized_runs.append(judge(quantized, split, pools[hollow], scenes, fonts, realworld))
             if args.seeds > 1:
                 print(f"open_set_tune: {name}, seed {run.qat.seed}: done", file=sys.stderr)

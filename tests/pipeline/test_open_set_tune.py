@@ -17,6 +17,7 @@ def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
     assert parse_set("slow=learning_rate=3e-4") == ("slow", {"learning_rate": 0.0003})
     assert parse_set("solid=hollow=0") == ("solid", {"hollow": 0.0})
     assert parse_set("t90=twins=0.9") == ("t90", {"twins": 0.9})
+    assert parse_set("b5=refusal_budget=0.0005") == ("b5", {"refusal_budget": 0.0005})
 
 
 def test_the_real_world_tuning_split_is_judged_by_kind():
@@ -76,6 +77,7 @@ def test_a_font_digit_is_a_picture_with_ink_in_every_style():
                                             ("x=twins=-0.1", r"twins must be in \[0.0, 1.0\]"),
                                             ("x=hollow=2", r"hollow must be in \[0.0, 1.0\]"),
                                             ("x=share=0", r"share must be in \(0.0, 1.0\]"),
+                                            ("x=refusal_budget=2", r"refusal_budget must be in \[0.0, 1.0\]"),
                                             ("x=learning_rate=-1", "learning_rate must be in"),
                                             ("x=epochs=-3", "epochs must be between 0 and 1000")])
 def test_a_bad_set_is_refused_with_what_to_write(text, says):
