@@ -49,7 +49,10 @@ class TflmEngine:
         except ImportError:
             raise EngineUnavailableError("TFLite Micro is not installed: pip install tflite-micro") from None
         path = Path(path)
-        self.model_bytes = read_c_array(path.read_text(errors="replace")) if path.suffix == ".cc" else path.read_bytes()
+        try:
+            self.model_bytes = read_c_array(path.read_text(errors="replace")) if path.suffix == ".cc" else path.read_bytes()
+        except ModelLoadError as error:
+            raise ModelLoadError(f"{path}: {error}") from None
         with quiet_stderr([]):  # TFLM logs to fd 2 while it prepares the graph
             try:
                 self._interpreter = runtime.Interpreter.from_bytes(self.model_bytes)

@@ -32,6 +32,16 @@ def test_c_array_holds_exactly_the_int8_tflite(tiny_pipeline, c_source):
     assert f"const unsigned int kModelInt8Len = {len(data)};" in source
 
 
+def test_a_c_source_without_the_model_array_is_refused_by_name(tmp_path):
+    pytest.importorskip("tflite_micro")
+    from runtime.errors import ModelLoadError
+
+    source = tmp_path / "not_a_model.cc"
+    source.write_text("int main(void) { return 0; }\n")
+    with pytest.raises(ModelLoadError, match=r"not_a_model\.cc: no `kModelInt8\[\] = \{\.\.\.\};` array"):
+        TflmEngine(source)
+
+
 def test_header_registers_exactly_the_ops_the_model_uses(tiny_pipeline, c_source):
     header = (c_source.with_suffix(".h")).read_text()
     ops = describe((tiny_pipeline.artifacts / "model_int8.tflite").read_bytes()).ops
