@@ -249,8 +249,8 @@ def cell(mean: float, low: float, high: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
-                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share, refusal_budget), twins or "
-                        "hollow (negatives.HOLLOW); NAME= as is")
+                        help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share, "
+                        "refusal_budget), twins or hollow (negatives.HOLLOW); NAME= as is")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")

@@ -49,10 +49,13 @@ class TflmEngine:
         except ImportError:
             raise EngineUnavailableError("TFLite Micro is not installed: pip install tflite-micro") from None
         path = Path(path)
-        try:
-            self.model_bytes = read_c_array(path.read_text(errors="replace")) if path.suffix == ".cc" else path.read_bytes()
-        except ModelLoadError as error:
-            raise ModelLoadError(f"{path}: {error}") from None
+        if path.suffix == ".cc":
+            try:
+                self.model_bytes = read_c_array(path.read_text(errors="replace"))
+            except ModelLoadError as error:
+                raise ModelLoadError(f"{path}: {error}") from None
+        else:
+            self.model_bytes = path.read_bytes()
         with quiet_stderr([]):  # TFLM logs to fd 2 while it prepares the graph
             try:
                 self._interpreter = runtime.Interpreter.from_bytes(self.model_bytes)

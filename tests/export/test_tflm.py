@@ -38,7 +38,7 @@ def test_a_c_source_without_the_model_array_is_refused_by_name(tmp_path):
 
     source = tmp_path / "not_a_model.cc"
     source.write_text("int main(void) { return 0; }\n")
-    with pytest.raises(ModelLoadError, match=r"not_a_model\.cc: no `kModelInt8\[\] = \{\.\.\.\};` array"):
+    with pytest.raises(ModelLoadError, match=r"not_a_model\.cc: no `kModelInt8\[\] = \{\.\.\.\};`"):
         TflmEngine(source)
 
 
