@@ -216,6 +216,15 @@ def lower_not_a_digit(float_model, qat, split, settings) -> tuple[float, float |
     return offset, share
 
 
+def deployed_accuracy(qat, split) -> float | None:
+    """Share of the validation digits the QAT model, as the int8 files are converted from it (after
+    the offset), answers right ("not a digit" counts as wrong)."""
+    if not len(split.x_val):
+        return None
+    answers = qat.predict(to_model_input(split.x_val), batch_size=1000, verbose=0).argmax(axis=1)
+    return round(float(np.mean(answers == split.y_val)), 4)
+
+
 def rejection(model, pool, route: OpenSetRoute, min_confidence: float = 0.6) -> float | None:
     """Share of the validation non-digits answered "not a digit" (class) or under `min_confidence`."""
     if pool is None or route is OpenSetRoute.OFF:
@@ -269,7 +278,8 @@ def run(args, params: QatParams) -> str:
         "qat_val_digits_refused": refused,
         "float_val_non_digit_rejection": float_rejection,
         "qat_val_non_digit_rejection": rejection(qat, pool, settings.route),
-        "qat_val_accuracy": logs.get("val_accuracy"),
+        "qat_val_accuracy": logs.get("val_accuracy"),  # QAT's last epoch, before the offset
+        "deployed_val_accuracy": deployed_accuracy(qat, split),
         "qat_train_accuracy": logs.get("accuracy"),
         "epochs": params.qat.epochs,
         "stage_wall_seconds": round(time.perf_counter() - args.started, 2),

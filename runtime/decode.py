@@ -3,8 +3,9 @@
 Files are opened with one-line errors for whatever is wrong with them (missing, a folder, a
 FIFO, not an image, truncated, a decompression bomb). JPEGs are decoded at reduced scale (draft)
 and other formats box-reduced, so that memory and time stay bounded for camera frames; EXIF
-orientation is applied; transparency is composited onto the paper. An animated file's frame count
-comes back with the image, so that the caller can say the first frame was used.
+orientation is applied; transparency is composited onto the paper. An animated file's frame count,
+and an EXIF block too broken to read, come back with the image as a note, so that the caller can
+say the first frame was used, or that the picture was read as stored.
 
 web/src/decode.js is the browser's twin: the browser decodes the file itself (web/src/app.js
 `decode`), then decode.js reduces and converts the pixels as below.
@@ -24,7 +25,7 @@ from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from .errors import InputError
 
-__all__ = ["Opened", "open_image", "image_to_gray", "array_to_gray"]
+__all__ = ["Opened", "open_image", "upright", "image_to_gray", "array_to_gray"]
 MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond this, a possible bomb
 # JPEGs decode at 1/2, 1/4 or 1/8 scale (draft), so phone photos of 50 MP and more are fine up to
 # Pillow's own hard limit, above which it refuses the file as a decompression bomb.
@@ -34,15 +35,19 @@ SMALL_INTEGER_RANGE = 15  # integer arrays whose values stay within 0-15 are mas
 
 
 class Opened(NamedTuple):
-    """A decoded picture (its first frame) and how many frames the file holds."""
+    """A decoded picture (its first frame, upright), how many frames the file holds, and what was
+    wrong with its EXIF block, if anything (`upright`)."""
 
     image: Image.Image
     frames: int
+    exif: str | None = None
 
     @property
     def note(self) -> str | None:
-        """Where it matters, how the file was read: an animated image uses its first frame."""
-        return f"animated image with {self.frames} frames: the first frame was classified" if self.frames > 1 else None
+        """Where it matters, how the file was read: an animated image uses its first frame; a picture
+        whose EXIF block is broken is read as stored."""
+        notes = [f"animated image with {self.frames} frames: the first frame was classified"] if self.frames > 1 else []
+        return "; ".join(notes + ([self.exif] if self.exif else [])) or None
 
 
 MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut in the middle
@@ -62,6 +67,26 @@ def load_image(image: Image.Image) -> Image.Image:
         raise InputError(f"cannot read this PIL image ({_first_line(error)}); is the file whole, and the image "
                          "not closed?") from None
     return image
+
+
+def upright(image: Image.Image, warned: tuple[str, ...] = ()) -> tuple[Image.Image, str | None]:
+    """The picture turned as its EXIF orientation says, and None; or, where the EXIF block cannot be
+    read (Pillow warned, while opening the file: `warned`, or here), the picture as stored and a note
+    saying so. Pillow's own warning names no file, so it comes back to the caller, which knows it."""
+    broken = warned[0] if warned else None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            # Pillow's exif_transpose copies an upright picture; only a turned one needs it.
+            if broken is None and image.getexif().get(ExifTags.Base.Orientation, 1) in _TURNED:
+                image = ImageOps.exif_transpose(image)
+            broken = broken or next((str(w.message) for w in caught), None)
+        except Exception as error:  # a malformed EXIF block must not stop classification
+            broken = _first_line(error)
+    if broken is None:
+        return image, None
+    detail = " ".join(broken.split())[:MAX_NAME].rstrip(". ")
+    return image, f"EXIF data unreadable (Pillow: {detail}): the picture was read as stored, not turned"
 
 
 def _source_name(source: Any) -> str:
@@ -113,7 +138,8 @@ def open_image(source: Any) -> Opened:
     """
     name = _source_name(source)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=True) as caught:  # Pillow's warnings name no file: see below
+            warnings.simplefilter("always")
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, per file
             with _open_handle(source, name) as handle:
                 image = Image.open(handle)
@@ -142,23 +168,23 @@ def open_image(source: Any) -> Opened:
     factor = max(image.size) // WORK_SIDE
     if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others: box-reduced as arrays
         image = image.reduce(factor)  # box average: a thin stroke fades but is not lost
-    return Opened(image, frames)
+    exif = tuple(str(w.message) for w in caught if "exif" in str(w.message).lower())
+    for warning in caught:  # any other, as Pillow gave it, with the file's name
+        if str(warning.message) not in exif:
+            warnings.warn(f"{name}: {warning.message}", warning.category, stacklevel=2)
+    image, problem = upright(image, exif)
+    return Opened(image, frames, problem)
 
 
 def image_to_gray(image: Image.Image, levels: bool = False) -> np.ndarray:
     """Any Pillow mode -> float32 luminance in [0, 1]; transparency composited onto the paper.
+    (The picture as it stands: `upright` turns it by its EXIF orientation first.)
     With `levels`, an 8-bit picture without transparency comes back as its uint8 levels instead
     (the float is level / 255): the digit finder works on those, and skips a full-size pass.
 
     High-bit-depth modes (I;16, I, F) go through `array_to_gray`, so a file and the same pixels
     as an array give the same answer (a 12-bit camera frame in a 16-bit PNG included).
     """
-    try:
-        # Pillow's exif_transpose copies an upright picture; only a turned one needs it.
-        if image.getexif().get(ExifTags.Base.Orientation, 1) in _TURNED:
-            image = ImageOps.exif_transpose(image)
-    except Exception:  # a malformed EXIF block must not stop classification
-        pass
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         return array_to_gray(np.asarray(image))
     if image.mode == "La":  # luminance premultiplied by alpha; Pillow converts it to nothing else

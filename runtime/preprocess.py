@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .decode import array_to_gray, image_to_gray, load_image, open_image
+from .decode import array_to_gray, image_to_gray, load_image, open_image, upright
 from .digits import SIZE
 from .errors import InputError, NoDigitError
 from .find import find_digits
@@ -92,10 +92,11 @@ def resize_float(image: np.ndarray, out_h: int, out_w: int, name: str) -> np.nda
 def _gray(image: Any) -> tuple[np.ndarray, str | None]:
     note = None
     if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(image, "read"):
-        opened = open_image(image)
+        opened = open_image(image)  # decoded and turned upright
         image, note = opened.image, opened.note
+    elif isinstance(image, Image.Image):  # a caller's own PIL image: turned here
+        image, note = upright(load_image(image))
     if isinstance(image, Image.Image):
-        load_image(image)
         if max(image.size) < MIN_SIDE:
             raise InputError(f"image is {image.size[0]}x{image.size[1]} pixels; too small to hold a digit")
         return image_to_gray(image, levels=True), note

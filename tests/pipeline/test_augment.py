@@ -92,6 +92,24 @@ def test_refusal_offset_is_the_least_step_that_meets_the_budget():
     assert share == 0.0 and 1.0 - OFFSET_STEP < offset <= 1.0 + OFFSET_STEP
 
 
+def test_deployed_accuracy_counts_not_a_digit_as_wrong():
+    from types import SimpleNamespace
+
+    from pipeline.qat import deployed_accuracy
+
+    labels = np.array([3, 3, 5, 7])
+    answers = np.eye(11)[[3, 10, 5, 1]]  # right, "not a digit", right, wrong
+
+    class Model:
+        def predict(self, x, batch_size, verbose):
+            assert x.shape == (4, 28, 28, 1)
+            return answers
+
+    split = SimpleNamespace(x_val=np.zeros((4, 28, 28), np.uint8), y_val=labels)
+    assert deployed_accuracy(Model(), split) == 0.5
+    assert deployed_accuracy(Model(), SimpleNamespace(x_val=np.zeros((0, 28, 28), np.uint8), y_val=labels[:0])) is None
+
+
 # --- the same recipe on the accelerator (pipeline/augment_device.py), checked against the host ---
 
 def _host_draws(n: int, seed: int = 0) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image
 from tools.synthetic import draw_digit, png_bytes, render_digit, variants
 from runtime import Classifier, InputError, NoDigitError
 from runtime.normalization import to_model_input
-from runtime.preprocess import as_mnist, preprocess_image
+from runtime.preprocess import as_mnist, prepare_image, preprocess_image
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +128,37 @@ def test_exif_orientation_is_applied(classifier):
     buffer = io.BytesIO()
     stored.save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
     assert classifier.predict(buffer.getvalue()).label == 7
+
+
+# An EXIF block that says it holds an orientation tag and ends before the tag's value.
+BROKEN_EXIF = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x05\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06"
+
+
+def test_a_broken_exif_block_becomes_a_note_and_the_digit_is_still_read(classifier, recwarn):
+    buffer = io.BytesIO()
+    draw_digit(7, 90, 60, (20, 15)).save(buffer, format="JPEG", exif=BROKEN_EXIF, quality=95)
+    prepared = prepare_image(buffer.getvalue())
+    assert "EXIF data unreadable" in prepared.note and "read as stored" in prepared.note
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]  # Pillow's nameless warning is not passed on
+    assert classifier.predict(buffer.getvalue()).label == 7
+
+
+def test_pillows_other_warnings_name_the_file(tmp_path, monkeypatch):
+    from runtime import decode
+
+    path = tmp_path / "seven.png"
+    draw_digit(7, 90, 60, (20, 15)).save(path)
+    real_open = Image.open
+
+    def warning_open(*args, **kwargs):
+        import warnings
+
+        warnings.warn("a Pillow warning without a file name", UserWarning)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(decode.Image, "open", warning_open)
+    with pytest.warns(UserWarning, match=f"^{re.escape(str(path))}: a Pillow warning without a file name$"):
+        decode.open_image(path)
 
 
 def test_numpy_arrays_of_any_size_and_dtype(classifier):
