@@ -134,11 +134,11 @@ def refusal_offset(probabilities: np.ndarray, budget: float) -> tuple[float, flo
     "not a digit" logit, leaves at most `budget` of these digits' answers "not a digit"; and the
     share it leaves. `probabilities` are a model's (N, 11) answers to digits (the validation split)."""
     log_p = np.log(np.maximum(probabilities.astype(np.float64), np.finfo(np.float64).tiny))
+    refusal, best_digit = log_p[:, NUM_LABELS], log_p[:, :NUM_LABELS].max(axis=1)
     share = 1.0
     for offset in np.arange(0.0, MAX_OFFSET + OFFSET_STEP / 2, OFFSET_STEP):
-        shifted = log_p.copy()
-        shifted[:, NUM_LABELS] -= offset
-        share = float(np.mean(shifted.argmax(axis=1) == NUM_LABELS))
+        # argmax picks "not a digit" (the last column) only when it beats every digit outright
+        share = float(np.mean(refusal - offset > best_digit))
         if share <= budget:
             return float(offset), share
     return MAX_OFFSET, share

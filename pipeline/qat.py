@@ -195,34 +195,34 @@ def calibrate(float_model, split, route: OpenSetRoute = OpenSetRoute.OFF, pool=N
     return temperature
 
 
-def lower_not_a_digit(float_model, qat, split, settings) -> tuple[float, float | None]:
+def lower_not_a_digit(float_model, qat, split, settings) -> tuple[float, np.ndarray | None]:
     """Fit `refusal_budget` on the validation digits (never the test set): take the least offset
     off the "not a digit" logit of the QAT model, and of the float model it came from, that leaves
     at most that share of the validation digits answered "not a digit" (the int8 files are
     converted from the QAT model). A small model that must refuse non-digits otherwise refuses more
     digits; the offset trades some of its non-digit rejection back (docs/variants.md). Returns the
-    offset (nats of the calibrated logits; 0: unchanged) and the share of validation digits the
-    QAT model then answers "not a digit" (None without the class route or a validation split)."""
-    if settings.route is not OpenSetRoute.CLASS or not len(split.x_val):
+    offset (nats of the calibrated logits; 0: unchanged, and always without the class route) and the
+    QAT model's answers (argmax) to the validation digits after it (None without a validation split)."""
+    if not len(split.x_val):
         return 0.0, None
-    answers = lambda model: model.predict(to_model_input(split.x_val), batch_size=1000, verbose=0)  # noqa: E731
-    offset, share = open_set.refusal_offset(answers(qat), settings.refusal_budget)
+    predict = lambda: qat.predict(to_model_input(split.x_val), batch_size=1000, verbose=0)  # noqa: E731
+    probabilities = predict()
+    offset = 0.0
+    if settings.route is OpenSetRoute.CLASS:
+        offset, _ = open_set.refusal_offset(probabilities, settings.refusal_budget)
     if offset:
         for layer in (float_model.get_layer("logits"), qat.get_layer("quant_logits").layer):
             bias = layer.bias.numpy()
             bias[open_set.NUM_LABELS] -= offset
             layer.bias.assign(bias)
-        share = float(np.mean(answers(qat).argmax(axis=1) == open_set.NUM_LABELS))
-    return offset, share
+        probabilities = predict()
+    return offset, probabilities.argmax(axis=1)
 
 
-def deployed_accuracy(qat, split) -> float | None:
-    """Share of the validation digits the QAT model, as the int8 files are converted from it (after
-    the offset), answers right ("not a digit" counts as wrong)."""
-    if not len(split.x_val):
-        return None
-    answers = qat.predict(to_model_input(split.x_val), batch_size=1000, verbose=0).argmax(axis=1)
-    return round(float(np.mean(answers == split.y_val)), 4)
+def deployed_accuracy(answers: np.ndarray | None, labels: np.ndarray) -> float | None:
+    """Share of the validation digits answered right by the QAT model, as the int8 files are
+    converted from it (after the offset; "not a digit" counts as wrong)."""
+    return None if answers is None else round(float(np.mean(answers == labels)), 4)
 
 
 def rejection(model, pool, route: OpenSetRoute, min_confidence: float = 0.6) -> float | None:
@@ -256,7 +256,9 @@ def run(args, params: QatParams) -> str:
     print(f"qat: temperature {temperature:.3f} fitted on the validation split, folded into the logits layer",
           file=sys.stderr)
     qat, logs = fine_tune(float_model, params, split, pool)
-    offset, refused = lower_not_a_digit(float_model, qat, split, settings)
+    offset, answers = lower_not_a_digit(float_model, qat, split, settings)
+    refused = (None if answers is None or settings.route is not OpenSetRoute.CLASS
+               else float(np.mean(answers == open_set.NUM_LABELS)))
     if offset:
         print(f"qat: the \"not a digit\" logit lowered by {offset:g} nats: {refused:.2%} of the validation "
               f"digits answered \"not a digit\" (refusal_budget {settings.refusal_budget:g})", file=sys.stderr)
@@ -279,7 +281,7 @@ def run(args, params: QatParams) -> str:
         "float_val_non_digit_rejection": float_rejection,
         "qat_val_non_digit_rejection": rejection(qat, pool, settings.route),
         "qat_val_accuracy": logs.get("val_accuracy"),  # QAT's last epoch, before the offset
-        "deployed_val_accuracy": deployed_accuracy(qat, split),
+        "deployed_val_accuracy": deployed_accuracy(answers, split.y_val),
         "qat_train_accuracy": logs.get("accuracy"),
         "epochs": params.qat.epochs,
         "stage_wall_seconds": round(time.perf_counter() - args.started, 2),

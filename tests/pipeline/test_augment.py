@@ -93,21 +93,57 @@ def test_refusal_offset_is_the_least_step_that_meets_the_budget():
 
 
 def test_deployed_accuracy_counts_not_a_digit_as_wrong():
-    from types import SimpleNamespace
-
     from pipeline.qat import deployed_accuracy
 
     labels = np.array([3, 3, 5, 7])
-    answers = np.eye(11)[[3, 10, 5, 1]]  # right, "not a digit", right, wrong
+    answers = np.array([3, 10, 5, 1])  # right, "not a digit", right, wrong
+    assert deployed_accuracy(answers, labels) == 0.5
+    assert deployed_accuracy(None, labels[:0]) is None  # no validation split
 
-    class Model:
+
+def test_the_offset_is_taken_off_both_models_and_the_answers_are_the_lowered_models():
+    from types import SimpleNamespace
+
+    from pipeline.params import OpenSetRoute
+    from pipeline.qat import lower_not_a_digit
+
+    class Bias:  # a Keras variable's numpy() and assign()
+        def __init__(self):
+            self.value = np.zeros(11)
+
+        def numpy(self):
+            return self.value.copy()
+
+        def assign(self, value):
+            self.value = np.asarray(value)
+
+    # 4 digits: the "not a digit" logit beats the best digit by 0.1 nats on the second one only.
+    logits = np.zeros((4, 11))
+    logits[np.arange(4), [3, 3, 5, 7]] = 5.0
+    logits[1, 10] = 5.1
+    float_layer, qat_layer = SimpleNamespace(bias=Bias()), SimpleNamespace(bias=Bias())
+
+    class Qat:
+        def get_layer(self, name):
+            assert name == "quant_logits"
+            return SimpleNamespace(layer=qat_layer)
+
         def predict(self, x, batch_size, verbose):
             assert x.shape == (4, 28, 28, 1)
-            return answers
+            z = logits + qat_layer.bias.value
+            return np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
 
-    split = SimpleNamespace(x_val=np.zeros((4, 28, 28), np.uint8), y_val=labels)
-    assert deployed_accuracy(Model(), split) == 0.5
-    assert deployed_accuracy(Model(), SimpleNamespace(x_val=np.zeros((0, 28, 28), np.uint8), y_val=labels[:0])) is None
+    float_model = SimpleNamespace(get_layer=lambda name: float_layer)
+    split = SimpleNamespace(x_val=np.zeros((4, 28, 28), np.uint8), y_val=np.array([3, 3, 5, 7]))
+    settings = SimpleNamespace(route=OpenSetRoute.CLASS, refusal_budget=1.0)
+    offset, answers = lower_not_a_digit(float_model, Qat(), split, settings)
+    assert offset == 0.0 and answers.tolist() == [3, 10, 5, 7]  # no budget: unchanged
+    settings.refusal_budget = 0.0
+    offset, answers = lower_not_a_digit(float_model, Qat(), split, settings)
+    assert offset == 0.25 and answers.tolist() == [3, 3, 5, 7]
+    assert float_layer.bias.value[10] == qat_layer.bias.value[10] == -0.25 and not float_layer.bias.value[:10].any()
+    assert lower_not_a_digit(float_model, Qat(), SimpleNamespace(x_val=split.x_val[:0], y_val=split.y_val[:0]),
+                             settings) == (0.0, None)
 
 
 # --- the same recipe on the accelerator (pipeline/augment_device.py), checked against the host ---
