@@ -129,15 +129,15 @@ def _polarity(gray8: np.ndarray) -> tuple[bool | None, bool | None, bool]:
             return dark, dark, dark
         # ...unless it is a desk all round a page that fills most of the picture in the other tone:
         # then the ink is found both ways, as for any border that is not plain.
-        threshold, _ = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-        light = int(np.count_nonzero(gray8 > threshold))
+        threshold, above = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        light = cv2.countNonZero(above)  # the pixels over Otsu's threshold
         if (light <= (1 - PAPER_SHARE) * gray8.size) if dark else (light >= PAPER_SHARE * gray8.size):
             return None, not dark, dark
         return dark, dark, dark
-    threshold, _ = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    threshold, above = cv2.threshold(gray8, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     vote = 2 * int(np.count_nonzero(border > threshold)) > len(border)
     if 1 / MAX_ASPECT <= w / h <= MAX_ASPECT:  # a page in a photo, framed by a darker desk
-        light = int(np.count_nonzero(gray8 > threshold))
+        light = cv2.countNonZero(above)
         if light >= PAPER_SHARE * gray8.size or light <= (1 - PAPER_SHARE) * gray8.size:
             return None, light >= PAPER_SHARE * gray8.size, vote
     return None, None, vote
@@ -333,9 +333,10 @@ def _find(gray8: np.ndarray, _inside: bool = False) -> Found:
         raise NoDigitError("no digit found (too little ink)")
     stroke = _flat_nonzero(strong)  # the labelled pixels, in order: the same sums as over the whole picture
     labelled = labels.ravel()[stroke]
-    stats = _stats(labelled, stroke, count, strong.shape)
-    mass = np.bincount(labelled, weights=ink.ravel()[stroke], minlength=count)[1:]
     h, w = gray.shape
+    ys, xs = np.divmod(stroke, w)
+    stats = _stats(labelled, ys, xs, count, strong.shape)
+    mass = np.bincount(labelled, weights=ink.ravel()[stroke], minlength=count)[1:]
     spans = stats[1:, 2:4] / np.array([w, h])  # width, height as fractions of the picture
     lines = ((spans >= ACROSS) & (spans[:, ::-1] <= 1 - ACROSS)).any(axis=1)  # a margin, an edge
     edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
@@ -347,13 +348,9 @@ def _find(gray8: np.ndarray, _inside: bool = False) -> Found:
     length = stats[1:, 2:4].max(axis=1)
     thin = stats[1:, 4] <= SLIVER * max(h, w) * length  # mean thickness: area over length
     thin &= min(h, w) >= MIN_PHOTO_SIDE
-    margin = max(1, int(MARGIN * min(h, w)))
-    if 2 * margin < min(h, w):  # the four strips of the band, each pixel once
-        band = np.concatenate([labels[:margin].ravel(), labels[h - margin:].ravel(),
-                               labels[margin : h - margin, :margin].ravel(), labels[margin : h - margin, w - margin:].ravel()])
-    else:
-        band = labels.ravel()
-    near_edge = np.bincount(band, minlength=count)[1:]
+    margin = max(1, int(MARGIN * min(h, w)))  # each component's pixels in the band along the frame:
+    band = (ys < margin) | (ys >= h - margin) | (xs < margin) | (xs >= w - margin)
+    near_edge = np.bincount(labelled[band], minlength=count)[1:]
     hugs = (near_edge >= HUGS * stats[1:, 4]) & (min(h, w) >= MIN_PHOTO_SIDE)  # a desk round the edges
     sliver = (contact >= HUG * length) & thin & (~fills | hugs)
     mass[lines | ring] = 0
@@ -397,7 +394,9 @@ def _find(gray8: np.ndarray, _inside: bool = False) -> Found:
     best = groups[order[0]]
     others = sum(1 for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]])
     x0, y0, x1, y1 = (int(v) for v in extents[order[0]])
-    member = np.isin(labels[y0:y1, x0:x1], keep[best] + 1)  # the group lies in its box
+    chosen = np.zeros(count, bool)
+    chosen[keep[best] + 1] = True
+    member = chosen[labels[y0:y1, x0:x1]]  # the group lies in its box
     # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
     if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member):
         try:
@@ -430,12 +429,20 @@ def _find(gray8: np.ndarray, _inside: bool = False) -> Found:
     return Found(crop.astype(np.float32), box, 1 + others)
 
 
-def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float) -> np.ndarray:
+def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float, side: int | None = None) -> np.ndarray:
     """The stroke mask grown into the weaker ink (at least `low`) that it touches, as far as
     WEAK_REACH from it. Chalk leaves a lace of strong grains with fainter dust between them, and a
     stroke's soft edges fall under the stroke level: joined, the lace's holes close. A shadow beside
     the digit, which unlimited growth would follow, is cut off near the stroke."""
-    side = _odd(WEAK_REACH * max(strong.shape))
+    side = _odd(WEAK_REACH * max(strong.shape)) if side is None else side  # (a crop keeps the picture's)
+    # Nothing grows beyond side // 2 of the strokes' box: the work stays inside it.
+    left, top, width, height = cv2.boundingRect(strong)
+    x0, y0 = max(left - side // 2, 0), max(top - side // 2, 0)
+    x1, y1 = min(left + width + side // 2, strong.shape[1]), min(top + height + side // 2, strong.shape[0])
+    if (x0, y0, x1, y1) != (0, 0, strong.shape[1], strong.shape[0]):
+        grown = np.zeros_like(strong)
+        grown[y0:y1, x0:x1] = _hysteresis(strong[y0:y1, x0:x1], ink[y0:y1, x0:x1], low, side)
+        return grown
     near = cv2.dilate(strong, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
     weak = cv2.bitwise_and(cv2.compare(ink, float(np.float32(low)), cv2.CMP_GE), near)
     count, labels = cv2.connectedComponents(weak, connectivity=8)
@@ -460,12 +467,11 @@ def _flat_nonzero(mask: np.ndarray) -> np.ndarray:
     return points[:, 1] * mask.shape[1] + points[:, 0]
 
 
-def _stats(labels: np.ndarray, index: np.ndarray, count: int, shape: tuple[int, int]) -> np.ndarray:
+def _stats(labels: np.ndarray, ys: np.ndarray, xs: np.ndarray, count: int, shape: tuple[int, int]) -> np.ndarray:
     """connectedComponentsWithStats' stats (x, y, width, height, area per label) from the labelled
-    pixels alone: their labels and flat indices. Strokes are a small share of a picture, and
+    pixels alone: their labels, rows and columns. Strokes are a small share of a picture, and
     OpenCV's stats pass reads every pixel, which costs more than the labelling itself."""
     h, w = shape
-    ys, xs = np.divmod(index, w)
     left, top = np.full(count, w, np.intp), np.full(count, h, np.intp)
     right, bottom = np.full(count, -1, np.intp), np.full(count, -1, np.intp)
     np.minimum.at(left, labels, xs)
@@ -521,4 +527,6 @@ def _areas(mask: np.ndarray, connectivity: int) -> np.ndarray:
     """Pixels per connected component of a 0/1 mask (label 0 first): connectedComponentsWithStats'
     areas, from the labels (its stats pass over every pixel costs more than a count)."""
     count, labels = cv2.connectedComponents(mask, connectivity=connectivity)
+    if count <= 256:  # the common case: OpenCV's histogram of the labels as uint8 (exact below 2**24 px)
+        return cv2.calcHist([cv2.convertScaleAbs(labels)], [0], None, [256], [0, 256]).ravel()[:count].astype(np.intp)
     return np.bincount(labels.ravel(), minlength=count)
