@@ -1,10 +1,9 @@
 """Decode a picture safely: any file, bytes, PIL image or numpy array -> float32 luminance in [0, 1].
 
 Files are opened with one-line errors for whatever is wrong with them (missing, a folder, a
-FIFO, not an image, truncated, a decompression bomb). JPEGs are decoded at reduced scale (draft),
-a colour one as its luma channel alone, and other formats box-reduced, so that memory and time
-stay bounded for camera frames; EXIF orientation is applied; transparency is composited onto the
-paper. An animated file's frame count,
+FIFO, not an image, truncated, a decompression bomb). JPEGs are decoded at reduced scale (draft)
+and other formats box-reduced, so that memory and time stay bounded for camera frames; EXIF
+orientation is applied; transparency is composited onto the paper. An animated file's frame count,
 and an EXIF block too broken to read, come back with the image as a note, so that the caller can
 say the first frame was used, or that the picture was read as stored.
 
@@ -134,8 +133,7 @@ def open_image(source: Any) -> Opened:
     """Open and decode an image file at the resolution the answer needs, with one-line errors.
 
     `source` is a path, bytes (or bytearray, memoryview) or a binary file object. JPEGs are
-    decoded at reduced scale (a colour one as its luma alone: libjpeg skips the colour
-    conversion), other formats are box-reduced after decoding, so memory and time
+    decoded at reduced scale, other formats are box-reduced after decoding, so memory and time
     stay bounded for camera frames. Pillow's global limits are left as the host app set them.
     """
     name = _source_name(source)
@@ -146,8 +144,8 @@ def open_image(source: Any) -> Opened:
             with _open_handle(source, name) as handle:
                 image = Image.open(handle)
                 width, height = image.size
-                if image.format == "JPEG":  # a colour JPEG decodes its luma alone: that is all we use
-                    image.draft("L" if image.mode == "RGB" else image.mode, _decode_size(width, height))
+                if image.format == "JPEG":
+                    image.draft(image.mode, _decode_size(width, height))
                 elif width * height > MAX_PIXELS:
                     raise InputError(f"{name}: image too large to decode safely ({width}x{height}, over "
                                      f"{MAX_PIXELS:,} pixels)")

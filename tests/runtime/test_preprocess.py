@@ -130,32 +130,6 @@ def test_exif_orientation_is_applied(classifier):
     assert classifier.predict(buffer.getvalue()).label == 7
 
 
-@pytest.mark.parametrize("mode", ["RGB", "CMYK", "L"])
-def test_a_jpeg_decodes_to_its_luminance(classifier, mode):
-    """A colour JPEG is decoded as its luma channel alone (libjpeg skips the colour conversion).
-    That is the picture's luminance as stored: a full decode's convert("L") differs from it only
-    along colour edges, where the halved chroma blurs and the RGB clips, and it is no closer to
-    the true luminance of the pen and the paper."""
-    from runtime import decode
-
-    ink = np.asarray(draw_digit(5, 320, 240, (60, 40))) < 128
-    pen, paper = np.array([170, 20, 40]), np.array([250, 235, 170])
-    truth = np.where(ink, pen @ [0.299, 0.587, 0.114], paper @ [0.299, 0.587, 0.114])
-    buffer = io.BytesIO()
-    Image.fromarray(np.where(ink[..., None], pen, paper).astype(np.uint8), "RGB").convert(mode).save(
-        buffer, format="JPEG", quality=90)
-    opened = decode.open_image(buffer.getvalue())
-    assert opened.image.mode == ("CMYK" if mode == "CMYK" else "L")  # libjpeg gives luma from YCbCr only
-    gray = decode.image_to_gray(opened.image, levels=True).astype(np.int16)
-    full = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L"), dtype=np.int16)
-    assert gray.shape == full.shape
-    assert (np.abs(gray - full) > 1).mean() <= 0.03  # the edges of the strokes, no more
-    assert np.abs(gray - truth).mean() <= np.abs(full - truth).mean() + 0.01
-    if mode != "RGB":
-        assert np.array_equal(gray, full)
-    assert classifier.predict(buffer.getvalue()).label == 5
-
-
 # An EXIF block that says it holds an orientation tag and ends before the tag's value.
 BROKEN_EXIF = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\x00\x05\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06"
 

@@ -251,23 +251,46 @@ function strokeLevel(ink, peak, keep) {
   return Math.max(STRONG_INK, threshold / 255) * peak;
 }
 
-// `_hysteresis` in find.py: the stroke mask grown into the weaker ink it touches, near it.
+// `_hysteresis` in find.py: the stroke mask grown into the weaker ink it touches, near it. Nothing
+// grows beyond side / 2 of the strokes' box, so the work stays inside that box.
 function grow(strong, ink, low, keep) {
   const H = strong.rows, W = strong.cols;
-  const side = odd(WEAK_REACH * Math.max(W, H));
+  const side = odd(WEAK_REACH * Math.max(W, H)), half = side >> 1;
+  const stroke = strong.data;
+  let left = W, top = H, right = -1, bottom = -1;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if (stroke[y * W + x]) {
+        if (x < left) left = x;
+        if (x > right) right = x;
+        if (y < top) top = y;
+        bottom = y;
+      }
+    }
+  }
+  if (right < 0) return strong; // no stroke: nothing grows
+  const x0 = Math.max(left - half, 0), y0 = Math.max(top - half, 0);
+  const x1 = Math.min(right + 1 + half, W), y1 = Math.min(bottom + 1 + half, H);
+  const w = x1 - x0, h = y1 - y0;
+  const box = keep(strong.roi(new cv.Rect(x0, y0, w, h)));
   const near = keep(new cv.Mat());
-  cv.dilate(strong, near, keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(side, side))));
+  cv.dilate(box, near, keep(cv.getStructuringElement(cv.MORPH_RECT, new cv.Size(side, side))));
   const nearData = near.data; // a view of OpenCV's heap: read before the next allocation
-  const weakData = new Uint8Array(W * H);
-  for (let i = 0; i < weakData.length; i++) weakData[i] = ink[i] >= low && nearData[i] ? 255 : 0;
+  const weakData = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = (y + y0) * W + x + x0;
+      weakData[y * w + x] = ink[i] >= low && nearData[y * w + x] ? 255 : 0;
+    }
+  }
   const labels = keep(new cv.Mat());
-  const count = cv.connectedComponents(keep(cv.matFromArray(H, W, cv.CV_8UC1, weakData)), labels, 8, cv.CV_32S);
-  const label = labels.data32S, stroke = strong.data;
+  const count = cv.connectedComponents(keep(cv.matFromArray(h, w, cv.CV_8UC1, weakData)), labels, 8, cv.CV_32S);
+  const label = labels.data32S;
   const grown = new Uint8Array(count);
-  for (let i = 0; i < label.length; i++) if (stroke[i]) grown[label[i]] = 255;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (stroke[(y + y0) * W + x + x0]) grown[label[y * w + x]] = 255;
   grown[0] = 0;
   const out = new Uint8Array(W * H);
-  for (let i = 0; i < out.length; i++) out[i] = grown[label[i]];
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(y + y0) * W + x + x0] = grown[label[y * w + x]];
   return keep(cv.matFromArray(H, W, cv.CV_8UC1, out));
 }
 
