@@ -6,6 +6,7 @@ that cannot clash with an app's own `runtime` package:
     from edge_digits import Classifier
     clf = Classifier.load()                 # bundled int8 model, sha256-verified
     clf.predict("digit.png").label          # -> 7
+    clf.read("year.png").text               # every digit, left to right -> "2026"
 
 In this repository the same files are also importable as `runtime` (`python -m runtime.classify`);
 every import inside the package is relative, so both names run the same code.
@@ -20,10 +21,12 @@ _EXPORTS = {
     "Classifier": ".model",
     "Prediction": ".model",
     "Result": ".model",
+    "Reading": ".model",
     "default_model": ".model",
     "open_engine": ".model",
     "preprocess_image": ".preprocess",
     "prepare_image": ".preprocess",
+    "prepare_digits": ".preprocess",
     "ClassifierError": ".errors",
     "ModelLoadError": ".errors",
     "ModelIntegrityError": ".errors",

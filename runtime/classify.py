@@ -68,9 +68,25 @@ def to_json(result) -> dict:
     """A Result as the CLI's JSON object."""
     if not result.ok:
         return {"path": result.path, "error": result.error}
+    if result.reading is not None:
+        return _reading_json(result)
     p = result.prediction
     out = {"path": result.path, "label": p.label, "probability": round(p.probability, 6),
            "uncertain": p.uncertain, "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
+    if result.note:
+        out["note"] = result.note
+    return out
+
+
+def _reading_json(result) -> dict:
+    """A Result of every digit (`--all`) as the CLI's JSON object: the digits as one string, and each one."""
+    reading = result.reading
+    out = {"path": result.path, "number": reading.text, "uncertain": reading.uncertain,
+           "digits": [{"label": p.label, "probability": round(p.probability, 6), "uncertain": p.uncertain,
+                       "box": list(box), "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
+                      for p, box in zip(reading.digits, reading.boxes, strict=True)]}
+    if reading.left_out:
+        out["left_out"] = reading.left_out
     if result.note:
         out["note"] = result.note
     return out
@@ -91,6 +107,14 @@ def escape_path(path: str) -> str:
 
 
 def format_text(result: dict) -> str:
+    if "number" in result:  # every digit (--all)
+        digits = ", ".join(f"{d['label']}{'?' if d['uncertain'] else ''} {d['probability']:.1%}" for d in result["digits"])
+        line = f"{escape_path(result['path'])}: {result['number']}{'?' if result['uncertain'] else ''} ({digits})"
+        if result.get("left_out"):
+            line += f"  ({result['left_out']} mark{'s' if result['left_out'] > 1 else ''} left out: not a digit)"
+        if result.get("note"):
+            line += f"  ({result['note']})"
+        return line
     mark = "?" if result.get("uncertain") else ""
     line = f"{escape_path(result['path'])}: {result['label']}{mark} ({result['probability']:.1%})"
     others = result["top_k"][1:]
@@ -108,6 +132,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--engine", choices=list(ENGINES), help="default: from the suffix")
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="also report the K best labels")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
+    parser.add_argument("--all", action="store_true",
+                        help="read every digit in a picture, left to right, as one number (a year, a meter reading)")
     parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                         help="mark answers whose probability is under P (0-1) as uncertain: '7? (41.0%%)' in text, "
                              '"uncertain": true in JSON')
@@ -200,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
     failed = 0
     try:
         for result in classifier.classify_paths(args.paths, args.top_k, args.batch_size, processes=True,
-                                                min_confidence=args.min_confidence):
+                                                min_confidence=args.min_confidence, every=args.all):
             line = to_json(result)
             if not result.ok:
                 failed += 1

@@ -12,6 +12,7 @@ would leave the parent waiting on the lock forever. An interrupt never leaves a 
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import multiprocessing.context
 import multiprocessing.pool
@@ -101,16 +102,20 @@ def _listing_error(error: OSError) -> str:
     return f"cannot read ({error.strerror or type(error).__name__})"
 
 
-def prepare(item: tuple[str, str | None]):
+def prepare(item: tuple[str, str | None], every: bool = False):
     """(path, error) -> (path, 28x28x1 image or None, error or None, note or None, digits seen).
-    Never raises."""
+    With `every`: (path, (k, 28, 28, 1) images of every digit, left to right, or None, error or
+    None, note or None, their boxes). Never raises."""
     from .errors import InputError
-    from .preprocess import prepare_image
+    from .preprocess import prepare_digits, prepare_image
 
     path, error = item
     if error:
         return path, None, error, None, 0
     try:
+        if every:
+            digits = prepare_digits(path)
+            return path, digits.tensors, None, digits.note, digits.boxes
         prepared = prepare_image(path)
         return path, prepared.tensor, None, prepared.note, prepared.digits
     except InputError as exc:
@@ -219,14 +224,16 @@ def _can_spawn() -> bool:
 
 
 def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH,
-                     processes: bool = False) -> Iterator[list[tuple]]:
+                     processes: bool = False, every: bool = False) -> Iterator[list[tuple]]:
     """Batches of `prepare` results, in input order, decoded by a pool of one worker per CPU.
 
     Threads by default: safe in any program. `processes=True` uses worker processes instead
     (faster: preprocessing is partly Python), started after the first batch so that small jobs
     never pay for them; like any spawned pool, that needs the calling script to guard its entry
-    point with `if __name__ == "__main__":` (the CLI does).
+    point with `if __name__ == "__main__":` (the CLI does). `every`: every digit of each
+    picture (`prepare`).
     """
+    work = functools.partial(prepare, every=every) if every else prepare
     workers = max(1, min(8, os.cpu_count() or 1))
     use_processes = processes and workers > 1 and _can_spawn()
     pool = None
@@ -236,11 +243,11 @@ def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH,
             if index == 1 and use_processes:
                 pool = _start_pool(workers)
             if pool is not None:
-                yield pool.map(prepare, chunk, chunksize=POOL_CHUNK)
+                yield pool.map(work, chunk, chunksize=POOL_CHUNK)
             elif threads is not None:
-                yield list(threads.map(prepare, chunk))
+                yield list(threads.map(work, chunk))
             else:
-                yield [prepare(item) for item in chunk]
+                yield [work(item) for item in chunk]
         if pool is not None:
             pool.close()
             pool.join()

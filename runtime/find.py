@@ -24,7 +24,8 @@ frame, and a tight crop fills the picture, which no desk does. Noise and texture
 "no digit found" because their ink falls into many grains or pieces, which a digit's never does,
 and a wall because it has no edges.
 
-web/src/find.js is the same code for the browser, on OpenCV.js.
+web/src/find.js is the same code for the browser, on OpenCV.js (all but `find_all_digits`, every
+digit left to right, which the page does not offer).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import numpy as np
 from .decode import WORK_SIDE
 from .errors import NoDigitError
 
-__all__ = ["Found", "find_digits", "ink_image"]
+__all__ = ["Found", "find_digits", "find_all_digits", "ink_image"]
 
 # One OpenCV thread per caller. The pictures here are at most 640 px, where OpenCV's own worker
 # threads win nothing for one caller and, with two callers at once, compete with each other for
@@ -289,17 +290,27 @@ def find_digits(gray: np.ndarray) -> Found:
     A picture over WORK_SIDE on its longer side is searched at WORK_SIDE (OpenCV's area average):
     the decoder's integer reductions leave up to twice that, and the search's cost grows with the
     pixels, while a digit that fills a twentieth of the height still keeps 24 px."""
+    return _search(gray, every=False)[0]
+
+
+def find_all_digits(gray: np.ndarray) -> list[Found]:
+    """As `find_digits`, every digit in the picture, left to right (each one's `count` is how many
+    there are). A group that `find_digits` would count as another digit but whose ink falls into
+    too many pieces to be one is left out. Raises NoDigitError where `find_digits` would."""
+    return _search(gray, every=True)
+
+
+def _search(gray: np.ndarray, every: bool) -> list[Found]:
     # np.rint(gray * 255) saturated to uint8, in one pass
     gray8 = gray if gray.dtype == np.uint8 else cv2.convertScaleAbs(gray, alpha=255.0)
     h, w = gray8.shape
     if max(h, w) <= WORK_SIDE:
-        return _find(gray8)
+        return _find(gray8, every=every)
     size = _work_size(w, h)
-    found = _find(cv2.resize(gray8, size, interpolation=cv2.INTER_AREA))
     sx, sy = w / size[0], h / size[1]
-    left, top, right, bottom = found.box
-    box = (int(left * sx), int(top * sy), min(w, int(np.ceil(right * sx))), min(h, int(np.ceil(bottom * sy))))
-    return Found(found.ink, box, found.count)
+    return [Found(found.ink, (int(found.box[0] * sx), int(found.box[1] * sy), min(w, int(np.ceil(found.box[2] * sx))),
+                              min(h, int(np.ceil(found.box[3] * sy)))), found.count)
+            for found in _find(cv2.resize(gray8, size, interpolation=cv2.INTER_AREA), every=every)]
 
 
 def _work_size(width: int, height: int) -> tuple[int, int]:
@@ -309,8 +320,9 @@ def _work_size(width: int, height: int) -> tuple[int, int]:
             max(1, int(np.floor(height * WORK_SIDE / longer + 0.5))))
 
 
-def _find(gray8: np.ndarray, _inside: bool = False) -> Found:
-    """`find_digits` on uint8 levels at the working size."""
+def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list[Found]:
+    """`find_digits` on uint8 levels at the working size: [the digit with the most ink], or with
+    `every`, every digit, left to right."""
     gray = gray8
     ink, contrast = ink_image(gray8)
     peak = _peak(ink)
@@ -391,42 +403,56 @@ def _find(gray8: np.ndarray, _inside: bool = False) -> Found:
     if inner.any() and inner.max() >= INSIDE_SHARE * group_mass.max():
         group_mass = inner
     order = np.argsort(-group_mass, kind="stable")
-    best = groups[order[0]]
-    others = sum(1 for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]])
-    x0, y0, x1, y1 = (int(v) for v in extents[order[0]])
-    chosen = np.zeros(count, bool)
-    chosen[keep[best] + 1] = True
-    member = chosen[labels[y0:y1, x0:x1]]  # the group lies in its box
-    # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
-    if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member):
+    others = [int(i) for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]]]
+
+    def digit(index: int, count: int) -> list[Found]:
+        """The group's digit (or, in a panel, the digits inside it), cropped; NoDigitError(NOISE) for a
+        group whose ink falls into too many pieces to be a digit."""
+        x0, y0, x1, y1 = (int(v) for v in extents[index])
+        chosen = np.zeros(len(mass) + 1, bool)
+        chosen[keep[groups[index]] + 1] = True
+        member = chosen[labels[y0:y1, x0:x1]]  # the group lies in its box
+        # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
+        if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member):
+            try:
+                inside = _find(np.ascontiguousarray(gray[y0:y1, x0:x1]), _inside=True, every=every)
+            except NoDigitError:
+                inside = []  # a plain box: the box itself is what there is (a thick 1, cropped tight)
+            if inside:
+                return [Found(found.ink, (found.box[0] + x0, found.box[1] + y0, found.box[2] + x0, found.box[3] + y0),
+                              found.count) for found in inside]
+        if _pieces(strong[y0:y1, x0:x1], member) > MAX_PIECES:
+            raise NoDigitError(NOISE)
+        box = (x0, y0, x1, y1)
+        # The group's own strokes, with the soft ink around them, and nothing of any other group.
+        nx0, ny0 = max(x0 - REACH, 0), max(y0 - REACH, 0)
+        nx1, ny1 = min(x1 + REACH, ink.shape[1]), min(y1 + REACH, ink.shape[0])
+        around = np.zeros((ny1 - ny0, nx1 - nx0), np.uint8)  # the box and REACH around it
+        around[y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0] = member
+        near = cv2.dilate(around, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
+        crop = ink[ny0:ny1, nx0:nx1] * near
+        # Where the closing joined grains (chalk, a dry marker), the gaps between them are stroke too:
+        # they get the grains' typical ink, so that the digit reads as drawn, not as a texture.
+        joined = member & (unjoined[y0:y1, x0:x1] == 0)
+        kept = (member & ~joined).astype(np.uint8)
+        if joined.any() and cv2.connectedComponents(kept, connectivity=8)[0] - 1 >= GRAINY:
+            typical = np.median(ink[y0:y1, x0:x1][kept > 0])
+            inner = crop[y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0]
+            np.maximum(inner, np.where(joined, typical, np.float32(0)), out=inner)
+        local = float(crop.max())
+        crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
+        return [Found(crop.astype(np.float32), box, count)]
+
+    found = digit(int(order[0]), 1 + len(others))
+    if not every:
+        return found[:1]
+    for index in others:  # every digit: a group that is noise is left out, not the picture refused
         try:
-            inside = _find(np.ascontiguousarray(gray[y0:y1, x0:x1]), _inside=True)
+            found += digit(index, 1 + len(others))
         except NoDigitError:
-            inside = None  # a plain box: the box itself is what there is (a thick 1, cropped tight)
-        if inside is not None:
-            left, top, right, bottom = inside.box
-            return Found(inside.ink, (left + x0, top + y0, right + x0, bottom + y0), inside.count)
-    if _pieces(strong[y0:y1, x0:x1], member) > MAX_PIECES:
-        raise NoDigitError(NOISE)
-    box = (x0, y0, x1, y1)
-    # The group's own strokes, with the soft ink around them, and nothing of any other group.
-    nx0, ny0 = max(x0 - REACH, 0), max(y0 - REACH, 0)
-    nx1, ny1 = min(x1 + REACH, ink.shape[1]), min(y1 + REACH, ink.shape[0])
-    around = np.zeros((ny1 - ny0, nx1 - nx0), np.uint8)  # the box and REACH around it
-    around[y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0] = member
-    near = cv2.dilate(around, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
-    crop = ink[ny0:ny1, nx0:nx1] * near
-    # Where the closing joined grains (chalk, a dry marker), the gaps between them are stroke too:
-    # they get the grains' typical ink, so that the digit reads as drawn, not as a texture.
-    joined = member & (unjoined[y0:y1, x0:x1] == 0)
-    kept = (member & ~joined).astype(np.uint8)
-    if joined.any() and cv2.connectedComponents(kept, connectivity=8)[0] - 1 >= GRAINY:
-        typical = np.median(ink[y0:y1, x0:x1][kept > 0])
-        inner = crop[y0 - ny0 : y1 - ny0, x0 - nx0 : x1 - nx0]
-        np.maximum(inner, np.where(joined, typical, np.float32(0)), out=inner)
-    local = float(crop.max())
-    crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
-    return Found(crop.astype(np.float32), box, 1 + others)
+            pass
+    found.sort(key=lambda item: (item.box[0], item.box[1]))  # left to right
+    return [Found(item.ink, item.box, len(found)) for item in found]
 
 
 def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float, side: int | None = None) -> np.ndarray:

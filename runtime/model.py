@@ -20,7 +20,7 @@ from .engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
 from .errors import (EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, NoDigitError,
                      UnverifiedModelWarning)
 from .manifest import MANIFEST_NAME, read_manifest, verify
-from .preprocess import prepare_image
+from .preprocess import prepare_digits, prepare_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 TFLITE_MAGIC = b"TFL3"
@@ -52,6 +52,26 @@ class Prediction:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """Every digit in one picture, left to right: each one's Prediction and box (left, top, right,
+    bottom, in the picture's pixels). What the model answers "not a digit" (a letter, a sign
+    beside the digits) is left out, and counted in `left_out`."""
+
+    digits: tuple[Prediction, ...]
+    boxes: tuple[tuple[int, int, int, int], ...]
+    left_out: int = 0
+
+    @property
+    def text(self) -> str:
+        """The digits as one string, left to right ("2026")."""
+        return "".join(str(prediction.label) for prediction in self.digits)
+
+    @property
+    def uncertain(self) -> bool:
+        return any(prediction.uncertain for prediction in self.digits)
+
+
+@dataclass(frozen=True)
 class Result:
     """One item's outcome from `classify_paths` or `predict_batch`: a prediction, or the error for that item."""
 
@@ -60,10 +80,11 @@ class Result:
     error: str | None = None
     note: str | None = None
     exception: Exception | None = field(default=None, repr=False, compare=False)  # the error, typed
+    reading: Reading | None = None  # every digit, from classify_paths(..., every=True)
 
     @property
     def ok(self) -> bool:
-        return self.prediction is not None
+        return self.prediction is not None or self.reading is not None
 
 
 def _check_container(path: Path, engine: str) -> None:
@@ -204,6 +225,16 @@ class Classifier:
         prediction = to_prediction(self.probabilities(prepared.tensor[None])[0], top_k, min_confidence)
         return dataclasses.replace(prediction, digits=prepared.digits) if prepared.digits > 1 else prediction
 
+    def read(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Reading:
+        """Every digit in one image, left to right, as a Reading (`reading.text` is "2026" for a
+        year written on a page). Takes what `predict` takes. A picture in which no digit is found,
+        or whose every group the model answers "not a digit", raises NoDigitError."""
+        _check_count("top_k", top_k, most=NUM_LABELS)
+        _check_confidence(min_confidence)
+        _check_one_image(image)
+        prepared = prepare_digits(image)
+        return _reading(self.probabilities(prepared.tensors), prepared.boxes, top_k, min_confidence)
+
     def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
         """One `Result` per image, in order: a prediction, or the error for that image alone.
 
@@ -230,14 +261,15 @@ class Classifier:
                 for i, name in enumerate(names)]
 
     def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,
-                       processes: bool = False, min_confidence: float = 0.0) -> Iterator[Result]:
+                       processes: bool = False, min_confidence: float = 0.0, every: bool = False) -> Iterator[Result]:
         """One Result per image file, in order; folders are searched recursively.
 
         A file that cannot be classified gets its own `error`; it never costs the other files
         their answers. Memory stays flat for any number of files (batches of `batch`). Decoding
         runs in a thread pool; `processes=True` moves it to worker processes after the first
         batch (faster on many files; the calling script needs an `if __name__ == "__main__":`
-        guard, as for any spawned pool).
+        guard, as for any spawned pool). With `every`, each Result holds a `reading` of every digit
+        in its picture, left to right (as `read` gives), and no `prediction`.
         """
         from .files import prepared_batches
 
@@ -246,8 +278,22 @@ class Classifier:
         _check_count("batch", batch)
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
-        for prepared in prepared_batches(paths, batch, processes):
+        for prepared in prepared_batches(paths, batch, processes, every):
             good = [image for _path, image, _error, _note, _digits in prepared if image is not None]
+            if every:
+                rows = self.probabilities(np.concatenate(good)) if good else None
+                start = 0
+                for path, images, error, note, boxes in prepared:
+                    if images is None:
+                        yield Result(path, error=error)
+                        continue
+                    try:
+                        reading = _reading(rows[start : start + len(images)], boxes, top_k, min_confidence)
+                        yield Result(path, note=note, reading=reading)
+                    except NoDigitError as refused:
+                        yield Result(path, error=str(refused), note=note, exception=refused)
+                    start += len(images)
+                continue
             rows = iter(self.probabilities(np.stack(good)) if good else [])
             for path, image, error, note, digits in prepared:
                 if image is None:
@@ -288,6 +334,21 @@ def _answer(path: str, row: np.ndarray, top_k: int, min_confidence: float, note:
     except NoDigitError as error:
         error = NoDigitError(f"{prefix}{error}")
         return Result(path, error=str(error), note=note, exception=error)
+
+
+def _reading(rows: np.ndarray, boxes, top_k: int, min_confidence: float) -> Reading:
+    """A Reading from one picture's model output rows (one per digit found, left to right)."""
+    digits, kept, refusals = [], [], []
+    for row, box in zip(rows, boxes, strict=True):
+        try:
+            digits.append(to_prediction(row, top_k, min_confidence))
+            kept.append(tuple(int(v) for v in box))
+        except NoDigitError as error:
+            refusals.append(error)
+    if not digits:
+        raise refusals[0] if len(refusals) == 1 else NoDigitError(
+            f"no digit found (the model answers \"{NOT_A_DIGIT}\" to all {len(refusals)} marks found)")
+    return Reading(tuple(digits), tuple(kept), len(refusals))
 
 
 def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:

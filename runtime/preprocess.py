@@ -25,16 +25,25 @@ from PIL import Image
 from .decode import array_to_gray, image_to_gray, load_image, open_image, upright
 from .digits import SIZE
 from .errors import InputError, NoDigitError
-from .find import find_digits
+from .find import find_all_digits, find_digits
 from .strokes import fill_outline, restore_contrast
 
-__all__ = ["Prepared", "prepare_image", "preprocess_image"]
+__all__ = ["Prepared", "PreparedDigits", "prepare_image", "prepare_digits", "preprocess_image"]
 DIGIT_BOX = 20
 # The longer side of the ink's box in an MNIST array: 20 px (19 in 3 of MNIST's 10,000 test digits,
 # where the anti-aliased edge is blank).
 MNIST_BOX = (DIGIT_BOX - 1, DIGIT_BOX)
 MIN_SIDE = 8  # the longer side; a tight crop of a 1 may be 3 px wide
 INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
+
+
+class PreparedDigits(NamedTuple):
+    """Every digit in one picture, left to right: their model inputs, their boxes (left, top, right,
+    bottom) in the picture's pixels, and the note on how the file was read, if any."""
+
+    tensors: np.ndarray  # float32 (k, 28, 28, 1) in [0, 1], k >= 1
+    boxes: tuple[tuple[int, int, int, int], ...]
+    note: str | None
 
 
 class Prepared(NamedTuple):
@@ -142,9 +151,28 @@ def prepare_image(image: Any) -> Prepared:
     found = find_digits(gray)
     tensor = center_by_mass(fill_outline(restore_contrast(crop_and_scale(found.ink))))[..., None]
     if found.count > 1:
-        seen = f"found {found.count} digits: the one with the most ink was classified"
+        seen = f"found {found.count} digits: the one with the most ink was classified (--all, or Classifier.read, reads every one)"
         note = f"{note}; {seen}" if note else seen
     return Prepared(tensor, found.count, note)
+
+
+def prepare_digits(image: Any) -> PreparedDigits:
+    """As `prepare_image`, every digit the picture shows, left to right (a number, a code).
+    Raises InputError (NoDigitError where no digit is found), one line."""
+    gray, note = _gray(image)
+    canvas = as_mnist(gray)
+    if canvas is not None:
+        return PreparedDigits(canvas[None, ..., None], ((0, 0, gray.shape[1], gray.shape[0]),), note)
+    tensors, boxes, refused = [], [], None
+    for item in find_all_digits(gray):
+        try:
+            tensors.append(center_by_mass(fill_outline(restore_contrast(crop_and_scale(item.ink)))))
+            boxes.append(item.box)
+        except NoDigitError as error:  # too little ink to scale: not a digit, the others still are
+            refused = refused or error
+    if not tensors:
+        raise refused
+    return PreparedDigits(np.stack(tensors)[..., None], tuple(boxes), note)
 
 
 def preprocess_image(image: Any) -> np.ndarray:

@@ -90,7 +90,7 @@ def test_every_entry_point_says_how_many_digits_it_saw(classifier, files):
     listed = next(classifier.classify_paths([files["two"]], top_k=1))
     assert one.digits == 2
     assert batch.prediction == one and listed.prediction == one
-    assert listed.note == "found 2 digits: the one with the most ink was classified"
+    assert listed.note == "found 2 digits: the one with the most ink was classified (--all, or Classifier.read, reads every one)"
     assert classifier.predict(files["seven"]).digits == 1
 
 
@@ -103,7 +103,7 @@ def test_a_numpy_threshold_still_gives_json(classifier, files):
 def test_the_text_output_carries_the_note(files, capsys):
     assert main([str(files["two"])]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.endswith("(found 2 digits: the one with the most ink was classified)")
+    assert line.endswith("(found 2 digits: the one with the most ink was classified (--all, or Classifier.read, reads every one))")
     assert format_text({"path": "a.png", "label": 3, "probability": 0.5, "top_k": [[3, 0.5]]}) == "a.png: 3 (50.0%)"
 
 

@@ -108,6 +108,26 @@ def test_two_digits_are_counted():
     assert min(np.abs(np.subtract(found.box, box)).max() for box in (BOX, other)) <= TOLERANCE
 
 
+def test_every_digit_is_found_left_to_right():
+    boxes = [(420, 160, 520, 310), (60, 140, 160, 290), BOX]  # drawn out of order
+    ink = np.maximum.reduce([digit_ink(box) for box in boxes])
+    picture = page(np.full(SIDE, 0.95, np.float32), ink)
+    found = find.find_all_digits(picture)
+    assert [item.count for item in found] == [3, 3, 3]
+    for item, box in zip(found, sorted(boxes), strict=True):
+        assert_box(item, box)
+        assert item.ink.max() == 1.0 and item.ink.shape[0] >= box[3] - box[1]  # each its own crop
+    best = find_digits(picture)  # the one with the most ink, as before
+    assert any(item.box == best.box and np.array_equal(item.ink, best.ink) for item in found)
+
+
+def test_one_digit_found_alone_is_all_there_is():
+    picture = page(np.full(SIDE, 0.95, np.float32), digit_ink())
+    (only,) = find.find_all_digits(picture)
+    best = find_digits(picture)
+    assert only.box == best.box and only.count == 1 and np.array_equal(only.ink, best.ink)
+
+
 @pytest.mark.parametrize(("blur", "tone"), [(0.025, 0.45), (0.035, 0.1)])
 def test_a_blurred_digit_is_found_not_called_blank(blur, tone):
     """Out of focus (a Gaussian blur of 2.5-3.5% of the picture's width), and grey: its edges are

@@ -1,0 +1,103 @@
+"""Every digit in a picture, left to right: Classifier.read, classify_paths(every=True) and the
+CLI's --all, on pictures of several digits built here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from runtime import Classifier, NoDigitError
+from runtime.classify import main
+from runtime.digits import NUM_LABELS
+from runtime.model import _reading
+from tools.synthetic import draw_digit
+
+YEAR = (2, 0, 2, 6)
+
+
+def number_picture(digits, step: int = 115) -> Image.Image:
+    """Digits drawn side by side on a light page, left to right."""
+    page = Image.new("L", (20 + step * len(digits), 200), 250)
+    for index, digit in enumerate(digits):
+        page.paste(draw_digit(digit, 110, 80, (15, 15)), (10 + index * step, 40))
+    return page
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.load()  # the bundled int8 model
+
+
+@pytest.fixture(scope="module")
+def pictures(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("numbers")
+    out = {"year": folder / "year.png", "seven": folder / "seven.png", "blank": folder / "blank.png",
+           "cut": folder / "cut.png", "code": folder / "code.png"}
+    number_picture(YEAR).save(out["year"])
+    draw_digit(7, 120, 80, (25, 20)).save(out["seven"])
+    Image.new("L", (200, 200), 250).save(out["blank"])
+    out["cut"].write_bytes(out["year"].read_bytes()[:300])
+    number_picture((4, 1, 9)).save(out["code"])
+    return out
+
+
+def test_read_gives_every_digit_left_to_right(classifier, pictures):
+    reading = classifier.read(pictures["year"])
+    assert reading.text == "2026" and len(reading.digits) == 4 and reading.left_out == 0
+    lefts = [box[0] for box in reading.boxes]
+    assert lefts == sorted(lefts) and len(set(lefts)) == 4
+    for index, (left, top, right, bottom) in enumerate(reading.boxes):  # each box holds its own digit
+        assert 10 + index * 115 <= left < right <= 10 + (index + 1) * 115 and 40 <= top < bottom <= 150
+    assert classifier.predict(pictures["year"]).digits == 4  # predict still answers one, and says so
+
+
+def test_reading_one_digit_is_predicting_it(classifier, pictures):
+    reading = classifier.read(pictures["seven"])
+    assert reading.digits == (classifier.predict(pictures["seven"]),)
+    array = np.asarray(Image.open(pictures["year"]))  # and an array reads as its file does
+    assert classifier.read(array).text == "2026"
+
+
+def test_marks_the_model_calls_not_a_digit_are_left_out():
+    row = np.zeros(NUM_LABELS + 1, np.float32)
+    seven, other = row.copy(), row.copy()
+    seven[7], other[NUM_LABELS] = 1.0, 1.0
+    reading = _reading(np.stack([seven, other, seven]), [(0, 0, 1, 1), (2, 0, 3, 1), (4, 0, 5, 1)], 3, 0.0)
+    assert reading.text == "77" and reading.left_out == 1 and reading.boxes == ((0, 0, 1, 1), (4, 0, 5, 1))
+    with pytest.raises(NoDigitError, match="to all 2 marks found"):
+        _reading(np.stack([other, other]), [(0, 0, 1, 1), (2, 0, 3, 1)], 3, 0.0)
+
+
+def test_classify_paths_reads_every_file_alone(classifier, pictures):
+    names = ["year", "blank", "seven", "cut", "code"]
+    results = list(classifier.classify_paths([pictures[name] for name in names], batch=2, every=True))
+    assert [result.ok for result in results] == [True, False, True, False, True]
+    assert [result.reading.text for result in results if result.ok] == ["2026", "7", "419"]
+    assert "no digit found" in results[1].error and "corrupt or truncated" in results[3].error
+    assert all(result.prediction is None for result in results)
+
+
+def test_the_cli_reads_a_number_with_all(pictures, capsys):
+    assert main(["--all", "--json", str(pictures["year"]), str(pictures["blank"])]) == 1  # the blank page failed
+    year, blank = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert year["number"] == "2026" and [digit["label"] for digit in year["digits"]] == list(YEAR)
+    assert all(len(digit["box"]) == 4 for digit in year["digits"]) and "error" in blank
+    assert main(["--all", str(pictures["code"])]) == 0
+    assert capsys.readouterr().out.startswith(f"{pictures['code']}: 419 (4 ")
+
+
+def test_the_cli_reads_every_digit_in_worker_processes_too(pictures, tmp_path):
+    """Past the first batch the CLI decodes in worker processes: --all goes there too."""
+    for index in range(5):
+        (tmp_path / f"year_{index}.png").write_bytes(pictures["year"].read_bytes())
+    done = subprocess.run([sys.executable, "-m", "runtime.classify", "--all", "--batch-size", "2", str(tmp_path)],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 5 and all(": 2026 (" in line for line in lines)
