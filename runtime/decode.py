@@ -41,6 +41,7 @@ class Opened(NamedTuple):
     image: Image.Image
     frames: int
     exif: str | None = None
+    size: tuple[int, int] | None = None  # the picture's own (width, height), upright, before any reduction
 
     @property
     def note(self) -> str | None:
@@ -172,8 +173,10 @@ def open_image(source: Any) -> Opened:
     for warning in caught:  # any other, as Pillow gave it, with the file's name
         if str(warning.message) not in exif:
             warnings.warn(f"{name}: {warning.message}", warning.category, stacklevel=2)
+    stored = image.size
     image, problem = upright(image, exif)
-    return Opened(image, frames, problem)
+    turned = image.size != stored  # a quarter turn swaps the sides
+    return Opened(image, frames, problem, (height, width) if turned else (width, height))
 
 
 def image_to_gray(image: Image.Image, levels: bool = False) -> np.ndarray:
@@ -256,7 +259,7 @@ def array_to_gray(array: np.ndarray, levels: bool = False) -> np.ndarray:
 def _box_reduce(array: np.ndarray) -> np.ndarray:
     """float32 copy of an (H, W) or (H, W, C) array, averaged over k x k blocks when it is k >= 2
     times WORK_SIDE (the mean is accumulated in float32, without a full-size float copy)."""
-    factor = max(array.shape[:2]) // WORK_SIDE
+    factor = min(max(array.shape[:2]) // WORK_SIDE, min(array.shape[:2]))  # never a side of 0 px
     if factor < 2:
         return array.astype(np.float32)
     h, w = (array.shape[0] // factor) * factor, (array.shape[1] // factor) * factor

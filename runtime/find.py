@@ -87,6 +87,14 @@ MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke h
 PANEL = 0.85  # ink filling this share of its box is a panel or a label: the digit is inside (MNIST <= 0.76)
 MIN_PANEL_PX = 16
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
+# Every digit (find_all_digits): strokes that overlap side by side by COLUMN_OVERLAP of the narrower,
+# and are not a line apart (LINE_GAP of the tallest stroke), stand in one column; a group splits into
+# its columns DIGIT_HEIGHT of its height or taller when they hold NUMBER_INK of its ink, and a group
+# under DIGIT_HEIGHT of the height of the one with the most ink is a sign or a point, not a digit.
+COLUMN_OVERLAP = 0.5
+LINE_GAP = 0.2
+DIGIT_HEIGHT = 0.7
+NUMBER_INK = 0.85
 WEAK = 0.7  # ink at this share of the stroke level, touching a stroke, is stroke too...
 WEAK_REACH = 0.01  # ...within this share of the picture's longer side of it
 
@@ -405,12 +413,13 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
     order = np.argsort(-group_mass, kind="stable")
     others = [int(i) for i in order[1:] if group_mass[i] >= OTHER_DIGIT * group_mass[order[0]]]
 
-    def digit(index: int, count: int) -> list[Found]:
+    def digit(group: np.ndarray, count: int) -> list[Found]:
         """The group's digit (or, in a panel, the digits inside it), cropped; NoDigitError(NOISE) for a
         group whose ink falls into too many pieces to be a digit."""
-        x0, y0, x1, y1 = (int(v) for v in extents[index])
+        x0, y0 = int(boxes[group, 0].min()), int(boxes[group, 1].min())
+        x1, y1 = int((boxes[group, 0] + boxes[group, 2]).max()), int((boxes[group, 1] + boxes[group, 3]).max())
         chosen = np.zeros(len(mass) + 1, bool)
-        chosen[keep[groups[index]] + 1] = True
+        chosen[keep[group] + 1] = True
         member = chosen[labels[y0:y1, x0:x1]]  # the group lies in its box
         # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
         if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member):
@@ -443,16 +452,34 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
         crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
         return [Found(crop.astype(np.float32), box, count)]
 
-    found = digit(int(order[0]), 1 + len(others))
     if not every:
-        return found[:1]
-    for index in others:  # every digit: a group that is noise is left out, not the picture refused
-        try:
-            found += digit(index, 1 + len(others))
-        except NoDigitError:
-            pass
-    found.sort(key=lambda item: (item.box[0], item.box[1]))  # left to right
-    return [Found(item.ink, item.box, len(found)) for item in found]
+        return digit(groups[order[0]], 1 + len(others))[:1]
+    # Every digit: the groups counted as digits, as for `count`. Typed or written close together, a
+    # number's digits fall into one group (within GROUP_GAP); its strokes then stand in columns side
+    # by side, each as tall as the group. A group whose tall columns hold nearly all its ink is
+    # split into them (a minus sign, a decimal point or a colon between them is left out); any
+    # other, a digit of separate strokes or segments, stays one digit.
+    digits = []
+    first = float(extents[order[0], 3] - extents[order[0], 1])  # the group with the most ink
+    for index in (int(order[0]), *others):
+        group = groups[index]
+        height = float(extents[index, 3] - extents[index, 1])
+        if height < DIGIT_HEIGHT * first:  # a sign or a point apart from the digits
+            continue
+        columns = _columns(boxes[group])
+        tops = [boxes[group[c], 1].min() for c in columns]
+        bottoms = [(boxes[group[c], 1] + boxes[group[c], 3]).max() for c in columns]
+        tall = [c for c, top, bottom in zip(columns, tops, bottoms, strict=True) if bottom - top >= DIGIT_HEIGHT * height]
+        weight = mass[keep]
+        split = len(tall) > 1 and sum(weight[group[c]].sum() for c in tall) >= NUMBER_INK * weight[group].sum()
+        for members in ([group[c] for c in tall] if split else [group]):
+            try:
+                digits += digit(members, 1)
+            except NoDigitError:
+                pass  # a group whose ink is noise is left out, not the picture refused
+    if not digits:
+        raise NoDigitError(NOISE)
+    return [Found(item.ink, item.box, len(digits)) for item in _reading_order(digits)]
 
 
 def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float, side: int | None = None) -> np.ndarray:
@@ -505,6 +532,48 @@ def _stats(labels: np.ndarray, ys: np.ndarray, xs: np.ndarray, count: int, shape
     np.maximum.at(right, labels, xs)
     np.maximum.at(bottom, labels, ys)
     return np.stack([left, top, right - left + 1, bottom - top + 1, np.bincount(labels, minlength=count)], axis=1)
+
+
+def _columns(boxes: np.ndarray) -> list[np.ndarray]:
+    """Indices of stroke boxes (x, y, w, h) grouped into digits: transitively, strokes that overlap
+    side by side by COLUMN_OVERLAP of the narrower one and lie within LINE_GAP of the tallest
+    one's height above or below each other. Digits written close together, whose boxes overlap
+    a little, stay apart; the strokes of one digit lie over each other."""
+    n = len(boxes)
+    parent = list(range(n))
+    tall = float(boxes[:, 3].max()) if n else 0.0
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(n):
+        for j in range(i + 1, n):
+            overlap = min(boxes[i, 0] + boxes[i, 2], boxes[j, 0] + boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+            dy = max(boxes[j, 1] - (boxes[i, 1] + boxes[i, 3]), boxes[i, 1] - (boxes[j, 1] + boxes[j, 3]), 0)
+            if overlap >= COLUMN_OVERLAP * min(boxes[i, 2], boxes[j, 2]) and dy <= LINE_GAP * tall:
+                parent[root(i)] = root(j)
+    columns: dict[int, list[int]] = {}
+    for i in range(n):
+        columns.setdefault(root(i), []).append(i)
+    return [np.array(c) for c in columns.values()]
+
+
+def _reading_order(found: list[Found]) -> list[Found]:
+    """Digits in reading order: lines from top to bottom (a digit whose middle lies within a line's
+    height belongs to it), each line left to right."""
+    lines: list[list[Found]] = []
+    for item in sorted(found, key=lambda item: item.box[1]):
+        middle = (item.box[1] + item.box[3]) / 2
+        for line in lines:
+            if min(other.box[1] for other in line) <= middle <= max(other.box[3] for other in line):
+                line.append(item)
+                break
+        else:
+            lines.append([item])
+    return [item for line in lines for item in sorted(line, key=lambda item: item.box[0])]
 
 
 def _group(boxes: np.ndarray, gap: float, kind: np.ndarray) -> list[np.ndarray]:

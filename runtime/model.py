@@ -231,7 +231,7 @@ class Classifier:
         or whose every group the model answers "not a digit", raises NoDigitError."""
         _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
-        _check_one_image(image)
+        _check_one_image(image, "read")
         prepared = prepare_digits(image)
         return _reading(self.probabilities(prepared.tensors), prepared.boxes, top_k, min_confidence)
 
@@ -377,14 +377,14 @@ def _is_one_image(item: Any) -> bool:
     return isinstance(item, (str, bytes, bytearray, memoryview, os.PathLike, Image.Image)) or hasattr(item, "read")
 
 
-def _check_one_image(image: Any) -> None:
-    """`predict`'s rule: one image in; several get an error naming `predict_batch`."""
+def _check_one_image(image: Any, name: str = "predict") -> None:
+    """`predict`'s (and `read`'s) rule: one image in; several get an error naming `predict_batch`."""
     if isinstance(image, np.ndarray):
         if image.ndim == 4 or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
-            raise InputError(f"predict takes one image, an array (H, W) or (H, W, 1|3|4), not shape {image.shape}; "
+            raise InputError(f"{name} takes one image, an array (H, W) or (H, W, 1|3|4), not shape {image.shape}; "
                              "for a batch use predict_batch(images)")
     elif isinstance(image, Iterable) and not _is_one_image(image):
-        raise InputError(f"predict takes one image, not several ({type(image).__name__}); "
+        raise InputError(f"{name} takes one image, not several ({type(image).__name__}); "
                          "for a batch use predict_batch(images)")
 
 

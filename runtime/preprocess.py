@@ -98,22 +98,25 @@ def resize_float(image: np.ndarray, out_h: int, out_w: int, name: str) -> np.nda
     return np.array(Image.fromarray(image, "F").resize((out_w, out_h), resample), dtype=np.float32)
 
 
-def _gray(image: Any) -> tuple[np.ndarray, str | None]:
+def _gray(image: Any) -> tuple[np.ndarray, str | None, tuple[int, int]]:
+    """(luminance at the working size, the note on how the file was read, the picture's own
+    (width, height), upright: the size its boxes are given in)."""
     note = None
+    size = None
     if isinstance(image, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(image, "read"):
         opened = open_image(image)  # decoded and turned upright
-        image, note = opened.image, opened.note
+        image, note, size = opened.image, opened.note, opened.size
     elif isinstance(image, Image.Image):  # a caller's own PIL image: turned here
         image, note = upright(load_image(image))
     if isinstance(image, Image.Image):
         if max(image.size) < MIN_SIDE:
             raise InputError(f"image is {image.size[0]}x{image.size[1]} pixels; too small to hold a digit")
-        return image_to_gray(image, levels=True), note
+        return image_to_gray(image, levels=True), note, size or image.size
     if isinstance(image, np.ndarray):
         gray = array_to_gray(image, levels=True)
         if max(gray.shape) < MIN_SIDE:
             raise InputError(f"image is {gray.shape[1]}x{gray.shape[0]} pixels; too small to hold a digit")
-        return gray, note
+        return gray, note, (image.shape[1], image.shape[0])
     raise InputError(f"cannot classify an object of type {type(image).__name__}; pass a path, PIL image or numpy array")
 
 
@@ -144,7 +147,7 @@ def as_mnist(gray: np.ndarray) -> np.ndarray | None:
 def prepare_image(image: Any) -> Prepared:
     """Path, bytes, binary file, PIL image or numpy array -> Prepared (the model input and what
     was seen on the way). Raises InputError (NoDigitError where no digit is found), one line."""
-    gray, note = _gray(image)
+    gray, note, _size = _gray(image)
     canvas = as_mnist(gray)
     if canvas is not None:
         return Prepared(canvas[..., None], 1, note)
@@ -159,15 +162,18 @@ def prepare_image(image: Any) -> Prepared:
 def prepare_digits(image: Any) -> PreparedDigits:
     """As `prepare_image`, every digit the picture shows, left to right (a number, a code).
     Raises InputError (NoDigitError where no digit is found), one line."""
-    gray, note = _gray(image)
+    gray, note, (width, height) = _gray(image)
     canvas = as_mnist(gray)
     if canvas is not None:
-        return PreparedDigits(canvas[None, ..., None], ((0, 0, gray.shape[1], gray.shape[0]),), note)
+        return PreparedDigits(canvas[None, ..., None], ((0, 0, width, height),), note)
+    sx, sy = width / gray.shape[1], height / gray.shape[0]  # a large picture was decoded reduced
     tensors, boxes, refused = [], [], None
     for item in find_all_digits(gray):
         try:
             tensors.append(center_by_mass(fill_outline(restore_contrast(crop_and_scale(item.ink)))))
-            boxes.append(item.box)
+            left, top, right, bottom = item.box
+            boxes.append((int(left * sx), int(top * sy), min(width, int(np.ceil(right * sx))),
+                          min(height, int(np.ceil(bottom * sy)))))
         except NoDigitError as error:  # too little ink to scale: not a digit, the others still are
             refused = refused or error
     if not tensors:

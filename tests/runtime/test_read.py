@@ -16,6 +16,7 @@ from runtime import Classifier, NoDigitError
 from runtime.classify import main
 from runtime.digits import NUM_LABELS
 from runtime.model import _reading
+from runtime.preprocess import prepare_image
 from tools.synthetic import draw_digit
 
 YEAR = (2, 0, 2, 6)
@@ -62,6 +63,47 @@ def test_reading_one_digit_is_predicting_it(classifier, pictures):
     assert reading.digits == (classifier.predict(pictures["seven"]),)
     array = np.asarray(Image.open(pictures["year"]))  # and an array reads as its file does
     assert classifier.read(array).text == "2026"
+
+
+def test_digits_written_close_together_are_read_apart(classifier):
+    close = number_picture(YEAR, step=70)  # a few px apart: one group of strokes for the finder
+    assert prepare_image(close).digits == 1  # predict takes them for one (broken) digit
+    reading = classifier.read(close)
+    assert reading.text == "2026" and all(right - left < 70 for left, _, right, _ in reading.boxes)
+
+
+def test_a_sign_and_a_point_are_not_digits_and_lines_read_top_down(classifier):
+    page = number_picture((4, 2, 7))
+    drawn = np.asarray(page).copy()
+    drawn[92:100, 125:165] = 0  # a point-like blot between the 4 and the 2, a fifth of their height
+    assert classifier.read(Image.fromarray(drawn)).text == "427"
+    two = Image.new("L", (260, 400), 250)
+    two.paste(number_picture((1, 2)), (0, 0))
+    two.paste(number_picture((3, 4)), (0, 200))
+    reading = classifier.read(two)
+    assert reading.text == "1234" and reading.boxes[2][1] > reading.boxes[1][3]  # the second line after the first
+
+
+def test_boxes_are_in_the_pictures_own_pixels_however_it_was_decoded(classifier, tmp_path):
+    """A large picture is decoded reduced (JPEG draft, box reduction): the boxes come back in the
+    file's own pixels, as for the same picture handed over as a PIL image."""
+    big = Image.new("L", (3000, 2000), 250)
+    big.paste(number_picture(YEAR).resize((960, 400)), (1900, 1400))
+    big.save(tmp_path / "big.png")
+    big.save(tmp_path / "big.jpg", quality=92)
+    reference = classifier.read(big).boxes
+    assert reference[0][0] >= 1900 and reference[-1][2] <= 2860
+    for source in (tmp_path / "big.png", tmp_path / "big.jpg", np.asarray(big)):
+        reading = classifier.read(source)
+        assert reading.text == "2026"
+        assert np.abs(np.subtract(reading.boxes, reference)).max() <= 8  # the reduction's rounding
+
+
+def test_a_long_thin_array_is_a_one_line_error(classifier):
+    with pytest.raises(NoDigitError):
+        classifier.read(np.full((3000, 3), 255, np.uint8))
+    with pytest.raises(NoDigitError):
+        classifier.predict(np.full((3000, 3), 255, np.uint8))
 
 
 def test_marks_the_model_calls_not_a_digit_are_left_out():
