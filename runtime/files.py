@@ -104,8 +104,8 @@ def _listing_error(error: OSError) -> str:
 
 def prepare(item: tuple[str, str | None], every: bool = False):
     """(path, error) -> (path, 28x28x1 image or None, error or None, note or None, digits seen).
-    With `every`: (path, (k, 28, 28, 1) images of every digit, left to right, or None, error or
-    None, note or None, their boxes). Never raises."""
+    With `every`: (path, (n, 28, 28, 1) images of every digit, left to right, or None, error or
+    None, note or None, (their boxes, their parts: PreparedDigits)). Never raises."""
     from .errors import InputError
     from .preprocess import prepare_digits, prepare_image
 
@@ -115,7 +115,7 @@ def prepare(item: tuple[str, str | None], every: bool = False):
     try:
         if every:
             digits = prepare_digits(path)
-            return path, digits.tensors, None, digits.note, digits.boxes
+            return path, digits.tensors, None, digits.note, (digits.boxes, digits.parts)
         prepared = prepare_image(path)
         return path, prepared.tensor, None, prepared.note, prepared.digits
     except InputError as exc:

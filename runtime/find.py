@@ -95,6 +95,8 @@ COLUMN_OVERLAP = 0.5
 LINE_GAP = 0.2
 DIGIT_HEIGHT = 0.7
 NUMBER_INK = 0.85
+LINE_COVERAGE = 0.6
+THIN_DIGIT = 0.1  # ...and a group as tall as the digit with the most ink, with this share of its ink, is a digit too (a 1)
 WEAK = 0.7  # ink at this share of the stroke level, touching a stroke, is stroke too...
 WEAK_REACH = 0.01  # ...within this share of the picture's longer side of it
 
@@ -110,6 +112,9 @@ class Found:
     ink: np.ndarray
     box: tuple[int, int, int, int]
     count: int
+    # find_all_digits: where this might be several digits written close together, those digits
+    # (the caller's model decides which reading it is: `Classifier.read`)
+    parts: tuple[Found, ...] = ()
 
 
 def _percentile(hist: np.ndarray, q: float) -> int:
@@ -251,8 +256,10 @@ def _stroke_level(ink: np.ndarray, peak: float) -> float:
     return max(STRONG_INK, float(threshold) / 255) * peak
 
 
-def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
-    """Clear long thin straight lines (ruled and squared paper) from a 0/255 stroke mask."""
+def _remove_lines(strong: np.ndarray, side: int, every: bool = False) -> np.ndarray:
+    """Clear long thin straight lines (ruled and squared paper) from a 0/255 stroke mask. With
+    `every` (find_all_digits), a line counts only where strokes cover LINE_COVERAGE of its length:
+    the aligned tops and bottoms of a row of digits fall on a line too, with gaps between them."""
     h, w = strong.shape
     if side < MIN_PHOTO_SIDE:  # a picture this small holds no ruled page, and its strokes are all thin
         return strong
@@ -274,6 +281,8 @@ def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
         if horizontal or min(angle, 180 - angle) <= LINE_ANGLE:
             c, s_ = np.cos(theta), np.sin(theta)
             offset = (rho - w / 2 * c) / s_ if horizontal else (rho - h / 2 * s_) / c  # where it crosses the middle
+            if every and _coverage(thin, float(rho), float(theta)) < LINE_COVERAGE:
+                continue
             families[horizontal].append((float(offset), float(rho), float(theta)))
     lines = np.zeros_like(strong)
     reach = 2 * (h + w)
@@ -289,6 +298,20 @@ def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
     lines = cv2.bitwise_and(lines, thin)
     cleared = cv2.subtract(strong, lines)
     return cleared if cv2.countNonZero(cleared) else strong
+
+
+def _coverage(thin: np.ndarray, rho: float, theta: float) -> float:
+    """The share of a Hough line's length, within the picture, that lies on or next to a stroke."""
+    h, w = thin.shape
+    c, s_ = np.cos(theta), np.sin(theta)
+    reach = 2 * (h + w)
+    x, y = rho * c, rho * s_
+    line = np.zeros_like(thin)
+    cv2.line(line, (int(round(x - reach * s_)), int(round(y + reach * c))),
+             (int(round(x + reach * s_)), int(round(y - reach * c))), 255, 1)
+    length = cv2.countNonZero(line)
+    near = cv2.dilate(thin, np.ones((3, 3), np.uint8))
+    return cv2.countNonZero(cv2.bitwise_and(line, near)) / length if length else 0.0
 
 
 def find_digits(gray: np.ndarray) -> Found:
@@ -316,9 +339,12 @@ def _search(gray: np.ndarray, every: bool) -> list[Found]:
         return _find(gray8, every=every)
     size = _work_size(w, h)
     sx, sy = w / size[0], h / size[1]
-    return [Found(found.ink, (int(found.box[0] * sx), int(found.box[1] * sy), min(w, int(np.ceil(found.box[2] * sx))),
-                              min(h, int(np.ceil(found.box[3] * sy)))), found.count)
-            for found in _find(cv2.resize(gray8, size, interpolation=cv2.INTER_AREA), every=every)]
+    def scaled(found: Found) -> Found:
+        left, top, right, bottom = found.box
+        box = (int(left * sx), int(top * sy), min(w, int(np.ceil(right * sx))), min(h, int(np.ceil(bottom * sy))))
+        return Found(found.ink, box, found.count, tuple(scaled(part) for part in found.parts))
+
+    return [scaled(found) for found in _find(cv2.resize(gray8, size, interpolation=cv2.INTER_AREA), every=every)]
 
 
 def _work_size(width: int, height: int) -> tuple[int, int]:
@@ -343,7 +369,7 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
         raise NoDigitError(NOISE)
     if min(gray.shape) >= MIN_PHOTO_SIDE:  # soft stroke edges, chalk dust
         strong = _hysteresis(strong, ink, WEAK * level)
-    strong = _remove_lines(strong, min(gray.shape))
+    strong = _remove_lines(strong, min(gray.shape), every)
     unjoined = strong
     if min(gray.shape) >= MIN_PHOTO_SIDE:  # chalk and a dry marker break a stroke into grains
         side = _odd(GRAIN_GAP * max(gray.shape))
@@ -428,8 +454,7 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
             except NoDigitError:
                 inside = []  # a plain box: the box itself is what there is (a thick 1, cropped tight)
             if inside:
-                return [Found(found.ink, (found.box[0] + x0, found.box[1] + y0, found.box[2] + x0, found.box[3] + y0),
-                              found.count) for found in inside]
+                return [_moved(found, x0, y0) for found in inside]
         if _pieces(strong[y0:y1, x0:x1], member) > MAX_PIECES:
             raise NoDigitError(NOISE)
         box = (x0, y0, x1, y1)
@@ -456,14 +481,25 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
         return digit(groups[order[0]], 1 + len(others))[:1]
     # Every digit: the groups counted as digits, as for `count`. Typed or written close together, a
     # number's digits fall into one group (within GROUP_GAP); its strokes then stand in columns side
-    # by side, each as tall as the group. A group whose tall columns hold nearly all its ink is
-    # split into them (a minus sign, a decimal point or a colon between them is left out); any
-    # other, a digit of separate strokes or segments, stays one digit.
+    # by side, each as tall as the group. A group whose tall columns hold nearly all its ink may be
+    # those digits (a minus sign, a decimal point or a colon between them left out), or one digit
+    # of separate strokes (a 4 whose bar stops short of its stem): it comes back whole, with the
+    # columns as its `parts`, and the model's answers decide (`Classifier.read`).
     digits = []
     first = float(extents[order[0], 3] - extents[order[0], 1])  # the group with the most ink
-    for index in (int(order[0]), *others):
+    heights = extents[:, 3] - extents[:, 1]
+    # As tall as the digit with the most ink, with THIN_DIGIT of its ink, on its line and next to
+    # the digits (within its height): a 1 beside them.
+    x0, y0, x1, y1 = (float(v) for v in extents[order[0]])
+    for i in others:
+        x0, x1 = min(x0, float(extents[i, 0])), max(x1, float(extents[i, 2]))
+    thin_ones = [int(i) for i in order[1:] if i not in others and group_mass[i] >= THIN_DIGIT * group_mass[order[0]]
+                 and heights[i] >= DIGIT_HEIGHT * first
+                 and min(y1, extents[i, 3]) - max(y0, extents[i, 1]) >= 0.5 * heights[i]
+                 and max(x0 - extents[i, 2], extents[i, 0] - x1) <= first]
+    for index in (int(order[0]), *others, *thin_ones):
         group = groups[index]
-        height = float(extents[index, 3] - extents[index, 1])
+        height = float(heights[index])
         if height < DIGIT_HEIGHT * first:  # a sign or a point apart from the digits
             continue
         columns = _columns(boxes[group])
@@ -472,14 +508,22 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
         tall = [c for c, top, bottom in zip(columns, tops, bottoms, strict=True) if bottom - top >= DIGIT_HEIGHT * height]
         weight = mass[keep]
         split = len(tall) > 1 and sum(weight[group[c]].sum() for c in tall) >= NUMBER_INK * weight[group].sum()
-        for members in ([group[c] for c in tall] if split else [group]):
+        try:
+            whole = digit(group, 1)
+        except NoDigitError:
+            whole = []  # a group whose ink is noise is left out, not the picture refused
+        parts = []
+        for column in tall if split else []:
             try:
-                digits += digit(members, 1)
+                parts += digit(group[column], 1)
             except NoDigitError:
-                pass  # a group whose ink is noise is left out, not the picture refused
+                pass
+        if len(whole) == 1 and len(parts) > 1:
+            whole = [Found(whole[0].ink, whole[0].box, 1, tuple(_reading_order(parts)))]
+        digits += whole or parts
     if not digits:
         raise NoDigitError(NOISE)
-    return [Found(item.ink, item.box, len(digits)) for item in _reading_order(digits)]
+    return [Found(item.ink, item.box, len(digits), item.parts) for item in _reading_order(digits)]
 
 
 def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float, side: int | None = None) -> np.ndarray:
@@ -559,6 +603,13 @@ def _columns(boxes: np.ndarray) -> list[np.ndarray]:
     for i in range(n):
         columns.setdefault(root(i), []).append(i)
     return [np.array(c) for c in columns.values()]
+
+
+def _moved(found: Found, dx: int, dy: int) -> Found:
+    """The same digit (and its parts) with its box moved by (dx, dy)."""
+    left, top, right, bottom = found.box
+    return Found(found.ink, (left + dx, top + dy, right + dx, bottom + dy), found.count,
+                 tuple(_moved(part, dx, dy) for part in found.parts))
 
 
 def _reading_order(found: list[Found]) -> list[Found]:

@@ -233,7 +233,7 @@ class Classifier:
         _check_confidence(min_confidence)
         _check_one_image(image, "read")
         prepared = prepare_digits(image)
-        return _reading(self.probabilities(prepared.tensors), prepared.boxes, top_k, min_confidence)
+        return _reading(self.probabilities(prepared.tensors), prepared.boxes, top_k, min_confidence, prepared.parts)
 
     def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
         """One `Result` per image, in order: a prediction, or the error for that image alone.
@@ -283,12 +283,13 @@ class Classifier:
             if every:
                 rows = self.probabilities(np.concatenate(good)) if good else None
                 start = 0
-                for path, images, error, note, boxes in prepared:
+                for path, images, error, note, found in prepared:
                     if images is None:
                         yield Result(path, error=error)
                         continue
+                    boxes, parts = found
                     try:
-                        reading = _reading(rows[start : start + len(images)], boxes, top_k, min_confidence)
+                        reading = _reading(rows[start : start + len(images)], boxes, top_k, min_confidence, parts)
                         yield Result(path, note=note, reading=reading)
                     except NoDigitError as refused:
                         yield Result(path, error=str(refused), note=note, exception=refused)
@@ -336,13 +337,24 @@ def _answer(path: str, row: np.ndarray, top_k: int, min_confidence: float, note:
         return Result(path, error=str(error), note=note, exception=error)
 
 
-def _reading(rows: np.ndarray, boxes, top_k: int, min_confidence: float) -> Reading:
-    """A Reading from one picture's model output rows (one per digit found, left to right)."""
+def _reading(rows: np.ndarray, boxes, top_k: int, min_confidence: float, parts=()) -> Reading:
+    """A Reading from one picture's model output rows: one per digit found, left to right, and then
+    the rows of `parts` (PreparedDigits). A digit that may instead be several written close
+    together is read as those when the model answers each of them more surely than the whole
+    (or answers the whole "not a digit"), and none of them "not a digit"."""
+    slots = [[i] for i in range(len(parts) if parts else len(rows))]
+    for slot, indices in zip(slots, parts, strict=False):
+        if indices:
+            whole, pieces = rows[slot[0]], rows[list(indices)]
+            refused = len(whole) > NUM_LABELS and int(np.argmax(whole)) >= NUM_LABELS
+            pieces_refused = pieces.shape[1] > NUM_LABELS and (pieces.argmax(axis=1) >= NUM_LABELS).any()
+            if not pieces_refused and (refused or pieces[:, :NUM_LABELS].max(axis=1).min() > whole[:NUM_LABELS].max()):
+                slot[:] = indices
     digits, kept, refusals = [], [], []
-    for row, box in zip(rows, boxes, strict=True):
+    for index in (index for slot in slots for index in slot):
         try:
-            digits.append(to_prediction(row, top_k, min_confidence))
-            kept.append(tuple(int(v) for v in box))
+            digits.append(to_prediction(rows[index], top_k, min_confidence))
+            kept.append(tuple(int(v) for v in boxes[index]))
         except NoDigitError as error:
             refusals.append(error)
     if not digits:

@@ -39,11 +39,14 @@ INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
 
 class PreparedDigits(NamedTuple):
     """Every digit in one picture, left to right: their model inputs, their boxes (left, top, right,
-    bottom) in the picture's pixels, and the note on how the file was read, if any."""
+    bottom) in the picture's pixels, and the note on how the file was read, if any. The first
+    `len(parts)` inputs are the digits found; where one of them may instead be several digits
+    written close together (`Found.parts`), `parts[i]` indexes their inputs, after those."""
 
-    tensors: np.ndarray  # float32 (k, 28, 28, 1) in [0, 1], k >= 1
+    tensors: np.ndarray  # float32 (n, 28, 28, 1) in [0, 1]
     boxes: tuple[tuple[int, int, int, int], ...]
     note: str | None
+    parts: tuple[tuple[int, ...], ...] = ()
 
 
 class Prepared(NamedTuple):
@@ -165,20 +168,35 @@ def prepare_digits(image: Any) -> PreparedDigits:
     gray, note, (width, height) = _gray(image)
     canvas = as_mnist(gray)
     if canvas is not None:
-        return PreparedDigits(canvas[None, ..., None], ((0, 0, width, height),), note)
+        return PreparedDigits(canvas[None, ..., None], ((0, 0, width, height),), note, ((),))
     sx, sy = width / gray.shape[1], height / gray.shape[0]  # a large picture was decoded reduced
-    tensors, boxes, refused = [], [], None
+
+    def recipe(item) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        left, top, right, bottom = item.box
+        return (center_by_mass(fill_outline(restore_contrast(crop_and_scale(item.ink)))),
+                (int(left * sx), int(top * sy), min(width, int(np.ceil(right * sx))), min(height, int(np.ceil(bottom * sy)))))
+
+    found, refused = [], None
     for item in find_all_digits(gray):
         try:
-            tensors.append(center_by_mass(fill_outline(restore_contrast(crop_and_scale(item.ink)))))
-            left, top, right, bottom = item.box
-            boxes.append((int(left * sx), int(top * sy), min(width, int(np.ceil(right * sx))),
-                          min(height, int(np.ceil(bottom * sy)))))
+            found.append((item, *recipe(item)))
         except NoDigitError as error:  # too little ink to scale: not a digit, the others still are
             refused = refused or error
-    if not tensors:
+    if not found:
         raise refused
-    return PreparedDigits(np.stack(tensors)[..., None], tuple(boxes), note)
+    tensors, boxes, parts = [tensor for _, tensor, _ in found], [box for _, _, box in found], []
+    for item, _, _ in found:
+        indices = []
+        for part in item.parts:
+            try:
+                tensor, box = recipe(part)
+            except NoDigitError:
+                continue
+            indices.append(len(tensors))
+            tensors.append(tensor)
+            boxes.append(box)
+        parts.append(tuple(indices) if len(indices) > 1 else ())
+    return PreparedDigits(np.stack(tensors)[..., None], tuple(boxes), note, tuple(parts))
 
 
 def preprocess_image(image: Any) -> np.ndarray:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from runtime import Classifier, NoDigitError
+from runtime import Classifier, NoDigitError, find
 from runtime.classify import main
 from runtime.digits import NUM_LABELS
 from runtime.model import _reading
@@ -70,6 +70,35 @@ def test_digits_written_close_together_are_read_apart(classifier):
     assert prepare_image(close).digits == 1  # predict takes them for one (broken) digit
     reading = classifier.read(close)
     assert reading.text == "2026" and all(right - left < 70 for left, _, right, _ in reading.boxes)
+
+
+def test_a_row_of_digits_is_not_taken_for_ruled_lines(classifier):
+    """The aligned tops and bottoms of a row of digits fall on straight lines, as ruled paper's do,
+    but with gaps between the digits: they stay strokes."""
+    page = Image.new("L", (800, 400), 250)
+    for index, digit in enumerate((2, 0, 2, 6, 0, 8, 1, 5)):
+        page.paste(draw_digit(digit, 100, 80, (10, 10)), (20 + index * 90, 160))
+    assert classifier.read(page).text == "20260815"
+
+
+def test_a_digit_of_two_strokes_side_by_side_stays_one_digit(classifier):
+    """A 4 whose bar stops short of its stem is two columns of strokes, as two digits written close
+    together would be: the model's answers decide, and the whole reads more surely."""
+    four = Image.new("L", (200, 200), 250)
+    draw = ImageDraw.Draw(four)
+    draw.line([(100, 30), (40, 130), (115, 130)], fill=0, width=12)
+    draw.line([(125, 30), (125, 175)], fill=0, width=12)
+    assert len(find.find_all_digits(np.asarray(four))[0].parts) == 2  # it might be two digits...
+    assert classifier.read(four).text == "4" == str(classifier.predict(four).label)  # ...it is one
+
+
+def test_a_thin_one_beside_the_digits_is_read(classifier):
+    drawn = np.full((200, 360), 250, np.uint8)
+    drawn[:, :250] = np.asarray(number_picture((5, 2)))
+    drawn[50:140, 280:284] = 0  # a 1 as a hair-thin bar as tall as the digits: under a third of a 5's ink
+    found = find.find_all_digits(drawn)
+    assert found[-1].box[0] >= 270 and prepare_image(drawn).digits == 2  # counted by its height, not its ink
+    assert classifier.read(drawn).text == "521"
 
 
 def test_a_sign_and_a_point_are_not_digits_and_lines_read_top_down(classifier):
