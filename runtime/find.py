@@ -583,26 +583,13 @@ def _columns(boxes: np.ndarray) -> list[np.ndarray]:
     side by side by COLUMN_OVERLAP of the narrower one and lie within LINE_GAP of the tallest
     one's height above or below each other. Digits written close together, whose boxes overlap
     a little, stay apart; the strokes of one digit lie over each other."""
-    n = len(boxes)
-    parent = list(range(n))
-    tall = float(boxes[:, 3].max()) if n else 0.0
+    tall = float(boxes[:, 3].max()) if len(boxes) else 0.0
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+    def joined(i: int, j: int) -> bool:
+        overlap = min(boxes[i, 0] + boxes[i, 2], boxes[j, 0] + boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
+        return overlap >= COLUMN_OVERLAP * min(boxes[i, 2], boxes[j, 2]) and _apart(boxes, i, j, 1) <= LINE_GAP * tall
 
-    for i in range(n):
-        for j in range(i + 1, n):
-            overlap = min(boxes[i, 0] + boxes[i, 2], boxes[j, 0] + boxes[j, 2]) - max(boxes[i, 0], boxes[j, 0])
-            dy = max(boxes[j, 1] - (boxes[i, 1] + boxes[i, 3]), boxes[i, 1] - (boxes[j, 1] + boxes[j, 3]), 0)
-            if overlap >= COLUMN_OVERLAP * min(boxes[i, 2], boxes[j, 2]) and dy <= LINE_GAP * tall:
-                parent[root(i)] = root(j)
-    columns: dict[int, list[int]] = {}
-    for i in range(n):
-        columns.setdefault(root(i), []).append(i)
-    return [np.array(c) for c in columns.values()]
+    return _unions(len(boxes), joined)
 
 
 def _moved(found: Found, dx: int, dy: int) -> Found:
@@ -630,7 +617,18 @@ def _reading_order(found: list[Found]) -> list[Found]:
 def _group(boxes: np.ndarray, gap: float, kind: np.ndarray) -> list[np.ndarray]:
     """Indices of boxes (x, y, w, h) grouped transitively when they come within `gap` of each
     other and are of the same `kind`."""
-    n = len(boxes)
+    return _unions(len(boxes), lambda i, j: max(_apart(boxes, i, j, 0), _apart(boxes, i, j, 1)) <= gap
+                   and kind[i] == kind[j])
+
+
+def _apart(boxes: np.ndarray, i: int, j: int, axis: int) -> int:
+    """The gap between boxes i and j (x, y, w, h) along an axis (0: x, 1: y); 0 where they overlap."""
+    return max(boxes[j, axis] - (boxes[i, axis] + boxes[i, axis + 2]), boxes[i, axis] - (boxes[j, axis] + boxes[j, axis + 2]), 0)
+
+
+def _unions(n: int, joined) -> list[np.ndarray]:
+    """The items 0..n-1 grouped transitively by `joined(i, j)` (i < j; union-find), each group in
+    index order, the groups in the order of their first items."""
     parent = list(range(n))
 
     def root(i: int) -> int:
@@ -641,9 +639,7 @@ def _group(boxes: np.ndarray, gap: float, kind: np.ndarray) -> list[np.ndarray]:
 
     for i in range(n):
         for j in range(i + 1, n):
-            dx = max(boxes[j, 0] - (boxes[i, 0] + boxes[i, 2]), boxes[i, 0] - (boxes[j, 0] + boxes[j, 2]), 0)
-            dy = max(boxes[j, 1] - (boxes[i, 1] + boxes[i, 3]), boxes[i, 1] - (boxes[j, 1] + boxes[j, 3]), 0)
-            if max(dx, dy) <= gap and kind[i] == kind[j]:
+            if joined(i, j):
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
     for i in range(n):
