@@ -70,21 +70,23 @@ def to_json(result) -> dict:
         return {"path": result.path, "error": result.error}
     if result.reading is not None:
         return _reading_json(result)
-    p = result.prediction
-    out = {"path": result.path, "label": p.label, "probability": round(p.probability, 6),
-           "uncertain": p.uncertain, "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
+    out = {"path": result.path, **_prediction_json(result.prediction)}
     if result.note:
         out["note"] = result.note
     return out
+
+
+def _prediction_json(p, **extra) -> dict:
+    """One Prediction's fields in the CLI's JSON (`extra` before its top k)."""
+    return {"label": p.label, "probability": round(p.probability, 6), "uncertain": p.uncertain, **extra,
+            "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
 
 
 def _reading_json(result) -> dict:
     """A Result of every digit (`--all`) as the CLI's JSON object: the digits as one string, and each one."""
     reading = result.reading
     out = {"path": result.path, "number": reading.text, "uncertain": reading.uncertain,
-           "digits": [{"label": p.label, "probability": round(p.probability, 6), "uncertain": p.uncertain,
-                       "box": list(box), "top_k": [[label, round(prob, 6)] for label, prob in p.top_k]}
-                      for p, box in zip(reading.digits, reading.boxes, strict=True)]}
+           "digits": [_prediction_json(p, box=list(box)) for p, box in zip(reading.digits, reading.boxes, strict=True)]}
     if reading.left_out:
         out["left_out"] = reading.left_out
     if result.note:

@@ -275,13 +275,14 @@ def _remove_lines(strong: np.ndarray, side: int, every: bool = False) -> np.ndar
     # Ruled and squared paper repeat their lines: a family of LINE_FAMILY parallel lines, apart by
     # more than a stroke, is paper; one or two long straight strokes may be a digit's (a 1, a 0).
     families: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
+    near = cv2.dilate(thin, np.ones((3, 3), np.uint8)) if every else None  # on or next to a stroke
     for rho, theta in found.reshape(-1, 2).astype(np.float64):
         angle = np.degrees(theta)  # of the line's normal: 90 for a horizontal line
         horizontal = abs(angle - 90) <= LINE_ANGLE
         if horizontal or min(angle, 180 - angle) <= LINE_ANGLE:
             c, s_ = np.cos(theta), np.sin(theta)
             offset = (rho - w / 2 * c) / s_ if horizontal else (rho - h / 2 * s_) / c  # where it crosses the middle
-            if every and _coverage(thin, float(rho), float(theta)) < LINE_COVERAGE:
+            if every and _coverage(near, float(rho), float(theta)) < LINE_COVERAGE:
                 continue
             families[horizontal].append((float(offset), float(rho), float(theta)))
     lines = np.zeros_like(strong)
@@ -291,26 +292,25 @@ def _remove_lines(strong: np.ndarray, side: int, every: bool = False) -> np.ndar
         if len(members) < LINE_FAMILY or max(offsets) - min(offsets) <= 4 * thin_side:
             continue
         for _, rho, theta in members:
-            c, s_ = np.cos(theta), np.sin(theta)
-            x, y = rho * c, rho * s_
-            cv2.line(lines, (int(round(x - reach * s_)), int(round(y + reach * c))),
-                     (int(round(x + reach * s_)), int(round(y - reach * c))), 255, thin_side + 2)
+            cv2.line(lines, *_line_ends(rho, theta, reach), 255, thin_side + 2)
     lines = cv2.bitwise_and(lines, thin)
     cleared = cv2.subtract(strong, lines)
     return cleared if cv2.countNonZero(cleared) else strong
 
 
-def _coverage(thin: np.ndarray, rho: float, theta: float) -> float:
-    """The share of a Hough line's length, within the picture, that lies on or next to a stroke."""
-    h, w = thin.shape
+def _line_ends(rho: float, theta: float, reach: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Two points `reach` px either side of where a Hough line (rho, theta) is nearest the origin."""
     c, s_ = np.cos(theta), np.sin(theta)
-    reach = 2 * (h + w)
     x, y = rho * c, rho * s_
-    line = np.zeros_like(thin)
-    cv2.line(line, (int(round(x - reach * s_)), int(round(y + reach * c))),
-             (int(round(x + reach * s_)), int(round(y - reach * c))), 255, 1)
+    return (int(round(x - reach * s_)), int(round(y + reach * c))), (int(round(x + reach * s_)), int(round(y - reach * c)))
+
+
+def _coverage(near: np.ndarray, rho: float, theta: float) -> float:
+    """The share of a Hough line's length, within the picture, that lies on `near` (the strokes and
+    the pixels next to them)."""
+    line = np.zeros_like(near)
+    cv2.line(line, *_line_ends(rho, theta, 2 * sum(near.shape)), 255, 1)
     length = cv2.countNonZero(line)
-    near = cv2.dilate(thin, np.ones((3, 3), np.uint8))
     return cv2.countNonZero(cv2.bitwise_and(line, near)) / length if length else 0.0
 
 
@@ -338,13 +338,19 @@ def _search(gray: np.ndarray, every: bool) -> list[Found]:
     if max(h, w) <= WORK_SIDE:
         return _find(gray8, every=every)
     size = _work_size(w, h)
-    sx, sy = w / size[0], h / size[1]
+
     def scaled(found: Found) -> Found:
-        left, top, right, bottom = found.box
-        box = (int(left * sx), int(top * sy), min(w, int(np.ceil(right * sx))), min(h, int(np.ceil(bottom * sy))))
-        return Found(found.ink, box, found.count, tuple(scaled(part) for part in found.parts))
+        return Found(found.ink, scale_box(found.box, size, (w, h)), found.count, tuple(scaled(part) for part in found.parts))
 
     return [scaled(found) for found in _find(cv2.resize(gray8, size, interpolation=cv2.INTER_AREA), every=every)]
+
+
+def scale_box(box: tuple[int, int, int, int], seen: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A box (left, top, right, bottom) in a picture searched at `seen` (width, height) -> the same
+    box in the picture at `size`, rounded outwards and kept inside it."""
+    (left, top, right, bottom), (width, height) = box, size
+    sx, sy = width / seen[0], height / seen[1]
+    return int(left * sx), int(top * sy), min(width, int(np.ceil(right * sx))), min(height, int(np.ceil(bottom * sy)))
 
 
 def _work_size(width: int, height: int) -> tuple[int, int]:
@@ -494,19 +500,18 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
     for i in others:
         x0, x1 = min(x0, float(extents[i, 0])), max(x1, float(extents[i, 2]))
     thin_ones = [int(i) for i in order[1:] if i not in others and group_mass[i] >= THIN_DIGIT * group_mass[order[0]]
-                 and heights[i] >= DIGIT_HEIGHT * first
                  and min(y1, extents[i, 3]) - max(y0, extents[i, 1]) >= 0.5 * heights[i]
                  and max(x0 - extents[i, 2], extents[i, 0] - x1) <= first]
+    weight = mass[keep]
     for index in (int(order[0]), *others, *thin_ones):
         group = groups[index]
         height = float(heights[index])
-        if height < DIGIT_HEIGHT * first:  # a sign or a point apart from the digits
+        if height < DIGIT_HEIGHT * first:  # a sign or a point apart from the digits (a 1 is not)
             continue
         columns = _columns(boxes[group])
         tops = [boxes[group[c], 1].min() for c in columns]
         bottoms = [(boxes[group[c], 1] + boxes[group[c], 3]).max() for c in columns]
         tall = [c for c, top, bottom in zip(columns, tops, bottoms, strict=True) if bottom - top >= DIGIT_HEIGHT * height]
-        weight = mass[keep]
         split = len(tall) > 1 and sum(weight[group[c]].sum() for c in tall) >= NUMBER_INK * weight[group].sum()
         try:
             whole = digit(group, 1)

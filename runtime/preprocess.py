@@ -25,7 +25,7 @@ from PIL import Image
 from .decode import array_to_gray, image_to_gray, load_image, open_image, upright
 from .digits import SIZE
 from .errors import InputError, NoDigitError
-from .find import find_all_digits, find_digits
+from .find import find_all_digits, find_digits, scale_box
 from .strokes import fill_outline, restore_contrast
 
 __all__ = ["Prepared", "PreparedDigits", "prepare_image", "prepare_digits", "preprocess_image"]
@@ -169,12 +169,11 @@ def prepare_digits(image: Any) -> PreparedDigits:
     canvas = as_mnist(gray)
     if canvas is not None:
         return PreparedDigits(canvas[None, ..., None], ((0, 0, width, height),), note, ((),))
-    sx, sy = width / gray.shape[1], height / gray.shape[0]  # a large picture was decoded reduced
+    seen = (gray.shape[1], gray.shape[0])  # a large picture was decoded reduced: boxes in its own pixels
 
     def recipe(item) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-        left, top, right, bottom = item.box
         return (center_by_mass(fill_outline(restore_contrast(crop_and_scale(item.ink)))),
-                (int(left * sx), int(top * sy), min(width, int(np.ceil(right * sx))), min(height, int(np.ceil(bottom * sy)))))
+                scale_box(item.box, seen, (width, height)))
 
     found, refused = [], None
     for item in find_all_digits(gray):
