@@ -19,6 +19,11 @@ takes it for every int8 mean, even one that keeps scale and zero point), FULLY_C
 parameters and gemmlowp's fixed-point exp and reciprocal). MultiplyByQuantizedMultiplier is
 the double-rounding one: TFLite Micro's pip build is not compiled with TFLITE_SINGLE_ROUNDING
 (checked on the 10,000 MNIST test images: single rounding changes output bytes).
+
+A CONV_2D and the MAX_POOL_2D after it run as one loop (`fuse`) that computes each convolution
+output where the pooling reads it: the bytes are the same, and the convolution's output, the
+largest activation, never takes RAM (docs/figures/evaluate.md sets the arena beside TFLite
+Micro's). A CONV_2D with no pooling after it runs in the same loop with a 1x1 window.
 """
 
 from __future__ import annotations
@@ -351,7 +356,39 @@ def build_layers(tflite: bytes, source: str) -> tuple[list[Layer], Tensor, Tenso
         previous = op.output
     if previous.name != graph_output.name:
         raise CExportError(f"{source}: the last operator's output is not the model's output")
-    return layers, graph_input, graph_output
+    return fuse(layers), graph_input, graph_output
+
+
+POOL_FIELDS = ("out_h", "out_w", "k_h", "k_w", "stride_h", "stride_w", "pad_h", "pad_w", "act_min", "act_max")
+
+
+def fuse(layers: list[Layer]) -> list[Layer]:
+    """Each CONV_2D and the MAX_POOL_2D after it become one `conv2d_pool` layer, which computes
+    the convolution's outputs where the pooling needs them: the same bytes, and the
+    convolution's output (a CNN's largest activation, at full resolution) never takes RAM, as in
+    TinyEngine and Edge Impulse's EON compiler. A CONV_2D alone gets a 1x1 window (the identity),
+    so one convolution loop serves both."""
+    fused, index = [], 0
+    while index < len(layers):
+        layer = layers[index]
+        pool = layers[index + 1] if index + 1 < len(layers) else None
+        if layer.kernel != "conv2d":
+            fused.append(layer)
+            index += 1
+            continue
+        fields = {f"conv.{key}": value for key, value in layer.fields.items()}
+        if pool is not None and pool.kernel == "max_pool":
+            fields.update({key: pool.fields[key] for key in POOL_FIELDS})
+            fused.append(Layer("conv2d_pool", f"{layer.name}_{pool.name}",
+                               f"{layer.summary} + {pool.summary} (fused: the convolution's output is not stored)",
+                               pool.output, fields, layer.arrays))
+            index += 2
+        else:
+            fields.update(out_h=layer.fields["out_h"], out_w=layer.fields["out_w"], k_h=1, k_w=1, stride_h=1,
+                          stride_w=1, pad_h=0, pad_w=0, act_min=-128, act_max=127)
+            fused.append(Layer("conv2d_pool", layer.name, layer.summary, layer.output, fields, layer.arrays))
+            index += 1
+    return fused
 
 
 # --- Memory: one arena, each activation written at the end its input does not occupy -----------
@@ -359,7 +396,8 @@ def build_layers(tflite: bytes, source: str) -> tuple[list[Layer], Tensor, Tenso
 def arena_bytes(layers: list[Layer]) -> int:
     """Layer i reads its input from one end of the arena and writes its output at the other end,
     so the arena must hold the largest pair of consecutive activations (the model's own input
-    and output live in the caller's arrays and count as 0)."""
+    and output live in the caller's arrays and count as 0; a fused convolution's own output is
+    never stored)."""
     sizes = [0] + [layer.output.size for layer in layers[:-1]] + [0]
     return max(a + b for a, b in zip(sizes, sizes[1:]))
 
@@ -412,8 +450,9 @@ def render_source(layers: list[Layer], arena: int, header: str, source: str) -> 
 /* Weights, biases and per-channel requantization (multiplier, shift), as TFLite computes them. */
 {data}
 {structs}
-/* Activations. Each layer reads its input at one end of this arena and writes its output at
-   the other end, so the arena holds the largest pair of consecutive activations:
+/* Activations. Each layer (a convolution and the max-pool after it are one) reads its input at
+   one end of this arena and writes its output at the other end, so the arena holds the largest
+   pair of consecutive activations:
    {" + ".join(f"{layer.output.size}" for layer in layers[:-1])} bytes in turn, {arena} bytes at most.
    One buffer: edge_digits_classify is not reentrant. */
 static int8_t arena[EDGE_DIGITS_ARENA_BYTES];
@@ -499,7 +538,7 @@ def footprint(path: Path) -> dict:
     from runtime.engines.c import read_defines
 
     defines, source = read_defines(Path(path).with_suffix(".h")), Path(path).read_text()
-    ops = sorted(set(re.findall(r"^/\* ([A-Z0-9_]+) [0-9x]+ -> ", source, re.MULTILINE)))
+    ops = sorted(set(re.findall(r"(?:^/\* | \+ )([A-Z0-9_]+) [0-9x]+ -> ", source, re.MULTILINE)))
     return {"size_bytes": int(defines["EDGE_DIGITS_PARAMETER_BYTES"]), "source_bytes": Path(path).stat().st_size,
             "arena_bytes": int(defines["EDGE_DIGITS_ARENA_BYTES"]), "macs": int(defines["EDGE_DIGITS_MACS"].rstrip("L")),
             "ops": ops}

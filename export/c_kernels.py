@@ -98,7 +98,7 @@ static int32_t one_over_one_plus_x(int32_t x) {
     return saturating_shift_left(estimate, 1);
 }
 """),
-    ("conv2d", ("requantize", "clamp"), """
+    ("conv2d_at", ("requantize", "clamp"), """
 struct conv2d {
     int in_h, in_w, in_c, out_h, out_w, out_c, k_h, k_w;
     int stride_h, stride_w, dilation_h, dilation_w, pad_h, pad_w;
@@ -109,31 +109,58 @@ struct conv2d {
     const int8_t *shift;  /* [out_c] */
 };
 
-/* reference_integer_ops::ConvPerChannel: NHWC, taps outside the image are skipped (zero padding).
-   The parameters are copied to a local: the int8 stores below may alias *p, which would make the
-   compiler reload every field in the inner loops. */
-static void conv2d(const struct conv2d *params, const int8_t *input, int8_t *output) {
-    const struct conv2d p = *params;
-    int y, x, c, ky, kx, i;
+/* reference_integer_ops::ConvPerChannel at one output (y, x, c): NHWC, taps outside the image
+   are skipped (zero padding). */
+static inline int8_t conv2d_at(const struct conv2d *p, const int8_t *input, int y, int x, int c) {
+    int32_t acc = 0;
+    int ky, kx, i;
+    for (ky = 0; ky < p->k_h; ++ky) {
+        const int in_y = y * p->stride_h - p->pad_h + ky * p->dilation_h;
+        if (in_y < 0 || in_y >= p->in_h) continue;
+        for (kx = 0; kx < p->k_w; ++kx) {
+            const int in_x = x * p->stride_w - p->pad_w + kx * p->dilation_w;
+            const int8_t *in, *w;
+            if (in_x < 0 || in_x >= p->in_w) continue;
+            in = input + (in_y * p->in_w + in_x) * p->in_c;
+            w = p->weights + ((c * p->k_h + ky) * p->k_w + kx) * p->in_c;
+            for (i = 0; i < p->in_c; ++i) acc += w[i] * (in[i] + p->input_offset);
+        }
+    }
+    if (p->bias) acc += p->bias[c];
+    acc = requantize(acc, p->multiplier[c], p->shift[c]) + p->output_zero_point;
+    return (int8_t)clamp(acc, p->act_min, p->act_max);
+}
+"""),
+    ("conv2d_pool", ("conv2d_at",), """
+struct conv2d_pool {
+    struct conv2d conv;
+    int out_h, out_w, k_h, k_w, stride_h, stride_w, pad_h, pad_w;  /* the pooling, over conv's output */
+    int32_t act_min, act_max;
+};
+
+/* CONV_2D, then the MAX_POOL_2D that follows it, fused: each pooled output is the maximum of
+   the convolution's outputs in its window (reference_integer_ops::MaxPool: the window cut to
+   the image, then clamped), each computed where it is needed. The same bytes as the two kernels
+   in turn, without the convolution's output in RAM. A convolution that no pooling follows is
+   this with a 1x1 window, so the model's code holds one convolution loop. The parameters are
+   copied to a local: the int8 stores below may alias *params, which would make the compiler
+   reload every field in the inner loops. */
+static void conv2d_pool(const struct conv2d_pool *params, const int8_t *input, int8_t *output) {
+    const struct conv2d_pool p = *params;
+    int y, x, c, in_y, in_x;
     for (y = 0; y < p.out_h; ++y) {
         for (x = 0; x < p.out_w; ++x) {
-            for (c = 0; c < p.out_c; ++c) {
-                int32_t acc = 0;
-                for (ky = 0; ky < p.k_h; ++ky) {
-                    const int in_y = y * p.stride_h - p.pad_h + ky * p.dilation_h;
-                    if (in_y < 0 || in_y >= p.in_h) continue;
-                    for (kx = 0; kx < p.k_w; ++kx) {
-                        const int in_x = x * p.stride_w - p.pad_w + kx * p.dilation_w;
-                        const int8_t *in, *w;
-                        if (in_x < 0 || in_x >= p.in_w) continue;
-                        in = input + (in_y * p.in_w + in_x) * p.in_c;
-                        w = p.weights + ((c * p.k_h + ky) * p.k_w + kx) * p.in_c;
-                        for (i = 0; i < p.in_c; ++i) acc += w[i] * (in[i] + p.input_offset);
+            const int y0 = y * p.stride_h - p.pad_h, x0 = x * p.stride_w - p.pad_w;
+            for (c = 0; c < p.conv.out_c; ++c) {
+                int32_t best = -128;
+                for (in_y = y0 < 0 ? 0 : y0; in_y < y0 + p.k_h && in_y < p.conv.out_h; ++in_y) {
+                    for (in_x = x0 < 0 ? 0 : x0; in_x < x0 + p.k_w && in_x < p.conv.out_w; ++in_x) {
+                        const int32_t v = conv2d_at(&p.conv, input, in_y, in_x, c);
+                        if (v > best) best = v;
                     }
                 }
-                if (p.bias) acc += p.bias[c];
-                acc = requantize(acc, p.multiplier[c], p.shift[c]) + p.output_zero_point;
-                output[(y * p.out_w + x) * p.out_c + c] = (int8_t)clamp(acc, p.act_min, p.act_max);
+                best = best < p.act_min ? p.act_min : (best > p.act_max ? p.act_max : best);
+                output[(y * p.out_w + x) * p.conv.out_c + c] = (int8_t)best;
             }
         }
     }
