@@ -30,7 +30,8 @@ class Variant(str, Enum):
     """The architectures pipeline/architecture.py builds."""
 
     STANDARD = "standard"
-    TINY = "tiny"
+    TINY = "tiny"  # for a microcontroller: the ten digits
+    TINY_OPEN = "tiny_open"  # for a microcontroller that must also answer "not a digit"
 
 
 class Backend(str, Enum):

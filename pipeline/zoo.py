@@ -2,6 +2,7 @@
 there against published points (plots/zoo.png; a Markdown table on stdout).
 
     dvc exp run -S model.variant=tiny       # the zoo stage records tiny's row
+    dvc exp run -S model.variant=tiny_open  # tiny_open's (a tiny model that answers "not a digit")
     dvc repro                               # and standard's (the default)
 
 `metrics/zoo.json` is a persistent DVC output (it keeps the other variants' rows), so the chart
@@ -127,7 +128,7 @@ def run(args, _params, formats=FORMATS) -> str:
     plot(zoo, args.plot, formats)
     print(table(zoo))
     report.write(args.figures, "Model zoo: every variant recorded",
-                 f"the zoo stage (`dvc repro zoo`, and `dvc exp run -S model.variant=tiny` for tiny) from `{args.zoo}`",
+                 f"the zoo stage (`dvc repro zoo`, and `dvc exp run -S model.variant=NAME` for tiny and tiny_open) from `{args.zoo}`",
                  table(zoo))
     return f"recorded {entry['variant']} in {args.zoo}; {len(zoo['variants'])} variant(s) drawn in {args.plot}"
 

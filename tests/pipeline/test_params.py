@@ -119,7 +119,7 @@ def test_params_is_a_leaf():
     ("train.seed", -1, "train.seed must be >= 0, got -1"),
     ("qat.epochs", 0, "qat.epochs must be between"),
     ("export.opset", 19, "export.opset must be between 13 and 18"),
-    ("model.variant", "huge", "model.variant must be one of standard, tiny"),
+    ("model.variant", "huge", "model.variant must be one of standard, tiny, tiny_open"),
     ("train.augment", {"rotation": 90}, "train.augment.rotation must be in [0.0, 45.0], got 90"),
     ("train.augment", {"spin": 1}, "unknown key train.augment.spin"),
     ("train.augment", [1, 2], "train.augment must be a mapping"),
@@ -177,7 +177,7 @@ def test_unknown_section_is_refused():
         P.validate_all(bad)
 
 
-VARIANT_HUGE = ("model.variant", "huge", "model.variant must be one of standard, tiny; got 'huge'")
+VARIANT_HUGE = ("model.variant", "huge", "model.variant must be one of standard, tiny, tiny_open; got 'huge'")
 
 
 @pytest.mark.parametrize("stage, key, value, message", [
@@ -230,7 +230,7 @@ def test_a_variant_changes_only_its_own_training():
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"huge": {}}, "variants.huge: no such model.variant; expected one of standard, tiny"),
+    ({"huge": {}}, "variants.huge: no such model.variant; expected one of standard, tiny, tiny_open"),
     ({"tiny": {"export": {"opset": 13}}}, "variants.tiny must map train or qat to the keys it changes"),
     ({"tiny": {"train": {"epoch": 3}}}, "unknown key variants.tiny.train.epoch; a variant can only change keys "
                                          "that train has"),
