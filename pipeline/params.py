@@ -120,6 +120,10 @@ def _number(key: str, value: Any, bounds: Bounds) -> float:
 
 
 def _member(key: str, value: Any, enum: type[Enum]) -> Enum:
+    # YAML 1.1 (PyYAML, and DVC when `dvc exp run -S` rewrites params.yaml) reads a bare off or on
+    # as a boolean: where the choices include it, it means the word.
+    if isinstance(value, bool) and ("off" if not value else "on") in {member.value for member in enum}:
+        value = "on" if value else "off"
     try:
         return enum(value)
     except ValueError:

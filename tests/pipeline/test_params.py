@@ -136,6 +136,17 @@ def test_bad_values_name_the_key(key, value, message):
         builder(bad)
 
 
+def test_bare_off_and_on_mean_the_words():
+    """YAML 1.1 reads a bare off or on as a boolean (and `dvc exp run -S` writes them bare)."""
+    written = yaml.safe_load("qat:\n  open_set: {route: off}\ntrain:\n  mixed_precision: on\n")
+    assert written["qat"]["open_set"]["route"] is False and written["train"]["mixed_precision"] is True
+    params = with_value(PARAMS, "qat.open_set", {**PARAMS["qat"]["open_set"], "route": False})
+    assert P.qat_params(params).qat.open_set.route is P.OpenSetRoute.OFF
+    assert P.train_params(with_value(PARAMS, "train.mixed_precision", True)).train.mixed_precision is P.MixedPrecision.ON
+    with pytest.raises(P.ParamsError, match=re.escape("qat.open_set.route must be one of class, entropic, off; got True")):
+        P.qat_params(with_value(PARAMS, "qat.open_set", {**PARAMS["qat"]["open_set"], "route": True}))
+
+
 def test_a_partial_recipe_leaves_the_rest_off():
     train = P.train_params(with_value(PARAMS, "train.augment", {"rotation": 5})).train
     assert train.augment == P.Augmentation(rotation=5.0) and train.augment.enabled
