@@ -129,6 +129,49 @@ int main(void) {
     assert printed == [LABELS[int(out.argmax())], str(int(out.max()))]
 
 
+SANITIZE = ["-fsanitize=undefined,address", "-fno-sanitize-recover=all"]
+
+
+def _sanitizers_work(tmp_path: Path) -> bool:
+    probe = tmp_path / "probe.c"
+    probe.write_text("int main(void) { return 0; }\n")
+    return subprocess.run(["cc", *SANITIZE, str(probe), "-o", str(tmp_path / "probe")],
+                          capture_output=True, timeout=120).returncode == 0
+
+
+@needs_cc
+def test_c_has_no_undefined_behaviour_on_any_input(c_model, images, tmp_path):
+    """Built with UBSan and ASan (signed overflow, shifts, out-of-bounds reads and writes abort),
+    the C answers MNIST images, blank and saturated inputs and random bytes as the plain build does."""
+    if not _sanitizers_work(tmp_path):
+        pytest.skip("the C compiler has no UBSan/ASan runtime")
+    main = tmp_path / "main.c"
+    main.write_text(f'#include <stdio.h>\n#include "{c_model.with_suffix(".h").name}"\n' + """
+int main(void) {
+    static int8_t image[EDGE_DIGITS_INPUT_SIZE];
+    int8_t out[EDGE_DIGITS_NUM_LABELS];
+    while (fread(image, 1, sizeof image, stdin) == sizeof image) {
+        edge_digits_classify(image, out);
+        fwrite(out, 1, sizeof out, stdout);
+    }
+    return 0;
+}
+""")
+    program = tmp_path / "classify"
+    done = subprocess.run(["cc", *STRICT_C99, *SANITIZE, "-O2", "-I", str(c_model.parent), str(c_model), str(main),
+                           "-o", str(program)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    engine = CEngine(c_model)
+    rng = np.random.default_rng(7)
+    inputs = np.concatenate([engine.input_quantization.quantize(images[:200]),
+                             np.full((1, 28, 28, 1), -128, np.int8), np.full((1, 28, 28, 1), 127, np.int8),
+                             rng.integers(-128, 128, (50, 28, 28, 1)).astype(np.int8)])
+    ran = subprocess.run([str(program)], input=inputs.tobytes(), capture_output=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr.decode(errors="replace")[-2000:]
+    got = np.frombuffer(ran.stdout, np.int8).reshape(len(inputs), -1)
+    np.testing.assert_array_equal(got, engine.raw(inputs))
+
+
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
 def test_header_is_usable_from_cpp(c_model, tmp_path):
     main = tmp_path / "main.cc"
