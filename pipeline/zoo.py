@@ -3,7 +3,7 @@ there against published points (plots/zoo.png; a Markdown table on stdout).
 
     dvc exp run -S model.variant=tiny       # the zoo stage records tiny's row
     dvc exp run -S model.variant=tiny_open  # tiny_open's (a tiny model that answers "not a digit")
-    dvc repro                               # and standard's (the default)
+    git checkout params.yaml; dvc repro     # and standard's (the default)
 
 `metrics/zoo.json` is a persistent DVC output (it keeps the other variants' rows), so the chart
 and the README table cover every variant, whichever one the workspace holds.
