@@ -477,7 +477,8 @@ def render_header(graph_input: Tensor, graph_output: Tensor, labels: list[str], 
 
    The digit classifier as plain C99 (see the .c file beside this header). Usage:
      1. quantize the 28x28 image, ink intensity x in [0, 1], row by row:
-        q = round(x / EDGE_DIGITS_INPUT_SCALE) + EDGE_DIGITS_INPUT_ZERO_POINT, clamped to [-128, 127];
+        q = lrintf(x / EDGE_DIGITS_INPUT_SCALE) + EDGE_DIGITS_INPUT_ZERO_POINT, clamped to [-128, 127]
+        (to nearest, halves to even, as the runtime quantizes);
      2. call edge_digits_classify(q, out);
      3. the answer is the argmax of out, a label of EDGE_DIGITS_LABELS; its probability is
         (out[i] - EDGE_DIGITS_OUTPUT_ZERO_POINT) * EDGE_DIGITS_OUTPUT_SCALE.

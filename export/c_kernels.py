@@ -122,7 +122,8 @@ static inline int8_t conv2d_at(const struct conv2d *p, const int8_t *input, int 
             const int8_t *in, *w;
             if (in_x < 0 || in_x >= p->in_w) continue;
             in = input + (in_y * p->in_w + in_x) * p->in_c;
-            w = p->weights + ((c * p->k_h + ky) * p->k_w + kx) * p->in_c;
+            /* long: the weights may outgrow a 16-bit int's range (an activation may not: the arena holds it) */
+            w = p->weights + ((long)(c * p->k_h + ky) * p->k_w + kx) * p->in_c;
             for (i = 0; i < p->in_c; ++i) acc += w[i] * (in[i] + p->input_offset);
         }
     }
@@ -227,7 +228,7 @@ struct fully_connected {
 static void fully_connected(const struct fully_connected *p, const int8_t *input, int8_t *output) {
     int c, i;
     for (c = 0; c < p->out_c; ++c) {
-        const int8_t *w = p->weights + c * p->depth;
+        const int8_t *w = p->weights + (long)c * p->depth;  /* long: as in conv2d_at */
         int32_t acc = 0;
         for (i = 0; i < p->depth; ++i) acc += w[i] * (input[i] + p->input_offset);
         if (p->bias) acc += p->bias[c];

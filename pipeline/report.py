@@ -24,7 +24,7 @@ def results_table(result: dict) -> str:
     for name, row in result["formats"].items():
         reference = row.get("reference")
         agreement = "(the reference)" if name == "keras_float" else f"{row['agreement']:.2%} vs {reference or 'keras_float'}"
-        size = f"{row['size_bytes'] / 1024:.1f} kB" + (" (.h5)" if name.startswith("keras") else "")
+        size = f"{row['size_bytes'] / 1024:.1f} KiB" + (" (.h5)" if name.startswith("keras") else "")
         lines.append(f"| `{name}` | {row['accuracy']:.2%} | {agreement} | {row['max_abs_diff']:.2g} | {size} | "
                      f"{row['latency_p50_ms']:.3f} ms | {row['latency_p99_ms']:.3f} ms | {row['throughput_per_s']:,.0f}/s | "
                      f"{row['realworld_accuracy']:.2%} | {row['ece']:.2%} | {row['realworld_ece']:.2%} | "
