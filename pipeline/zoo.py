@@ -62,7 +62,7 @@ def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.js
 
 def table(zoo: dict) -> str:
     """One line per variant and file, in the order the evaluate stage measured them."""
-    lines = ["| variant | parameters | file | accuracy | size | p50 latency | MACs | TFLM arena |",
+    lines = ["| variant | parameters | file | accuracy | size | p50 latency | MACs | arena (RAM) |",
              "|---|---:|---|---:|---:|---:|---:|---:|"]
     for v in zoo["variants"].values():
         for name, row in v["formats"].items():
