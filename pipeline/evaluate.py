@@ -74,7 +74,7 @@ def evaluate(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS
         rows[fmt.name] = row
         print(f"evaluate: {fmt.name:<13} acc {row['accuracy']:.4%}  agree {row['agreement']:.4%}  "
               f"max|diff| {row['max_abs_diff']:.2g}  p50 {row['latency_p50_ms']:.4f} ms  "
-              f"{row['size_bytes'] / 1024:.1f} KiB", file=sys.stderr, flush=True)
+              f"{report.kib(row['size_bytes'])}", file=sys.stderr, flush=True)
     real = realworld.load(args.realworld)
     for name, (engine, _path) in engines.items():
         rows[name].update(realworld.scores(engine.run, real, params.min_confidence))

@@ -19,7 +19,7 @@ from export.formats import FORMATS, ExportOptions, Format, Source, dependency_or
 from export.onnx import OnnxExportError
 from export.tflite import TfliteExportError
 from export.tflm import TflmExportError
-from pipeline import provenance
+from pipeline import provenance, report
 from pipeline.dataset import DataError, load_arrays
 from pipeline.architecture import ModelFileError, output_size
 from pipeline.params import ExportParams, export_params, for_variant, read_params
@@ -49,7 +49,7 @@ def export_all(models: dict[Source, object], out_dir: Path, options: ExportOptio
                                    {**options.metadata, "format": fmt.name, "precision": fmt.precision.value})
         path = fmt.exporter(source, out_dir / fmt.filename, per_format)
         written[fmt.name] = path
-        print(f"export: {fmt.name:<13} {path}  {path.stat().st_size / 1024:.1f} kB  "
+        print(f"export: {fmt.name:<13} {path}  {report.kib(path.stat().st_size)}  "
               f"({time.perf_counter() - start:.1f}s)", file=sys.stderr, flush=True)
     return written
 

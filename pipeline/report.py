@@ -18,13 +18,18 @@ FOOTPRINT_NOTE = ("The arena of `tflm_int8` is what TFLite Micro's allocator rep
                   "measures flash, RAM and instructions on an emulated Cortex-M4 (docs/figures/mcu.md).")
 
 
+def kib(size_bytes: int) -> str:
+    """A file size as the tables and logs print it (KiB, one decimal)."""
+    return f"{size_bytes / 1024:.1f} KiB"
+
+
 def results_table(result: dict) -> str:
     """One line per evaluated file (the Keras references first), from metrics/evaluate.json."""
     lines = [RESULTS_HEADER]
     for name, row in result["formats"].items():
         reference = row.get("reference")
         agreement = "(the reference)" if name == "keras_float" else f"{row['agreement']:.2%} vs {reference or 'keras_float'}"
-        size = f"{row['size_bytes'] / 1024:.1f} KiB" + (" (.h5)" if name.startswith("keras") else "")
+        size = kib(row["size_bytes"]) + (" (.h5)" if name.startswith("keras") else "")
         lines.append(f"| `{name}` | {row['accuracy']:.2%} | {agreement} | {row['max_abs_diff']:.2g} | {size} | "
                      f"{row['latency_p50_ms']:.3f} ms | {row['latency_p99_ms']:.3f} ms | {row['throughput_per_s']:,.0f}/s | "
                      f"{row['realworld_accuracy']:.2%} | {row['ece']:.2%} | {row['realworld_ece']:.2%} | "

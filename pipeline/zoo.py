@@ -67,7 +67,7 @@ def table(zoo: dict) -> str:
     for v in zoo["variants"].values():
         for name, row in v["formats"].items():
             lines.append(f"| {v['variant']} | {v['params']:,} | {name} | {row['accuracy']:.2%} | "
-                         f"{row['size_bytes'] / 1024:.1f} KiB | {row['latency_p50_ms']:.3f} ms | "
+                         f"{report.kib(row['size_bytes'])} | {row['latency_p50_ms']:.3f} ms | "
                          f"{_maybe(row.get('macs'), '{:,}')} | {_maybe(row.get('arena_bytes'), '{:,} B')} |")
     return "\n".join(lines)
 
