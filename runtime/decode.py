@@ -103,9 +103,14 @@ def _open_handle(source: Any, name: str):
     if isinstance(source, io.TextIOBase) or "b" not in getattr(source, "mode", "b"):
         raise InputError(f"{name}: file object is open in text mode; open it in binary mode ('rb')")
     if hasattr(source, "read"):
+        if getattr(source, "closed", False):
+            raise InputError(f"{name}: file object is closed; pass an open one, or the path")
         data = source.read()
         if not isinstance(data, (bytes, bytearray)):
             raise InputError(f"{name}: file object gave {type(data).__name__}, not bytes; open it in binary mode")
+        if not data:
+            raise InputError(f"{name}: file object gave no bytes (an empty file, or one already read to its end: "
+                             "seek(0) first)")
         return io.BytesIO(data)
     if os.fsdecode(source) == "":
         raise InputError("empty path; pass an image file")

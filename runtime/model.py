@@ -99,6 +99,19 @@ def _check_container(path: Path, engine: str) -> None:
         raise ModelLoadError(f"{path}: is a TFLite file, not ONNX; {fix}")
     if engine == "litert" and not is_tflite:
         raise ModelLoadError(f"{path}: not a TFLite file (no TFL3 identifier)")
+    suffix = path.suffix.lower()
+    if engine == "tflm" and suffix != ".cc" and not is_tflite:
+        raise ModelLoadError(f"{path}: not a TFLite file (no TFL3 identifier) nor the .cc source export/tflm.py writes"
+                             f"{_other_engine(suffix, engine)}")
+    if engine == "c" and suffix != ".c":
+        raise ModelLoadError(f"{path}: not a C model (the .c file export/c_int8.py writes, its .h beside it)"
+                             f"{_other_engine(suffix, engine)}")
+
+
+def _other_engine(suffix: str, engine: str) -> str:
+    """'; pass --engine NAME' where the file's suffix names another engine, else ''."""
+    other = ENGINE_BY_SUFFIX.get(suffix)
+    return f"; pass --engine {other}" if other and other != engine else ""
 
 
 def open_engine(path: Path | str, engine: str | None = None, threads: int | None = None):
@@ -153,6 +166,8 @@ def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> P
         raise ModelLoadError(f"{directory}: no bundled model; run `dvc repro` or pass --model PATH")
     int8 = {entry.get("engine"): name for name, entry in reversed(manifest["files"].items())
             if entry.get("precision") == "int8"}
+    if "tflm" not in int8 and "litert" in int8:  # TFLite Micro runs the bundled int8 TFLite as it is
+        int8["tflm"] = int8["litert"]
     choices = [engine_spec(engine)] if engine else [spec for spec in ENGINES.values() if spec.name in int8]
     for spec in choices:
         if spec.name in int8 and spec.installed():
@@ -366,7 +381,7 @@ def _reading(rows: np.ndarray, boxes, top_k: int, min_confidence: float, parts=(
 def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
     """One model output row -> Prediction. A row of 11 whose top answer is the last, "not a digit",
     raises NoDigitError; otherwise the answer and its top k are digits (the row is kept whole, so
-    the probabilities still sum to 1)."""
+    the probabilities still sum to 1, up to an int8 output's step of 1/256)."""
     probabilities = np.array(probabilities)  # a private, read-only copy: a Prediction is hashable
     probabilities.setflags(write=False)
     if len(probabilities) > NUM_LABELS and int(np.argmax(probabilities)) >= NUM_LABELS:

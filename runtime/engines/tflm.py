@@ -8,6 +8,7 @@ The model bytes are read back out of the generated `.cc` (`read_c_array`, the in
 from __future__ import annotations
 
 import re
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -56,11 +57,15 @@ class TflmEngine:
                 raise ModelLoadError(f"{path}: {error}") from None
         else:
             self.model_bytes = path.read_bytes()
+        if self.model_bytes[4:8] != b"TFL3":
+            raise ModelLoadError(f"{path}: the model bytes are not a TFLite model (no TFL3 identifier)")
         with quiet_stderr([]):  # TFLM logs to fd 2 while it prepares the graph
             try:
                 self._interpreter = runtime.Interpreter.from_bytes(self.model_bytes)
-            except (RuntimeError, ValueError) as error:
+            except (RuntimeError, ValueError, struct.error, IndexError) as error:
                 detail = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+                if isinstance(error, (struct.error, IndexError)):  # reads past the end of the flatbuffer
+                    detail = "the model bytes are truncated or corrupt"
                 raise ModelLoadError(f"{path}: TFLite Micro cannot load the model ({detail})") from None
         self._input, self._output = self._interpreter.get_input_details(0), self._interpreter.get_output_details(0)
         self.input_shape = tuple(int(d) for d in self._input["shape"])

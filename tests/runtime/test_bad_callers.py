@@ -181,3 +181,45 @@ def test_model_path_errors_say_what_is_wrong(tmp_path, capsys):
             Classifier.load(broken)
     assert main(["--model", str(broken), str(copy)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_microcontroller_engines_refuse_a_file_of_another_kind_in_one_line(tmp_path, files, capsys):
+    import importlib.util
+    import shutil
+    import warnings
+
+    from runtime import ModelLoadError
+    from runtime.model import BUNDLED_DIR
+
+    onnx = tmp_path / "model.onnx"
+    shutil.copy(BUNDLED_DIR / "model_int8.onnx", onnx)
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes((BUNDLED_DIR / "model_int8.tflite").read_bytes()[:30000])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # these copies have no manifest
+        with pytest.raises(ModelLoadError, match=r"model.onnx: not a C model \(the .c file .*; pass --engine onnx$"):
+            Classifier.load(onnx, "c")
+        if importlib.util.find_spec("tflite_micro") is None:
+            return
+        with pytest.raises(ModelLoadError, match=r"model.onnx: not a TFLite file .*; pass --engine onnx$"):
+            Classifier.load(onnx, "tflm")
+        with pytest.raises(ModelLoadError, match=r"cut.tflite: .*\(the model bytes are truncated or corrupt\)$"):
+            Classifier.load(cut, "tflm")
+    assert main(["--model", str(onnx), "--engine", "tflm", str(files["seven"])]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    # The bundled int8 TFLite is what TFLite Micro runs when no model is named.
+    bundled = Classifier.load(engine="tflm")
+    assert bundled.path == BUNDLED_DIR / "model_int8.tflite" and bundled.engine.name == "tflm"
+    assert bundled.predict(files["seven"]).label == 7
+
+
+def test_a_spent_or_closed_file_object_is_named_as_such(classifier, files):
+    handle = open(files["seven"], "rb")
+    handle.read()
+    with pytest.raises(InputError, match=r"seven.png: file object gave no bytes \(.*seek\(0\) first\)$"):
+        classifier.predict(handle)
+    handle.seek(0)
+    assert classifier.predict(handle).label == 7
+    handle.close()
+    with pytest.raises(InputError, match="seven.png: file object is closed; pass an open one, or the path$"):
+        classifier.predict(handle)
