@@ -16,8 +16,9 @@ with OpenCV:
    dust between chalk grains); ruled and squared lines (families of parallel Hough lines)
    removed; the grains of a chalk stroke joined;
 4. digits: connected components grouped by proximity, leaving aside lines across the picture and
-   what lies along the frame (a desk, the page's edge); the group with the most ink is the digit,
-   and a picture with several groups of the same size holds several digits.
+   what lies along the frame (a desk, the page's edge, a band beyond a display's panel); the group
+   with the most ink is the digit, and a picture with several groups of the same size holds
+   several digits.
 
 Nothing here refuses a digit because its ink touches the frame: the paper's window stops at the
 frame, and a tight crop fills the picture, which no desk does. Noise and textures come back
@@ -408,6 +409,14 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
     mass[lines | ring] = 0
     if (mass * ~sliver).any():
         mass[sliver] = 0
+    # A band across the whole picture that lies along a side of the frame is what lies beyond the page or a
+    # display's panel (a desk, a bezel), however wide: it does not join the strokes beside it.
+    sides = [np.bincount(side, minlength=count)[1:] for side in (labels[:, 0], labels[:, -1], labels[0], labels[-1])]
+    beyond = (((spans[:, 1] >= ACROSS) & (np.maximum(sides[0], sides[1]) >= ACROSS * h))
+            | ((spans[:, 0] >= ACROSS) & (np.maximum(sides[2], sides[3]) >= ACROSS * w)))
+    beyond &= min(h, w) >= MIN_PHOTO_SIDE
+    if (mass * ~beyond).any():
+        mass[beyond] = 0
     if not mass.any():
         raise NoDigitError("no digit found (only lines)")
     keep = np.flatnonzero(mass >= SPECK * mass.max())

@@ -254,3 +254,16 @@ def test_a_picture_over_the_working_size_is_searched_at_it_and_answers_in_its_ow
     found = find_digits(picture)
     assert seen[0] == (480, 640)
     assert_box(found, box, tolerance=TOLERANCE * 2)
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_band_beyond_the_panel_along_one_side_is_not_the_digits(side):
+    """A display's panel photographed off-centre: a dark band down the whole picture along one side
+    (the desk, the bezel), too wide to be a sliver, narrower than the paper's window, and as close
+    to the digit as its strokes are to each other: the digit's group took it in."""
+    paper = np.full(SIDE, 0.9, np.float32)
+    box, band = ((430, 150, 530, 300), np.s_[:, 560:]) if side == "right" else ((110, 150, 210, 300), np.s_[:, :80])
+    paper[band] = 0.2
+    found = find_digits(page(paper, digit_ink(box)))
+    assert_box(found, box)
+    assert found.count == 1
