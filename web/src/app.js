@@ -183,11 +183,27 @@ function setUpPad() {
   });
 }
 
+// The first preprocessing and the first inference pay for compiling the JavaScript and the
+// WebAssembly (several times a later call: docs/browser.md): pay that while the page loads, on a
+// drawn 7 the size of the pad, rather than on the user's first digit.
+async function warmUp() {
+  const side = 280, rgba = new Uint8ClampedArray(side * side * 4).fill(255);
+  const ink = (x, y) => { for (let dy = -8; dy <= 8; dy++) for (let dx = -8; dx <= 8; dx++) {
+    const i = ((y + dy) * side + x + dx) * 4; rgba[i] = rgba[i + 1] = rgba[i + 2] = 0; } };
+  for (let t = 0; t <= 1; t += 1 / 200) { ink(Math.round(90 + 100 * t), 70); ink(Math.round(190 - 60 * t), Math.round(70 + 140 * t)); }
+  try {
+    await classifyTensor(preprocessRgba(rgba, side, side));
+  } catch (error) {
+    if (!(error instanceof NoDigitError || error instanceof InputError)) throw error;
+  }
+}
+
 async function main() {
   setUpPad();
   try {
     const [loaded] = await Promise.all([loadModel(), loadFinder(loadOpenCV)]);
     session = loaded.session;
+    await warmUp();
     $("status").textContent = "Ready: draw a digit.";
     $("integrity").textContent = `model_int8.onnx, sha256 ${loaded.digest.slice(0, 16)}… verified against the manifest; ` +
       `onnxruntime-web ${ort.env.versions?.web ?? ""} (WebAssembly)`;
