@@ -105,6 +105,14 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
         name = f"scene_{scene}_{size[0]}x{size[1]}.png"
         picture.save(folder / name)
         names.append(name)
+    # A light digit on a dark label on the page: the finder looks inside a solid box (find.py `_solid`).
+    from tools.synthetic import draw_digit
+
+    panel = Image.new("L", (360, 280), 225)
+    ImageDraw.Draw(panel).rectangle((110, 50, 250, 230), fill=40)
+    panel.paste(draw_digit(4, 120, 100, (20, 10), ink=235, paper=40), (120, 80))
+    panel.save(folder / "panel_4.png")
+    names.append("panel_4.png")
     hair = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(hair).line([(60, 30), (140, 30), (90, 170)], fill=0, width=1)
     hair.save(folder / "hairline_7.png")

@@ -489,13 +489,13 @@ function find(gray8, width, height, inside) {
     for (let y = 0; y < H; y++) { left[label[y * W]]++; right[label[y * W + W - 1]]++; }
     for (let x = 0; x < W; x++) { top[label[x]]++; bottom[label[(H - 1) * W + x]]++; }
     const beyond = [];
-    let inside = false;
+    let besides = false; // a component with ink that is no such band
     for (let c = 1; c < count; c++) {
       beyond[c] = photo && ((stat[5 * c + 3] / H >= ACROSS && Math.max(left[c], right[c]) >= ACROSS * H)
         || (stat[5 * c + 2] / W >= ACROSS && Math.max(top[c], bottom[c]) >= ACROSS * W));
-      if (mass[c] && !beyond[c]) inside = true;
+      if (mass[c] && !beyond[c]) besides = true;
     }
-    if (inside) for (let c = 1; c < count; c++) if (beyond[c]) mass[c] = 0;
+    if (besides) for (let c = 1; c < count; c++) if (beyond[c]) mass[c] = 0;
     let most = 0;
     for (let c = 1; c < count; c++) { if (mass[c]) any = true; most = Math.max(most, mass[c]); }
     if (!any) throw new NoDigitError("no digit found (only lines)");
