@@ -392,8 +392,9 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
     mass = np.bincount(labelled, weights=ink.ravel()[stroke], minlength=count)[1:]
     spans = stats[1:, 2:4] / np.array([w, h])  # width, height as fractions of the picture
     lines = ((spans >= ACROSS) & (spans[:, ::-1] <= 1 - ACROSS)).any(axis=1)  # a margin, an edge
-    edges = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    contact = np.bincount(edges, minlength=count)[1:]
+    # Each component's pixels on the frame, per side (left, right, top, bottom), and in all.
+    sides = [np.bincount(side, minlength=count)[1:] for side in (labels[:, 0], labels[:, -1], labels[0], labels[-1])]
+    contact = sides[0] + sides[1] + sides[2] + sides[3]
     # A desk all round the page touches the whole frame (a narrow crop of a 1 does too).
     ring = (contact >= RING * 2 * (h + w)) & (min(h, w) >= MIN_PHOTO_SIDE)
     fills = (spans >= FILLS).all(axis=1)
@@ -411,7 +412,6 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
         mass[sliver] = 0
     # A band across the whole picture that lies along a side of the frame is what lies beyond the page or a
     # display's panel (a desk, a bezel), however wide: it does not join the strokes beside it.
-    sides = [np.bincount(side, minlength=count)[1:] for side in (labels[:, 0], labels[:, -1], labels[0], labels[-1])]
     beyond = (((spans[:, 1] >= ACROSS) & (np.maximum(sides[0], sides[1]) >= ACROSS * h))
             | ((spans[:, 0] >= ACROSS) & (np.maximum(sides[2], sides[3]) >= ACROSS * w)))
     beyond &= min(h, w) >= MIN_PHOTO_SIDE

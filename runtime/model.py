@@ -16,14 +16,13 @@ import numpy as np
 from PIL import Image
 
 from .digits import INPUT_SHAPE, NOT_A_DIGIT, NUM_LABELS, OUTPUT_SIZES
-from .engines import ENGINE_BY_SUFFIX, ENGINES, engine_spec
+from .engines import ENGINE_BY_SUFFIX, ENGINES, TFLITE_MAGIC, engine_spec
 from .errors import (EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, NoDigitError,
                      UnverifiedModelWarning)
 from .manifest import MANIFEST_NAME, read_manifest, verify
 from .preprocess import prepare_digits, prepare_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
-TFLITE_MAGIC = b"TFL3"
 MODEL_INPUT = ", ".join(str(dim) for dim in INPUT_SHAPE)  # "28, 28, 1", for messages
 
 

@@ -22,6 +22,8 @@ import numpy as np
 
 from ..errors import ModelLoadError
 
+TFLITE_MAGIC = b"TFL3"  # a TFLite flatbuffer's file identifier, at bytes 4-8
+
 
 _STDERR_LOCK = threading.RLock()  # fd 2 is process-wide: one swap at a time (re-entrant: the pool nests it)
 

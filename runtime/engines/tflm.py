@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import Quantization, quiet_stderr
+from . import TFLITE_MAGIC, Quantization, quiet_stderr
 from ..errors import EngineUnavailableError, ModelLoadError
 
 ARRAY_NAME = "kModelInt8"  # the array export/tflm.py writes
@@ -57,7 +57,7 @@ class TflmEngine:
                 raise ModelLoadError(f"{path}: {error}") from None
         else:
             self.model_bytes = path.read_bytes()
-        if self.model_bytes[4:8] != b"TFL3":
+        if self.model_bytes[4:8] != TFLITE_MAGIC:
             raise ModelLoadError(f"{path}: the model bytes are not a TFLite model (no TFL3 identifier)")
         with quiet_stderr([]):  # TFLM logs to fd 2 while it prepares the graph
             try:

@@ -453,9 +453,11 @@ function find(gray8, width, height, inside) {
     const label = labels.data32S, stat = stats.data32S;
     const mass = new Float64Array(count);
     for (let i = 0; i < label.length; i++) mass[label[i]] += ink[i];
-    const contact = new Float64Array(count);
-    for (let x = 0; x < W; x++) { contact[label[x]]++; contact[label[(H - 1) * W + x]]++; }
-    for (let y = 0; y < H; y++) { contact[label[y * W]]++; contact[label[y * W + W - 1]]++; }
+    // Each component's pixels on the frame, per side, and in all.
+    const [left, right, top, bottom] = [0, 1, 2, 3].map(() => new Float64Array(count));
+    for (let y = 0; y < H; y++) { left[label[y * W]]++; right[label[y * W + W - 1]]++; }
+    for (let x = 0; x < W; x++) { top[label[x]]++; bottom[label[(H - 1) * W + x]]++; }
+    const contact = left.map((n, c) => n + right[c] + top[c] + bottom[c]);
     // Per component c (1..count-1): lines across, a ring round the page, slivers along the frame.
     const margin = Math.max(1, Math.trunc(MARGIN * Math.min(H, W)));
     const nearEdge = new Float64Array(count);
@@ -485,9 +487,6 @@ function find(gray8, width, height, inside) {
     for (let c = 1; c < count; c++) if (mass[c] && !sliver[c]) rest = true;
     if (rest) for (let c = 1; c < count; c++) if (sliver[c]) mass[c] = 0;
     // A band across the whole picture along a side of the frame: beyond the page or a panel (find.py).
-    const [left, right, top, bottom] = [0, 1, 2, 3].map(() => new Float64Array(count));
-    for (let y = 0; y < H; y++) { left[label[y * W]]++; right[label[y * W + W - 1]]++; }
-    for (let x = 0; x < W; x++) { top[label[x]]++; bottom[label[(H - 1) * W + x]]++; }
     const beyond = [];
     let besides = false; // a component with ink that is no such band
     for (let c = 1; c < count; c++) {
