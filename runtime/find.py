@@ -336,14 +336,56 @@ def _search(gray: np.ndarray, every: bool) -> list[Found]:
     # np.rint(gray * 255) saturated to uint8, in one pass
     gray8 = gray if gray.dtype == np.uint8 else cv2.convertScaleAbs(gray, alpha=255.0)
     h, w = gray8.shape
-    if max(h, w) <= WORK_SIDE:
-        return _find(gray8, every=every)
-    size = _work_size(w, h)
+    size = (w, h) if max(h, w) <= WORK_SIDE else _work_size(w, h)
+    work = gray8 if size == (w, h) else cv2.resize(gray8, size, interpolation=cv2.INTER_AREA)
+    clean = None if every else _clean(work)
+    found = [clean] if clean else _find(work, every=every)
+    if size == (w, h):
+        return found
 
     def scaled(found: Found) -> Found:
         return Found(found.ink, scale_box(found.box, size, (w, h)), found.count, tuple(scaled(part) for part in found.parts))
 
-    return [scaled(found) for found in _find(cv2.resize(gray8, size, interpolation=cv2.INTER_AREA), every=every)]
+    return [scaled(item) for item in found]
+
+
+def _clean(gray8: np.ndarray) -> Found | None:
+    """The digit of a clean canvas (a drawing pad's, an app's own drawing, MNIST's digits): paper of
+    exactly 0 or exactly 255 all round the frame, and every pixel of another level in one
+    8-connected stroke. There is no light, line or desk to set aside, so the digit is all of that
+    ink, as the search would find it, without its cost. None for any other picture, and for a
+    stroke the search would treat apart (faint ink, a line across the picture, a solid box, a lace
+    of holes): the search decides those (web/src/find.js: clean)."""
+    paper = int(gray8[0, 0])
+    if paper not in (0, 255):
+        return None
+    if ((gray8[0] != paper).any() or (gray8[-1] != paper).any() or (gray8[:, 0] != paper).any()
+            or (gray8[:, -1] != paper).any()):
+        return None
+    h, w = gray8.shape
+    x, y, bw, bh = cv2.boundingRect(cv2.compare(gray8, paper, cv2.CMP_NE))
+    if not bw:
+        return None
+    # Every stroke lies in the ink's box: its outlines are traced there only (OpenCV's contours
+    # follow a component 8-connected, as the search's labels do, and list its holes under it).
+    box = gray8[y : y + bh, x : x + bw]
+    crop = box if paper == 0 else cv2.bitwise_not(box)
+    member = cv2.compare(crop, 0, cv2.CMP_GT)
+    top = np.float32(crop.max()) / np.float32(255.0)
+    line = (bw >= ACROSS * w and bh <= (1 - ACROSS) * h) or (bh >= ACROSS * h and bw <= (1 - ACROSS) * w)
+    if top < MIN_CONTRAST or line:
+        return None
+    contours, hierarchy = cv2.findContours(member, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    outer = [c for c, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True) if parent < 0]
+    if len(outer) != 1 or len(contours) > MAX_PIECES:  # one stroke; its holes, pinholes too, count as pieces
+        return None
+    if min(bw, bh) >= MIN_PANEL_PX:  # a solid box (its holes filled) holds the digit, for the search to find
+        filled = cv2.drawContours(np.zeros_like(member), outer, -1, 255, cv2.FILLED)
+        if cv2.countNonZero(filled) >= PANEL * member.size:
+            return None
+    # The search's arithmetic: ink as a fraction of full scale, then of the digit's own peak.
+    ink = np.divide(crop, np.float32(255.0), dtype=np.float32)
+    return Found(np.minimum(ink / top, np.float32(1.0)), (x, y, x + bw, y + bh), 1)
 
 
 def scale_box(box: tuple[int, int, int, int], seen: tuple[int, int], size: tuple[int, int]) -> tuple[int, int, int, int]:

@@ -267,3 +267,98 @@ def test_a_band_beyond_the_panel_along_one_side_is_not_the_digits(side):
     found = find_digits(page(paper, digit_ink(box)))
     assert_box(found, box)
     assert found.count == 1
+
+
+# A clean canvas (find.py `_clean`): exact paper all round, one stroke. Its digit is all its ink,
+# found without the search; the search would find the same.
+
+def _recipe(found) -> np.ndarray:
+    from runtime.preprocess import center_by_mass, crop_and_scale
+    from runtime.strokes import fill_outline, restore_contrast
+
+    return center_by_mass(fill_outline(restore_contrast(crop_and_scale(found.ink))))
+
+
+def _drawings() -> list[np.ndarray]:
+    """Digits drawn as an app's canvas draws them: hard-edged, and anti-aliased by coverage (drawn at
+    4x and box-averaged, as a canvas blends a stroke's edge), in both polarities, at three sizes."""
+    from tools.synthetic import draw_digit
+
+    out = []
+    for digit in range(10):
+        for size in (28, 64, 280):
+            box, offset = int(size * 0.65), (size // 5, size // 6)
+            hard = draw_digit(digit, size, box, offset, width_frac=0.1)
+            soft = draw_digit(digit, 4 * size, 4 * box, (4 * offset[0], 4 * offset[1]), width_frac=0.1).reduce(4)
+            for image in (hard, soft):
+                out += [np.asarray(image), 255 - np.asarray(image)]
+    return out
+
+
+def test_a_clean_canvas_is_read_without_the_search_and_as_the_search_reads_it():
+    drawings = _drawings()
+    for picture in drawings:
+        clean = find._clean(picture)
+        assert clean is not None  # every one of these is a clean canvas
+        searched = find._find(picture)[0]
+        np.testing.assert_array_equal(_recipe(clean), _recipe(searched))
+        assert clean.count == searched.count == 1
+
+
+def test_mnist_digits_on_a_clean_canvas_keep_all_their_ink(mnist_sample):
+    """On MNIST's own digits the clean path gives the search's model input, except where the search
+    sets faint ink aside beyond REACH of the strokes: the clean path keeps it, as MNIST's own recipe
+    (the bounding box of all the ink) did. The search's digit then lies inside the clean one."""
+    taken = 0
+    for digit in mnist_sample["x_test"][:300]:
+        picture = np.zeros((40, 40), np.uint8)
+        picture[6:34, 6:34] = digit
+        clean = find._clean(picture)
+        if clean is None:
+            continue
+        taken += 1
+        searched = find._find(picture)[0]
+        if not np.array_equal(_recipe(clean), _recipe(searched)):
+            (l0, t0, r0, b0), (l1, t1, r1, b1) = clean.box, searched.box
+            assert l0 <= l1 and t0 <= t1 and r0 >= r1 and b0 >= b1, (clean.box, searched.box)
+            assert np.count_nonzero(clean.ink >= 0.2) > np.count_nonzero(searched.ink >= 0.2)
+    assert taken >= 250  # most MNIST digits are one stroke
+
+
+def _canvas(size=(200, 300), paper=255) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    image = Image.new("L", size[::-1], paper)
+    return image, ImageDraw.Draw(image)
+
+
+def test_what_the_clean_path_leaves_to_the_search():
+    from tools.synthetic import draw_digit
+
+    two, draw = _canvas()
+    two.paste(draw_digit(4, 120, 100, (20, 10)), (20, 50))
+    two.paste(draw_digit(7, 120, 100, (20, 10)), (160, 50))
+    label, draw = _canvas()  # a light digit on a dark label: a solid box, which holds the digit
+    draw.rectangle((80, 30, 220, 170), fill=40)
+    label.paste(draw_digit(4, 120, 100, (20, 10), ink=235, paper=40), (90, 50))
+    lace, draw = _canvas()  # one stroke with 16 holes: a grid, not a digit
+    for i in range(5):
+        draw.line([(60 + 40 * i, 20), (60 + 40 * i, 180)], fill=0, width=3)
+        draw.line([(60, 20 + 40 * i), (220, 20 + 40 * i)], fill=0, width=3)
+    rule, draw = _canvas()  # a line across the picture
+    draw.line([(5, 100), (294, 100)], fill=0, width=4)
+    faint, draw = _canvas()
+    draw.ellipse((100, 50, 180, 150), outline=245, width=6)  # 10 levels from the paper
+    dust, draw = _canvas()
+    draw.line([(100, 40), (160, 160)], fill=0, width=12)
+    draw.point((20, 20), fill=250)  # one speck: two strokes
+    framed, draw = _canvas()
+    draw.line([(0, 40), (160, 160)], fill=0, width=12)  # ink on the frame
+    grey, draw = _canvas(paper=250)  # paper that is not exactly white
+    draw.line([(100, 40), (160, 160)], fill=0, width=12)
+    for image in (two, label, lace, rule, faint, dust, framed, grey):
+        assert find._clean(np.asarray(image)) is None
+    assert find_digits(np.asarray(two)).count == 2
+    inside = find_digits(np.asarray(label))
+    assert inside.box[0] > 80 and inside.box[2] < 220  # the digit inside, not the label
+    for image in (lace, rule, faint):
+        with pytest.raises(NoDigitError):
+            find_digits(np.asarray(image))

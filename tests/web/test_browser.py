@@ -113,6 +113,11 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
     panel.paste(draw_digit(4, 120, 100, (20, 10), ink=235, paper=40), (120, 80))
     panel.save(folder / "panel_4.png")
     names.append("panel_4.png")
+    # The page's own pad: #111 ink, anti-aliased, on exact white (find.py `_clean`: no search).
+    for digit in range(10):
+        name = f"pad_{digit}.png"
+        draw_digit(digit, 4 * 280, 4 * 180, (4 * 50, 4 * 40), width_frac=0.1, ink=17).reduce(4).save(folder / name)
+        names.append(name)
     hair = Image.new("L", (200, 200), 255)
     ImageDraw.Draw(hair).line([(60, 30), (140, 30), (90, 170)], fill=0, width=1)
     hair.save(folder / "hairline_7.png")

@@ -14,13 +14,9 @@ const f32 = Math.fround;
 export function rgbaToGray(data, width, height) {
   const n = width * height;
   const gray = new Float32Array(n);
-  let transparent = false;
-  for (let i = 0; i < n; i++) if (data[4 * i + 3] < 255) { transparent = true; break; }
-  if (!transparent) {
-    for (let i = 0; i < n; i++) {
-      const r = data[4 * i], g = data[4 * i + 1], b = data[4 * i + 2];
-      gray[i] = f32(((r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16) / 255);
-    }
+  const levels = rgbaToLevels(data, width, height);
+  if (levels) {
+    for (let i = 0; i < n; i++) gray[i] = f32(levels[i] / 255);
     return gray;
   }
   const alpha = new Float32Array(n);
@@ -34,6 +30,19 @@ export function rgbaToGray(data, width, height) {
   const paper = ink.length && median(ink) < 0.5 ? 1 : 0;
   for (let i = 0; i < n; i++) gray[i] = f32(f32(gray[i] * alpha[i]) + f32(paper * f32(1 - alpha[i])));
   return gray;
+}
+
+// RGBA bytes -> Uint8Array of Pillow's "L" levels for an opaque picture (the levels that
+// image_to_gray(levels=True) gives, which the finder works on); null for a transparent one.
+export function rgbaToLevels(data, width, height) {
+  const n = width * height;
+  for (let i = 0; i < n; i++) if (data[4 * i + 3] < 255) return null;
+  const levels = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = data[4 * i], g = data[4 * i + 1], b = data[4 * i + 2];
+    levels[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16;
+  }
+  return levels;
 }
 
 function median(values) {

@@ -395,25 +395,89 @@ function pieces(mask, keep) {
   return count(mask, 8, 1) + count(framed, 4, 2);
 }
 
-// Float32Array luminance in [0, 1] -> { ink, width, height, box, count }: the digit with the most
+// Float32Array luminance in [0, 1], or a Uint8Array of its levels (0-255) -> { ink, width, height, box, count }: the digit with the most
 // ink, its box in the picture's pixels. A picture over WORK_SIDE on its longer side is searched at
 // WORK_SIDE (OpenCV's area average), as in find.py.
 export function findDigits(gray, width, height) {
   if (!cv) throw new Error("OpenCV.js is not loaded: await loadFinder() first");
-  const gray8 = new Uint8Array(gray.length);
-  for (let i = 0; i < gray.length; i++) gray8[i] = Math.min(Math.max(roundHalfEven(f32(gray[i] * 255)), 0), 255);
-  if (Math.max(width, height) <= WORK_SIDE) return find(gray8, width, height, false);
-  const [w, h] = workSize(width, height);
-  const reduced = scoped((keep) => {
+  const levels = gray instanceof Uint8Array;
+  const gray8 = levels ? gray : new Uint8Array(gray.length);
+  for (let i = 0; !levels && i < gray.length; i++) {
+    // roundHalfEven, inline: a call per pixel costs more than the rest of a clean canvas's work
+    const v = f32(gray[i] * 255);
+    if (!(v > 0)) continue; // 0 (and NaN: Uint8Array would store 0)
+    let r = v >= 255 ? 255 : (v + 0.5) | 0;
+    if (r - v === 0.5 && (r & 1)) r -= 1;
+    gray8[i] = r;
+  }
+  const [w, h] = Math.max(width, height) <= WORK_SIDE ? [width, height] : workSize(width, height);
+  const work = w === width && h === height ? gray8 : scoped((keep) => {
     const out = keep(new cv.Mat());
     cv.resize(keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8)), out, new cv.Size(w, h), 0, 0, cv.INTER_AREA);
     return Uint8Array.from(out.data);
   });
-  const found = find(reduced, w, h, false);
+  const found = clean(work, w, h) ?? find(work, w, h, false);
+  if (w === width && h === height) return found;
   const sx = width / w, sy = height / h;
   const [left, top, right, bottom] = found.box;
   return { ...found, box: [Math.trunc(left * sx), Math.trunc(top * sy), Math.min(width, Math.ceil(right * sx)),
     Math.min(height, Math.ceil(bottom * sy))] };
+}
+
+// The digit of a clean canvas (find.py: _clean): paper of exactly 0 or exactly 255 all round the
+// frame, and every pixel of another level in one 8-connected stroke, is all of that ink, without
+// the search's cost; null for any other picture, and for a stroke the search treats apart.
+function clean(gray8, width, height) {
+  const paper = gray8[0];
+  if (paper !== 0 && paper !== 255) return null;
+  for (let x = 0; x < width; x++) if (gray8[x] !== paper || gray8[(height - 1) * width + x] !== paper) return null;
+  for (let y = 0; y < height; y++) if (gray8[y * width] !== paper || gray8[y * width + width - 1] !== paper) return null;
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (gray8[y * width + x] === paper) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x1 < 0) return null;
+  // Every stroke lies in the ink's box: its outlines are traced there only (OpenCV's contours
+  // follow a component 8-connected, as the search's labels do, and list its holes under it).
+  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const up = new Uint8Array(bw * bh), member = new Uint8Array(bw * bh);
+  let top = 0;
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      const v = paper === 0 ? gray8[(y + y0) * width + x + x0] : 255 - gray8[(y + y0) * width + x + x0];
+      up[y * bw + x] = v;
+      member[y * bw + x] = v > 0 ? 255 : 0;
+      if (v > top) top = v;
+    }
+  }
+  const peak = f32(top / 255);
+  const line = (bw >= ACROSS * width && bh <= (1 - ACROSS) * height) || (bh >= ACROSS * height && bw <= (1 - ACROSS) * width);
+  if (peak < MIN_CONTRAST || line) return null;
+  return scoped((keep) => {
+    const memberMat = keep(cv.matFromArray(bh, bw, cv.CV_8UC1, member));
+    const contours = keep(new cv.MatVector()), hierarchy = keep(new cv.Mat());
+    cv.findContours(memberMat, contours, hierarchy, cv.RETR_CCOMP, cv.CHAIN_APPROX_SIMPLE);
+    const n = contours.size(), outer = [];
+    for (let i = 0; i < n; i++) if (hierarchy.data32S[4 * i + 3] < 0) outer.push(i);
+    if (outer.length !== 1 || n > MAX_PIECES) return null; // one stroke; its holes, pinholes too, count as pieces
+    if (Math.min(bw, bh) >= MIN_PANEL_PX) { // a solid box (its holes filled) holds the digit, for the search to find
+      const filled = keep(cv.Mat.zeros(bh, bw, cv.CV_8UC1));
+      cv.drawContours(filled, contours, outer[0], new cv.Scalar(255), cv.FILLED);
+      if (cv.countNonZero(filled) >= PANEL * bw * bh) return null;
+    }
+    // The search's arithmetic: ink as a fraction of full scale, then of the digit's own peak.
+    const ink = new Float32Array(bw * bh);
+    for (let y = 0; y < bh; y++) {
+      for (let x = 0; x < bw; x++) ink[y * bw + x] = Math.min(f32(f32(up[y * bw + x] / 255) / peak), 1);
+    }
+    return { ink, width: bw, height: bh, box: [x0, y0, x0 + bw, y0 + bh], count: 1 };
+  });
 }
 
 // (width, height) scaled so that the longer side is WORK_SIDE (find.py: _work_size).

@@ -9,7 +9,7 @@
 // the same image files through both and reports the largest difference of the 28x28 tensors.
 // Change one, change the other.
 
-import { reduceRgba, rgbaToGray } from "./decode.js";
+import { reduceRgba, rgbaToGray, rgbaToLevels } from "./decode.js";
 import { NoDigitError, findDigits, loadFinder, roundHalfEven } from "./find.js";
 import { fillOutline, restoreContrast } from "./strokes.js";
 
@@ -154,7 +154,9 @@ export function prepareRgba(rgba, width, height) {
     throw new InputError(`image is ${width}x${height} pixels; too small to hold a digit`);
   }
   const reduced = reduceRgba(rgba, width, height);
-  return prepareGray(rgbaToGray(reduced.data, reduced.width, reduced.height), reduced.width, reduced.height);
+  // An opaque picture's levels go to the finder as they are (its own uint8 form); the others' luminance.
+  const { data, width: w, height: h } = reduced;
+  return prepareGray(rgbaToLevels(data, w, h) ?? rgbaToGray(data, w, h), w, h);
 }
 
 // A 28x28 picture already in MNIST's form -> its model input, else null (as_mnist): the ink box
@@ -191,9 +193,10 @@ export function asMnist(gray, width, height) {
   return centerByMass({ data, width: w, height: h });
 }
 
-// Float32Array luminance in [0, 1] -> { tensor, digits }.
+// Float32Array luminance in [0, 1], or a Uint8Array of its levels (0-255) -> { tensor, digits }.
 export function prepareGray(gray, width, height) {
-  const canvas = asMnist(gray, width, height);
+  const canvas = asMnist(gray instanceof Uint8Array && gray.length === SIZE * SIZE
+    ? Float32Array.from(gray, (v) => f32(v / 255)) : gray, width, height);
   if (canvas !== null) return { tensor: canvas, digits: 1 };
   const found = findDigits(gray, width, height);
   const digit = restoreContrast(cropAndScale(found.ink, found.width, found.height));
