@@ -4,7 +4,8 @@ A phone photo is not an MNIST array. Its light falls off across the page, a hand
 shadow, the paper is ruled or squared, a whiteboard has glare, the page lies on a desk, and the
 digit may fill a tenth of the frame, or touch every edge of a tight crop. The MNIST recipe
 (runtime/preprocess.py) needs the digit's ink alone, light on dark. This module gives it that,
-with OpenCV:
+with OpenCV. A clean canvas (exact 0 or 255 paper all round the frame, one stroke: a drawing pad's,
+MNIST's) is all its ink, read without the search (`_clean`); any other picture is searched:
 
 1. polarity: dark-on-light or light-on-dark, from the border, the tones' shares, or which way
    the ink stands out more;
