@@ -6,8 +6,8 @@ selenium) to headless Chromium and, for each picture, decodes it once in the pag
 page's own two steps alone, `preprocessRgba` (decode.js, find.js, preprocess.js) and
 `classifyTensor` (onnxruntime-web on the bundled int8 ONNX), each `--runs` times after one warm-up
 call; it prints their medians, the ratio of the two, and the median and the worst ratio over the
-set, and the first (cold) call of each on the first picture, which is what a user's first
-drawing pays. The pictures: drawings the size of the page's pad (280x280) in both polarities,
+set (and over the pad drawings alone), and the first (cold) call of each on the first picture,
+which is what a user's first drawing pays. The pictures: drawings the size of the page's pad (280x280) in both polarities,
 typeset digits, camera-like scenes (tools/make_scenes.py) and photos up to 1280x960 (the photos of
 tools/bench_app.py).
 """
@@ -146,6 +146,10 @@ def lines(rows: list[dict], runs: int) -> list[str]:
         ratios = [r["ratio"] for r in timed]
         out.append(f"preprocessing / inference over {len(timed)} pictures: median {statistics.median(ratios):.2f}, "
                    f"worst {max(ratios):.2f}")
+        # What the pad gives the page: drawings on a clean canvas, which the finder reads without its search.
+        pads = [r["ratio"] for r in timed if r["picture"].startswith("pad_")]
+        if pads:
+            out.append(f"  of which the {len(pads)} pad drawings: median {statistics.median(pads):.2f}, worst {max(pads):.2f}")
         first = timed[0]
         out.append(f"first call on a fresh page ({first['picture']}): preprocessing {first['pre_first_ms']:.1f} ms, "
                    f"inference {first['inference_first_ms']:.1f} ms")
