@@ -185,13 +185,15 @@ function setUpPad() {
 
 // The first preprocessing and the first inference pay for compiling the JavaScript and the
 // WebAssembly (several times a later call: docs/browser.md): pay that while the page loads, on a
-// drawn 7 the size of the pad, rather than on the user's first digit.
+// drawn 7 the size of the pad, rather than on the user's first digit. The JavaScript engine
+// optimises a function only after a few calls, so the preprocessing runs five times (a few ms each).
 async function warmUp() {
   const side = 280, rgba = new Uint8ClampedArray(side * side * 4).fill(255);
   const ink = (x, y) => { for (let dy = -8; dy <= 8; dy++) for (let dx = -8; dx <= 8; dx++) {
     const i = ((y + dy) * side + x + dx) * 4; rgba[i] = rgba[i + 1] = rgba[i + 2] = 0; } };
   for (let t = 0; t <= 1; t += 1 / 200) { ink(Math.round(90 + 100 * t), 70); ink(Math.round(190 - 60 * t), Math.round(70 + 140 * t)); }
   try {
+    for (let i = 0; i < 4; i++) preprocessRgba(rgba, side, side);
     await classifyTensor(preprocessRgba(rgba, side, side));
   } catch (error) {
     if (!(error instanceof NoDigitError || error instanceof InputError)) throw error;
