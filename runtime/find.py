@@ -79,6 +79,8 @@ THIN = 0.012  # a line is thinner than this fraction of the picture's longer sid
 SPECK = 0.02  # a component with less than this share of the largest one's ink is a speck
 GROUP_GAP = 0.35  # components closer than this fraction of the largest one's size belong together
 REACH = 3  # px of soft ink kept around the strokes
+CORE = 0.9  # a clean canvas's ink lies within REACH of ink at this share of its peak (one tone, soft edges)
+SPARSE = 2 * (1 - PEAK_PERCENTILE / 100)  # ...and covers this share of it (less: the search's peak may be paper)
 PIECE = 0.002  # a piece or hole smaller than this share of the group's box is a pinhole
 MIN_PIECE_PX = 4
 GRAIN_GAP = 0.006  # gaps this narrow (share of the longer side) between grains of a stroke are closed
@@ -353,10 +355,11 @@ def _search(gray: np.ndarray, every: bool) -> list[Found]:
 def _clean(gray8: np.ndarray) -> Found | None:
     """The digit of a clean canvas (a drawing pad's, an app's own drawing, MNIST's digits): paper of
     exactly 0 or exactly 255 all round the frame, and every pixel of another level in one
-    8-connected stroke. There is no light, line or desk to set aside, so the digit is all of that
-    ink, as the search would find it, without its cost. None for any other picture, and for a
-    stroke the search would treat apart (faint ink, a line across the picture, a solid box, a lace
-    of holes): the search decides those (web/src/find.js: clean)."""
+    8-connected stroke of one tone (within REACH of ink at CORE of its peak: an anti-aliased edge
+    is, a grey fill or a faint line is not). There is no light, line or desk to set aside, so the
+    digit is all of that ink, as the search would find it, without its cost. None for any other
+    picture, and for a stroke the search would treat apart (faint ink, a line across the picture,
+    a solid box, a lace of holes): the search decides those (web/src/find.js: clean)."""
     paper = int(gray8[0, 0])
     if paper not in (0, 255):
         return None
@@ -364,25 +367,32 @@ def _clean(gray8: np.ndarray) -> Found | None:
             or (gray8[:, -1] != paper).any()):
         return None
     h, w = gray8.shape
-    x, y, bw, bh = cv2.boundingRect(cv2.compare(gray8, paper, cv2.CMP_NE))
-    if not bw:
+    # NumPy, not OpenCV, for the masks: OpenCV reads an array of up to 4 values as a scalar.
+    x, y, bw, bh = cv2.boundingRect((gray8 != paper).view(np.uint8))
+    if bw * bh < 2:  # nothing, or one pixel: the search says what that is
         return None
     # Every stroke lies in the ink's box: its outlines are traced there only (OpenCV's contours
     # follow a component 8-connected, as the search's labels do, and list its holes under it).
     box = gray8[y : y + bh, x : x + bw]
-    crop = box if paper == 0 else cv2.bitwise_not(box)
-    member = cv2.compare(crop, 0, cv2.CMP_GT)
-    top = np.float32(crop.max()) / np.float32(255.0)
+    crop = np.ascontiguousarray(box) if paper == 0 else np.subtract(255, box, dtype=np.uint8)
+    member = (crop > 0).view(np.uint8)
+    if np.count_nonzero(member) < SPARSE * gray8.size:  # a speck the search would call blank (its peak)
+        return None
+    level = int(crop.max())
+    top = np.float32(level) / np.float32(255.0)
     line = (bw >= ACROSS * w and bh <= (1 - ACROSS) * h) or (bh >= ACROSS * h and bw <= (1 - ACROSS) * w)
     if top < MIN_CONTRAST or line:
+        return None
+    core = cv2.dilate((crop >= CORE * level).view(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * REACH + 1,) * 2))
+    if np.count_nonzero(member > core):  # ink of another tone, away from the stroke's own
         return None
     contours, hierarchy = cv2.findContours(member, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     outer = [c for c, (_, _, _, parent) in zip(contours, hierarchy[0], strict=True) if parent < 0]
     if len(outer) != 1 or len(contours) > MAX_PIECES:  # one stroke; its holes, pinholes too, count as pieces
         return None
     if min(bw, bh) >= MIN_PANEL_PX:  # a solid box (its holes filled) holds the digit, for the search to find
-        filled = cv2.drawContours(np.zeros_like(member), outer, -1, 255, cv2.FILLED)
-        if cv2.countNonZero(filled) >= PANEL * member.size:
+        filled = cv2.drawContours(np.zeros_like(member), outer, -1, 1, cv2.FILLED)
+        if np.count_nonzero(filled) >= PANEL * member.size:
             return None
     # The search's arithmetic: ink as a fraction of full scale, then of the digit's own peak.
     ink = np.divide(crop, np.float32(255.0), dtype=np.float32)

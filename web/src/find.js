@@ -12,6 +12,7 @@ export class NoDigitError extends Error {}
 
 const MIN_CONTRAST = 0.08;
 const PEAK_PERCENTILE = 99.9;
+const SPARSE = 2 * (1 - PEAK_PERCENTILE / 100);
 const HISTOGRAM_BINS = 4096;
 const MIN_HEADROOM = 0.25;
 const MAX_BORDER_SPREAD = 0.2;
@@ -41,6 +42,7 @@ const THIN = 0.012;
 const SPECK = 0.02;
 const GROUP_GAP = 0.35;
 const REACH = 3;
+const CORE = 0.9;
 const PIECE = 0.002;
 const MIN_PIECE_PX = 4;
 const GRAIN_GAP = 0.006;
@@ -425,41 +427,51 @@ export function findDigits(gray, width, height) {
 }
 
 // The digit of a clean canvas (find.py: _clean): paper of exactly 0 or exactly 255 all round the
-// frame, and every pixel of another level in one 8-connected stroke, is all of that ink, without
-// the search's cost; null for any other picture, and for a stroke the search treats apart.
+// frame, and every pixel of another level in one 8-connected stroke of one tone, is all of that
+// ink, without the search's cost; null for any other picture, and for a stroke the search treats apart.
 function clean(gray8, width, height) {
   const paper = gray8[0];
   if (paper !== 0 && paper !== 255) return null;
   for (let x = 0; x < width; x++) if (gray8[x] !== paper || gray8[(height - 1) * width + x] !== paper) return null;
   for (let y = 0; y < height; y++) if (gray8[y * width] !== paper || gray8[y * width + width - 1] !== paper) return null;
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width, y0 = height, x1 = -1, y1 = -1, inked = 0;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (gray8[y * width + x] === paper) continue;
+      inked++;
       if (x < x0) x0 = x;
       if (x > x1) x1 = x;
       if (y < y0) y0 = y;
       if (y > y1) y1 = y;
     }
   }
-  if (x1 < 0) return null;
+  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  if (x1 < 0 || bw * bh < 2) return null; // nothing, or one pixel: the search says what that is
+  if (inked < SPARSE * width * height) return null; // a speck the search would call blank (its peak)
   // Every stroke lies in the ink's box: its outlines are traced there only (OpenCV's contours
   // follow a component 8-connected, as the search's labels do, and list its holes under it).
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
   const up = new Uint8Array(bw * bh), member = new Uint8Array(bw * bh);
-  let top = 0;
+  let level = 0;
   for (let y = 0; y < bh; y++) {
     for (let x = 0; x < bw; x++) {
       const v = paper === 0 ? gray8[(y + y0) * width + x + x0] : 255 - gray8[(y + y0) * width + x + x0];
       up[y * bw + x] = v;
-      member[y * bw + x] = v > 0 ? 255 : 0;
-      if (v > top) top = v;
+      member[y * bw + x] = v > 0 ? 1 : 0;
+      if (v > level) level = v;
     }
   }
-  const peak = f32(top / 255);
+  const peak = f32(level / 255);
   const line = (bw >= ACROSS * width && bh <= (1 - ACROSS) * height) || (bh >= ACROSS * height && bw <= (1 - ACROSS) * width);
   if (peak < MIN_CONTRAST || line) return null;
   return scoped((keep) => {
+    // One tone: every pixel of ink within REACH of ink at CORE of its peak (soft edges are; a grey fill is not).
+    const core = new Uint8Array(bw * bh);
+    for (let i = 0; i < core.length; i++) core[i] = up[i] >= CORE * level ? 1 : 0;
+    const near = keep(new cv.Mat());
+    const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(2 * REACH + 1, 2 * REACH + 1)));
+    cv.dilate(keep(cv.matFromArray(bh, bw, cv.CV_8UC1, core)), near, disc);
+    const nearData = near.data;
+    for (let i = 0; i < member.length; i++) if (member[i] > nearData[i]) return null;
     const memberMat = keep(cv.matFromArray(bh, bw, cv.CV_8UC1, member));
     const contours = keep(new cv.MatVector()), hierarchy = keep(new cv.Mat());
     cv.findContours(memberMat, contours, hierarchy, cv.RETR_CCOMP, cv.CHAIN_APPROX_SIMPLE);
@@ -468,7 +480,7 @@ function clean(gray8, width, height) {
     if (outer.length !== 1 || n > MAX_PIECES) return null; // one stroke; its holes, pinholes too, count as pieces
     if (Math.min(bw, bh) >= MIN_PANEL_PX) { // a solid box (its holes filled) holds the digit, for the search to find
       const filled = keep(cv.Mat.zeros(bh, bw, cv.CV_8UC1));
-      cv.drawContours(filled, contours, outer[0], new cv.Scalar(255), cv.FILLED);
+      cv.drawContours(filled, contours, outer[0], new cv.Scalar(1), cv.FILLED);
       if (cv.countNonZero(filled) >= PANEL * bw * bh) return null;
     }
     // The search's arithmetic: ink as a fraction of full scale, then of the digit's own peak.
