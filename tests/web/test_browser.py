@@ -122,6 +122,21 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
     ImageDraw.Draw(hair).line([(60, 30), (140, 30), (90, 170)], fill=0, width=1)
     hair.save(folder / "hairline_7.png")
     names.append("hairline_7.png")
+    # White canvases that are not one tone (find.py `_clean` leaves them to the search): a digit on
+    # a grey disc, on a grey guide line, and two digits joined by a faint hairline.
+    badge = Image.new("L", (300, 200), 255)
+    ImageDraw.Draw(badge).ellipse((70, 20, 230, 180), fill=200)
+    badge.paste(draw_digit(4, 120, 100, (20, 10), paper=200), (90, 50), Image.new("L", (120, 120), 255))
+    guide = Image.new("L", (300, 200), 255)
+    ImageDraw.Draw(guide).line([(40, 160), (200, 160)], fill=180, width=3)
+    guide.paste(draw_digit(7, 120, 100, (20, 10)), (60, 50))
+    joined = Image.new("L", (300, 200), 255)
+    joined.paste(draw_digit(4, 120, 100, (20, 10)), (20, 50))
+    joined.paste(draw_digit(7, 120, 100, (20, 10)), (160, 50))
+    ImageDraw.Draw(joined).line([(60, 130), (200, 130)], fill=190, width=1)
+    for name, picture in (("badge_4.png", badge), ("guide_7.png", guide), ("joined_47.png", joined)):
+        picture.save(folder / name)
+        names.append(name)
     return names
 
 

@@ -68,14 +68,28 @@ function resizeFloat(src, width, height, outW, outH, filter) {
   let data = src, w = width;
   if (outW !== width) {
     const coeffs = coefficients(width, outW, filter);
-    const tmp = new Float32Array(outW * height);
-    for (let y = 0; y < height; y++) {
-      for (let xx = 0; xx < outW; xx++) {
-        const { xmin, k } = coeffs[xx];
-        let ss = 0;
-        for (let x = 0; x < k.length; x++) ss += data[y * w + x + xmin] * k[x];
-        tmp[y * outW + xx] = ss;
+    // Each output's taps summed left to right, as Pillow does, visiting only the pixels that are
+    // not 0 (a 0 adds nothing to a sum, so the sums are the same to the bit): a drawing's crop is
+    // mostly paper. first[x]..last[x] are the outputs whose taps reach pixel x.
+    // taps[x * outW + xx] is output xx's weight of pixel x (laid out by pixel, for this loop).
+    const first = new Int32Array(width).fill(outW), last = new Int32Array(width).fill(-1);
+    const taps = new Float64Array(width * outW);
+    coeffs.forEach(({ xmin, k }, xx) => {
+      for (let x = xmin; x < xmin + k.length; x++) {
+        if (xx < first[x]) first[x] = xx;
+        last[x] = xx;
+        taps[x * outW + xx] = k[x - xmin];
       }
+    });
+    const tmp = new Float32Array(outW * height), sums = new Float64Array(outW);
+    for (let y = 0; y < height; y++) {
+      sums.fill(0);
+      for (let x = 0; x < width; x++) {
+        const v = data[y * w + x];
+        if (v === 0) continue;
+        for (let xx = first[x]; xx <= last[x]; xx++) sums[xx] += v * taps[x * outW + xx];
+      }
+      for (let xx = 0; xx < outW; xx++) tmp[y * outW + xx] = sums[xx];
     }
     data = tmp;
     w = outW;
