@@ -37,7 +37,7 @@ export function rgbaToGray(data, width, height) {
 // image_to_gray(levels=True) gives, which the finder works on); null for a transparent one.
 export function rgbaToLevels(data, width, height) {
   const n = width * height, levels = new Uint8Array(n);
-  if (LITTLE_ENDIAN && data.byteOffset % 4 === 0) {
+  if (LITTLE_ENDIAN && data.BYTES_PER_ELEMENT === 1 && data.byteOffset % 4 === 0 && data.length >= 4 * n) {
     // A pixel's four bytes at once: opaque is alpha 255, the top byte of a little-endian word.
     const words = new Uint32Array(data.buffer, data.byteOffset, n);
     for (let i = 0; i < n; i++) {
