@@ -18,6 +18,7 @@ import numpy as np
 from export.parity import expected_calibration_error
 from runtime.digits import INPUT_SHAPE, NUM_LABELS
 from runtime.errors import InputError
+from runtime.model import digits_only
 from runtime.preprocess import preprocess_image
 
 
@@ -77,6 +78,12 @@ def digit_score(probabilities: np.ndarray) -> np.ndarray:
     return np.where(probabilities.argmax(axis=1) >= NUM_LABELS, 0.0, score)
 
 
+def always_digit_answers(probabilities: np.ndarray) -> np.ndarray:
+    """Each row's answer with `always_digit`: its likeliest digit, or NUM_LABELS ("not a digit") for
+    a row that gives the digits nothing."""
+    return digits_only(probabilities).argmax(axis=1) if probabilities.shape[1] > NUM_LABELS else probabilities.argmax(axis=1)
+
+
 def open_set_scores(predict, data: RealWorld, mnist_probabilities: np.ndarray, mnist_labels: np.ndarray) -> dict:
     """The open-set figures on the held-out non-digits, as the field reports them:
 
@@ -90,7 +97,8 @@ def open_set_scores(predict, data: RealWorld, mnist_probabilities: np.ndarray, m
       digits or more (the first point is the defaults)."""
     held = digit_score(predict(data.x_heldout)) if len(data.x_heldout) else np.zeros(0)
     mnist = digit_score(mnist_probabilities)
-    real = digit_score(predict(data.x)) if len(data.x) else np.zeros(0)
+    real_probabilities = predict(data.x) if len(data.x) else np.zeros((0, NUM_LABELS), np.float32)
+    real = digit_score(real_probabilities)
     total = data.heldout
 
     # A picture is accepted when its score is at least the threshold (and it is not "not a digit":
@@ -107,6 +115,9 @@ def open_set_scores(predict, data: RealWorld, mnist_probabilities: np.ndarray, m
         "heldout_nondigit_rejection": rejected(0.0),
         "mnist_digit_recall": kept(0.0),
         "realworld_digit_recall": int((real > 0).sum()) / data.digits,
+        # `--always-digit` (Classifier.load(always_digit=True)): the likeliest digit where the model
+        # answers "not a digit"; the pictures the finder refuses still count as wrong
+        "realworld_accuracy_always_digit": int((always_digit_answers(real_probabilities) == data.y).sum()) / data.digits,
         "heldout_rejection_at_99_recall": rejected(threshold99),
         "threshold_at_99_recall": threshold99,
         "rejection_curve": [[round(kept(t), 5), round(rejected(t), 5)] for t in thresholds],

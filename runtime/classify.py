@@ -139,6 +139,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--min-confidence", type=float, default=0.0, metavar="P",
                         help="mark answers whose probability is under P (0-1) as uncertain: '7? (41.0%%)' in text, "
                              '"uncertain": true in JSON')
+    parser.add_argument("--always-digit", action="store_true",
+                        help='for pictures known to hold a digit: answer the likeliest digit where the model answers '
+                             '"not a digit" (a blank or noisy picture is still "no digit found")')
     parser.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     parser.error = lambda message: _usage_error(parser, message)  # one line, not argparse's usage block
     args = parser.parse_args(argv)
@@ -221,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
     from .model import Classifier
 
     try:
-        classifier = Classifier.load(args.model, args.engine)
+        classifier = Classifier.load(args.model, args.engine, always_digit=args.always_digit)
     except ClassifierError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

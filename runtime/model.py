@@ -187,21 +187,29 @@ class Classifier:
     interpreter of the same model. A single thread pays nothing for this.
     """
 
-    def __init__(self, path: Path, engine, manifest_entry: dict | None) -> None:
+    def __init__(self, path: Path, engine, manifest_entry: dict | None, always_digit: bool = False) -> None:
         self.path = path
         self.engine = engine
         self.manifest_entry = manifest_entry
+        self.always_digit = always_digit
 
     @classmethod
     def load(
         cls, path: Path | str | None = None, engine: str | None = None, threads: int | None = None,
-        require_manifest: bool | None = None,
+        require_manifest: bool | None = None, always_digit: bool = False,
     ) -> Classifier:
         """Open a model; verify its sha256 when a manifest sits beside it.
 
         The bundled default must have one. An explicit path without a manifest loads with an
         `UnverifiedModelWarning` (set `require_manifest=True` to refuse it instead).
+
+        `always_digit=True` is for pictures known to hold a digit (a meter, a form's digit boxes):
+        where the model answers "not a digit", the likeliest digit is the answer instead, and every
+        answer's probabilities are the ten digits' shares of what the model gives the digits
+        (`probabilities`). A picture in which the finder sees no digit still raises NoDigitError.
         """
+        if not isinstance(always_digit, (bool, np.bool_)):
+            raise InputError(f"always_digit must be True or False, got {always_digit!r}")
         bundled = path is None
         path = default_model(engine) if bundled else Path(path)
         _check_model_path(path)
@@ -216,12 +224,15 @@ class Classifier:
         if manifest is None:
             warnings.warn(f"{path}: no {MANIFEST_NAME} beside it; the model is not verified",
                           UnverifiedModelWarning, stacklevel=2)
-        return cls(path, opened, entry)
+        return cls(path, opened, entry, bool(always_digit))
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities, or (N, 11) for a model
-        with a "not a digit" output (the last)."""
-        return self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
+        with a "not a digit" output (the last). With `always_digit`, that output is 0 and the digits
+        share all of the probability, in the model's proportions (a row whose digits the model
+        gives nothing at all, as an int8 output can, is left as it is: "not a digit")."""
+        rows = self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
+        return digits_only(rows) if self.always_digit and rows.shape[1] > NUM_LABELS else rows
 
     def predict(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
         """Classify one image: a path, bytes-like, a binary file object, a PIL image, or a numpy
@@ -315,6 +326,17 @@ class Classifier:
                     yield Result(path, error=error)
                 else:
                     yield _answer(path, next(rows), top_k, min_confidence, note, digits)
+
+
+def digits_only(rows: np.ndarray) -> np.ndarray:
+    """Model output rows with "not a digit" -> the same rows, the digits' shares of their own sum and
+    0 for "not a digit" (`always_digit`); a row that gives the digits nothing is left as it is."""
+    mass = rows[:, :NUM_LABELS].sum(axis=1)
+    some = mass > 0
+    rows = rows.copy()
+    rows[some, :NUM_LABELS] /= mass[some, None]
+    rows[some, NUM_LABELS:] = 0
+    return rows
 
 
 def _check_count(name: str, value: Any, most: int | None = None, none_means: str | None = None) -> None:

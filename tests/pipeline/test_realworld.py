@@ -98,6 +98,7 @@ def test_open_set_scores_count_refusals_and_not_a_digit_as_rejected():
                      x_nondigits=np.zeros((0, 28, 28, 1), np.float32), nondigits_refused=0,
                      x_heldout=np.ones((3, 28, 28, 1), np.float32), heldout_refused=1)
     outputs = {0.0: rows(1, 10), 1.0: rows(10, 4, 5)}  # by the pictures' pixel value: digits 0, held-out 1
+    outputs[0.0][1, 2] = 0.05  # the digit "not a digit" is given, a 2, comes next: right with always_digit
 
     def predict(x):
         return outputs[float(x.flat[0])]
@@ -107,5 +108,6 @@ def test_open_set_scores_count_refusals_and_not_a_digit_as_rejected():
     assert scores["heldout_nondigit_rejection"] == 2 / 4  # the finder's refusal and "not a digit"
     assert scores["mnist_digit_recall"] == 0.98
     assert scores["realworld_digit_recall"] == 1 / 3  # 3 digit pictures: one refused, one "not a digit"
+    assert scores["realworld_accuracy_always_digit"] == 2 / 3  # the refused one is still wrong
     assert scores["heldout_rejection_at_99_recall"] >= scores["heldout_nondigit_rejection"]
     assert scores["rejection_curve"][0] == [0.98, 0.5]  # the defaults first

@@ -21,13 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 OPEN_SET = ROOT / "tests" / "fixtures" / "model_open_set"
 
 
-def constant_onnx(path: Path, winner: int, outputs: int = 11) -> Path:
-    """A tiny ONNX digit model whose answer is always `winner` (about 94%), whatever the image."""
+def constant_onnx(path: Path, winner: int, outputs: int = 11, second: int | None = None) -> Path:
+    """A tiny ONNX digit model whose answer is always `winner` (about 94%), whatever the image; with
+    `second`, that label comes next (the others share what is left)."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     bias = np.zeros(outputs, np.float32)
     bias[winner] = 5.0
+    if second is not None:
+        bias[second] = 2.0
     nodes = [helper.make_node("Reshape", ["image", "shape"], ["flat"]),
              helper.make_node("MatMul", ["flat", "weights"], ["mixed"]),
              helper.make_node("Add", ["mixed", "bias"], ["logits"]),
@@ -42,10 +45,10 @@ def constant_onnx(path: Path, winner: int, outputs: int = 11) -> Path:
     return path
 
 
-def load(path: Path) -> Classifier:
+def load(path: Path, **options) -> Classifier:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no manifest beside a test model
-        return Classifier.load(path)
+        return Classifier.load(path, **options)
 
 
 @pytest.fixture
@@ -84,8 +87,53 @@ def test_not_a_digit_is_no_digit_found_in_the_cli(tmp_path, picture, capsys):
     assert line["path"] == str(picture) and line["error"].startswith("no digit found")
 
 
+def test_always_digit_answers_the_likeliest_digit(tmp_path, picture, capsys):
+    model = constant_onnx(tmp_path / "none.onnx", winner=10, second=7)
+    classifier = load(model, always_digit=True)
+    prediction = classifier.predict(picture, top_k=2)
+    assert prediction.label == 7 and prediction.top_k[1][0] != 10
+    assert prediction.probabilities[10] == 0 and prediction.probabilities.sum() == pytest.approx(1.0)
+    # the digits keep the model's proportions: e**2 against e**0 for each of the other nine
+    assert prediction.probability == pytest.approx(np.e**2 / (np.e**2 + 9), rel=1e-5)
+    assert [r.prediction.label for r in classifier.predict_batch([picture, picture])] == [7, 7]
+    assert [r.prediction.label for r in classifier.classify_paths([picture])] == [7]
+    assert classifier.read(picture).text == "7"
+    assert classify_main([str(picture), "--model", str(model), "--always-digit", "--json"]) == 0
+    line = json.loads(capsys.readouterr().out)
+    assert line["label"] == 7 and "error" not in line
+    with pytest.raises(NoDigitError):  # the default still refuses
+        load(model).predict(picture)
+
+
+def test_always_digit_still_finds_no_digit_in_a_blank_picture(tmp_path):
+    blank = tmp_path / "blank.png"
+    Image.new("L", (64, 64), 255).save(blank)
+    classifier = load(constant_onnx(tmp_path / "none.onnx", winner=10, second=7), always_digit=True)
+    with pytest.raises(NoDigitError, match="no digit found"):
+        classifier.predict(blank)
+
+
+def test_always_digit_leaves_a_row_without_digits_refused():
+    from runtime.model import digits_only
+
+    rows = np.array([[0.0] * 10 + [1.0], [0.5] + [0.0] * 9 + [0.5]], np.float32)  # an int8 output can say that
+    out = digits_only(rows)
+    np.testing.assert_array_equal(out[0], rows[0])
+    np.testing.assert_array_equal(out[1], [1.0] + [0.0] * 10)
+
+
+def test_always_digit_must_be_a_bool(tmp_path):
+    from runtime.errors import InputError
+
+    with pytest.raises(InputError, match="always_digit must be True or False, got 'yes'"):
+        load(constant_onnx(tmp_path / "none.onnx", winner=10), always_digit="yes")
+
+
 def test_a_ten_class_model_still_loads(tmp_path, picture):
-    assert load(constant_onnx(tmp_path / "ten.onnx", winner=3, outputs=10)).predict(picture).label == 3
+    model = constant_onnx(tmp_path / "ten.onnx", winner=3, outputs=10)
+    assert load(model).predict(picture).label == 3
+    prediction = load(model, always_digit=True).predict(picture)  # nothing to set aside
+    assert prediction.label == 3 and prediction.probabilities.shape == (10,)
 
 
 @pytest.mark.parametrize("outputs", [9, 12])
