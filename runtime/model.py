@@ -406,8 +406,10 @@ def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: flo
     probabilities = np.array(probabilities)  # a private, read-only copy: a Prediction is hashable
     probabilities.setflags(write=False)
     if len(probabilities) > NUM_LABELS and int(np.argmax(probabilities)) >= NUM_LABELS:
+        # (an int8 output can give the digits nothing: then even `always_digit` has none to answer)
+        nothing = "" if probabilities[:NUM_LABELS].any() else ", and gives no digit any probability"
         raise NoDigitError(f"no digit found (the model answers \"{NOT_A_DIGIT}\", "
-                           f"{float(probabilities[NUM_LABELS]):.1%})")
+                           f"{float(probabilities[NUM_LABELS]):.1%}{nothing})")
     digits = probabilities[:NUM_LABELS]
     order = np.argsort(-digits, kind="stable")[: min(top_k, NUM_LABELS)]
     top = float(probabilities[order[0]])

@@ -114,12 +114,14 @@ def test_always_digit_still_finds_no_digit_in_a_blank_picture(tmp_path):
 
 
 def test_always_digit_leaves_a_row_without_digits_refused():
-    from runtime.model import digits_only
+    from runtime.model import digits_only, to_prediction
 
     rows = np.array([[0.0] * 10 + [1.0], [0.5] + [0.0] * 9 + [0.5]], np.float32)  # an int8 output can say that
     out = digits_only(rows)
     np.testing.assert_array_equal(out[0], rows[0])
     np.testing.assert_array_equal(out[1], [1.0] + [0.0] * 10)
+    with pytest.raises(NoDigitError, match=r'"not a digit", 100.0%, and gives no digit any probability\)'):
+        to_prediction(out[0])
 
 
 def test_always_digit_must_be_a_bool(tmp_path):
