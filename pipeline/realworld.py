@@ -78,12 +78,6 @@ def digit_score(probabilities: np.ndarray) -> np.ndarray:
     return np.where(probabilities.argmax(axis=1) >= NUM_LABELS, 0.0, score)
 
 
-def always_digit_answers(probabilities: np.ndarray) -> np.ndarray:
-    """Each row's answer with `always_digit`: its likeliest digit, or NUM_LABELS ("not a digit") for
-    a row that gives the digits nothing."""
-    return digits_only(probabilities).argmax(axis=1) if probabilities.shape[1] > NUM_LABELS else probabilities.argmax(axis=1)
-
-
 def open_set_scores(predict, data: RealWorld, mnist_probabilities: np.ndarray, mnist_labels: np.ndarray) -> dict:
     """The open-set figures on the held-out non-digits, as the field reports them:
 
@@ -117,7 +111,7 @@ def open_set_scores(predict, data: RealWorld, mnist_probabilities: np.ndarray, m
         "realworld_digit_recall": int((real > 0).sum()) / data.digits,
         # `--always-digit` (Classifier.load(always_digit=True)): the likeliest digit where the model
         # answers "not a digit"; the pictures the finder refuses still count as wrong
-        "realworld_accuracy_always_digit": int((always_digit_answers(real_probabilities) == data.y).sum()) / data.digits,
+        "realworld_accuracy_always_digit": int((digits_only(real_probabilities).argmax(axis=1) == data.y).sum()) / data.digits,
         "heldout_rejection_at_99_recall": rejected(threshold99),
         "threshold_at_99_recall": threshold99,
         "rejection_curve": [[round(kept(t), 5), round(rejected(t), 5)] for t in thresholds],

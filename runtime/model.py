@@ -232,7 +232,7 @@ class Classifier:
         share all of the probability, in the model's proportions (a row whose digits the model
         gives nothing at all, as an int8 output can, is left as it is: "not a digit")."""
         rows = self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
-        return digits_only(rows) if self.always_digit and rows.shape[1] > NUM_LABELS else rows
+        return digits_only(rows) if self.always_digit else rows
 
     def predict(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
         """Classify one image: a path, bytes-like, a binary file object, a PIL image, or a numpy
@@ -330,7 +330,10 @@ class Classifier:
 
 def digits_only(rows: np.ndarray) -> np.ndarray:
     """Model output rows with "not a digit" -> the same rows, the digits' shares of their own sum and
-    0 for "not a digit" (`always_digit`); a row that gives the digits nothing is left as it is."""
+    0 for "not a digit" (`always_digit`); a row that gives the digits nothing is left as it is, and
+    so are the rows of a model with the ten digits only."""
+    if rows.shape[1] <= NUM_LABELS:
+        return rows
     mass = rows[:, :NUM_LABELS].sum(axis=1)
     some = mass > 0
     rows = rows.copy()

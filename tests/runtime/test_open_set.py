@@ -120,6 +120,8 @@ def test_always_digit_leaves_a_row_without_digits_refused():
     out = digits_only(rows)
     np.testing.assert_array_equal(out[0], rows[0])
     np.testing.assert_array_equal(out[1], [1.0] + [0.0] * 10)
+    ten = np.array([[0.25] * 2 + [0.0] * 8], np.float32)  # a 10-class model's rows are left as they are
+    assert digits_only(ten) is ten
     with pytest.raises(NoDigitError, match=r'"not a digit", 100.0%, and gives no digit any probability\)'):
         to_prediction(out[0])
 
