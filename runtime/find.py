@@ -89,7 +89,9 @@ GRAINS = 20  # this many pieces of ink, at GRAIN_DENSITY per px of the picture, 
 GRAIN_DENSITY = 0.005
 MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke has about 5)
 PANEL = 0.85  # ink filling this share of its box is a panel or a label: the digit is inside (MNIST <= 0.76)
+PANEL_TURNED = 0.9  # ...or this share of its smallest turned rectangle (a card lying askew on a desk)
 MIN_PANEL_PX = 16
+PANEL_GROWTH = 0.25  # a solid group that the panel around it outgrows by this share of its size is part of it
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
 # Every digit (find_all_digits): strokes that overlap side by side by COLUMN_OVERLAP of the narrower,
 # and are not a line apart (LINE_GAP of the tallest stroke), stand in one column; a group splits into
@@ -516,13 +518,24 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
         chosen[keep[group] + 1] = True
         member = chosen[labels[y0:y1, x0:x1]]  # the group lies in its box
         # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
-        if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX and _solid(member):
-            try:
-                inside = _find(np.ascontiguousarray(gray[y0:y1, x0:x1]), _inside=True, every=every)
-            except NoDigitError:
-                inside = []  # a plain box: the box itself is what there is (a thick 1, cropped tight)
+        held = _panel(member, ink, (x0, y0, x1, y1)) if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX else None
+        if held is not None:
+            panel, (px0, py0, px1, py1) = held
+            # Searched as it is, a panel askew in its box, or one whose edge the search takes for the digit
+            # (a card's rim), is searched again with what lies outside it (a desk in the box's corners)
+            # in the tone of its edge (the median level there), as if it filled its box.
+            box_gray = np.ascontiguousarray(gray[py0:py1, px0:px1])
+            turned = cv2.countNonZero(panel) < PANEL * panel.size
+            inside = [] if turned else _inside_panel(box_gray, every)
+            if turned or any(_spans(found.box, panel.shape) for found in inside):
+                inner = cv2.erode(panel, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+                levels = box_gray[panel > inner]
+                tone = np.partition(levels, (levels.size - 1) // 2)[(levels.size - 1) // 2]  # the lower median
+                inside = _inside_panel(np.where(panel > 0, box_gray, tone).astype(np.uint8), every)
+            # What spans the panel still is its edge, and a plain blob its empty middle: the group is the digit.
+            inside = [found for found in inside if not (_spans(found.box, panel.shape) or _middle(found, panel.shape))]
             if inside:
-                return [_moved(found, x0, y0) for found in inside]
+                return [_moved(found, px0, py0) for found in inside]
         if _pieces(strong[y0:y1, x0:x1], member) > MAX_PIECES:
             raise NoDigitError(NOISE)
         box = (x0, y0, x1, y1)
@@ -714,12 +727,79 @@ def _unions(n: int, joined) -> list[np.ndarray]:
     return [np.array(g) for g in groups.values()]
 
 
-def _solid(member: np.ndarray) -> bool:
-    """Whether the group, its holes filled, covers PANEL of its box."""
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def _filled(member: np.ndarray) -> np.ndarray:
+    """The group's mask (bool, in its box) with its holes filled, as uint8 0/1."""
     framed = cv2.copyMakeBorder((~member).astype(np.uint8), 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=1)
     _, labels = cv2.connectedComponents(framed, connectivity=4)
-    outside = np.count_nonzero(labels == labels[0, 0])
-    return framed.size - outside >= PANEL * member.size
+    return (labels[1:-1, 1:-1] != labels[0, 0]).view(np.uint8)
+
+
+def _panel(member: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int]):
+    """(the panel's mask, uint8 0/1 in its box; that box) where the group (`member`, in its `box`) is
+    a solid box that holds the digit, not a digit; else None. The panel is the ink above Otsu's level
+    in a window round the group (its box and as much again each way) that touches the group, its
+    holes filled, where it covers PANEL of its box or PANEL_TURNED of the smallest rectangle at any
+    angle round it: a card askew on a desk. A digit's strokes leave far more of either empty. A group
+    that covers PANEL of its own box, its holes filled, is the panel, unless the panel round it
+    outgrows it by PANEL_GROWTH of its size: then it is only a part of one (a card's lit side, where
+    the strokes' level, Otsu's over the whole picture, splits the card's own light in two)."""
+    x0, y0, x1, y1 = box
+    wx0, wy0 = max(2 * x0 - x1, 0), max(2 * y0 - y1, 0)
+    wx1, wy1 = min(2 * x1 - x0, ink.shape[1]), min(2 * y1 - y0, ink.shape[0])
+    _, above = cv2.threshold(cv2.convertScaleAbs(ink[wy0:wy1, wx0:wx1], alpha=255.0), 0, 1,
+                             cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    inner = above[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
+    inner[member] = 1
+    _, labels = cv2.connectedComponents(above, connectivity=8)
+    touched = np.zeros(labels.max() + 1, bool)
+    touched[labels[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0][member]] = True
+    region = touched[labels].view(np.uint8)
+    left, top, width, height = cv2.boundingRect(region)
+    filled = _filled(region[top : top + height, left : left + width] > 0)
+    area = cv2.countNonZero(filled)
+    (_, _), (turned_w, turned_h), _ = cv2.minAreaRect(cv2.findNonZero(filled))
+    # (the rectangle runs through the pixels' centres: a pixel more each way holds them whole)
+    solid = area >= PANEL * filled.size or area >= PANEL_TURNED * (turned_w + 1) * (turned_h + 1)
+    wide = (wx0 + left, wy0 + top, wx0 + left + width, wy0 + top + height)
+    own = _filled(member)
+    if cv2.countNonZero(own) >= PANEL * member.size:  # the group alone is a solid box...
+        # ...which is the panel, unless it is only part of one (a card's lit side)
+        grown = max(x0 - wide[0], y0 - wide[1], wide[2] - x1, wide[3] - y1) / max(x1 - x0, y1 - y0)
+        return (filled, wide) if solid and grown > PANEL_GROWTH else (own, box)
+    return (filled, wide) if solid else None
+
+
+def _inside_panel(gray: np.ndarray, every: bool) -> list[Found]:
+    """The search inside a panel: what it finds there, or [] for a plain panel."""
+    try:
+        return _find(gray, _inside=True, every=every)
+    except NoDigitError:
+        return []  # a plain box: the box itself is what there is (a thick 1, cropped tight)
+
+
+def _spans(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
+    """Whether a box found inside a panel spans ACROSS of it both ways: the panel's own edge."""
+    return box[2] - box[0] >= ACROSS * shape[1] and box[3] - box[1] >= ACROSS * shape[0]
+
+
+def _middle(found: Found, shape: tuple[int, int]) -> bool:
+    """Whether what the search inside a panel (of `shape`) found is the panel's empty middle, not a
+    digit it holds: a plain blob, its ink (at half its peak) filling PANEL_TURNED of its convex hull,
+    with less of the panel round it, on every side, than it is wide. That is the dark inside of a
+    seven-segment 0 lit all round; a digit's strokes leave much of their hull empty, and a 1 on a
+    card has far more card round it than its width."""
+    points = cv2.findNonZero((found.ink >= np.float32(0.5)).view(np.uint8))
+    if points is None:
+        return False
+    (_, _), (width, height), _ = cv2.minAreaRect(points)
+    hull = cv2.convexHull(points)
+    area = cv2.contourArea(hull) + cv2.arcLength(hull, True) / 2 + 1  # its pixels (Pick: the hull runs through their centres)
+    x0, y0, x1, y1 = found.box
+    margin = min(x0, y0, shape[1] - x1, shape[0] - y1)
+    return len(points) >= PANEL_TURNED * area and margin < min(width, height)
 
 
 def _pieces(strong: np.ndarray, member: np.ndarray) -> int:

@@ -378,3 +378,38 @@ def test_one_pixel_on_a_clean_canvas_is_no_digit_not_a_crash(size):
     picture[size[0] // 2, size[1] // 2] = 254  # OpenCV reads an array of up to 4 values as a scalar
     with pytest.raises(NoDigitError):
         find_digits(picture)
+
+
+def _card_on_desk(angle: float, light: float, size=SIDE, card=(200, 150), centre=(330, 250)) -> np.ndarray:
+    """A light card (w x h) turned by `angle` degrees on a dark desk, its light falling off by
+    `light` from one side to the other (float32 luminance; the card's pixels only)."""
+    w, h = card
+    corners = cv2.boxPoints((centre, (w, h), angle))
+    sheet = Image.new("L", size[::-1], 0)
+    ImageDraw.Draw(sheet).polygon([tuple(p) for p in corners], fill=255)
+    sheet = np.asarray(sheet, np.float32) / 255
+    xx = np.mgrid[: size[0], : size[1]][1].astype(np.float32)
+    shade = 1 - light * np.clip((centre[0] + w / 2 - xx) / w, 0, 1)  # darker to the card's left
+    return (0.18 + (0.9 * shade - 0.18) * sheet).astype(np.float32)
+
+
+@pytest.mark.parametrize(("angle", "light"), [(10, 0.0), (-14, 0.0), (8, 0.25), (0, 0.25)])
+def test_a_card_askew_on_a_desk_holds_the_digit(angle, light):
+    """A card lying askew on a desk (or with its light falling off across it), a digit written on
+    it: the card fills only part of its box, or part of it falls under the strokes' level, and is
+    still the panel the digit is found in (find.py `_panel`), not the digit itself."""
+    box = (305, 215, 355, 290)
+    picture = page(_card_on_desk(angle, light), digit_ink(box, width=6))
+    assert_box(find_digits(picture), box, tolerance=12 if light else TOLERANCE)  # a 4's tip in the shade is faint
+
+
+def test_a_lit_ring_is_the_digit_not_its_dark_middle():
+    """A seven-segment 0, lit and slanted, fills the rectangle turned round it like a panel; what
+    the search inside it finds is its dark middle, a plain blob (find.py `_blob`), so the ring is the digit."""
+    ring = Image.new("L", SIDE[::-1], 0)
+    draw = ImageDraw.Draw(ring)
+    draw.polygon([(300, 120), (400, 120), (370, 360), (270, 360)], fill=255)  # slanted about 7 degrees
+    draw.polygon([(322, 146), (378, 146), (352, 334), (296, 334)], fill=0)
+    ink = np.asarray(ring.filter(ImageFilter.GaussianBlur(3)), np.float32) / 255
+    picture = (0.08 + 0.85 * ink).astype(np.float32)  # light on a dark display
+    assert_box(find_digits(picture), (270, 120, 400, 360), tolerance=8)

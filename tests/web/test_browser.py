@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from tools.web_server import chromium, serve
 
@@ -113,6 +113,24 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
     panel.paste(draw_digit(4, 120, 100, (20, 10), ink=235, paper=40), (120, 80))
     panel.save(folder / "panel_4.png")
     names.append("panel_4.png")
+    # A card askew on a dark desk, and one whose light falls off across it (find.py `_panel`), and a
+    # slanted seven-segment 0 lit all round, whose dark middle is not the digit (find.py `_blob`).
+    for name, angle, light in (("card_askew_3.png", 11, 0.0), ("card_shaded_7.png", 0, 0.3)):
+        card = Image.new("L", (480, 360), 45)
+        sheet = Image.new("L", (220, 160), 230)
+        if light:
+            sheet = Image.fromarray(np.linspace(230 * (1 - light), 230, 220)[None].repeat(160, 0).astype(np.uint8))
+        sheet.paste(draw_digit(int(name[-5]), 100, 80, (10, 10), ink=30, paper=0),
+                    (60, 30), draw_digit(int(name[-5]), 100, 80, (10, 10), ink=255, paper=0))
+        turned = sheet.convert("RGBA").rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+        card.paste(turned.convert("L"), (120, 70), turned.getchannel("A"))
+        card.save(folder / name)
+        names.append(name)
+    ring = Image.new("L", (480, 360), 20)
+    ImageDraw.Draw(ring).polygon([(215, 60), (295, 60), (265, 300), (185, 300)], fill=240)
+    ImageDraw.Draw(ring).polygon([(235, 86), (275, 86), (249, 274), (209, 274)], fill=20)
+    ring.filter(ImageFilter.GaussianBlur(3)).save(folder / "ring_0.png")
+    names.append("ring_0.png")
     # The page's own pad: #111 ink, anti-aliased, on exact white (find.py `_clean`: no search).
     for digit in range(10):
         name = f"pad_{digit}.png"

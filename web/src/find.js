@@ -51,7 +51,9 @@ const GRAINS = 20;
 const GRAIN_DENSITY = 0.005;
 const MAX_PIECES = 12;
 const PANEL = 0.85;
+const PANEL_TURNED = 0.9;
 const MIN_PANEL_PX = 16;
+const PANEL_GROWTH = 0.25;
 const OTHER_DIGIT = 0.35;
 const WEAK = 0.7;
 const WEAK_REACH = 0.01;
@@ -366,18 +368,114 @@ function group(boxes, gap, kind) {
   return [...groups.values()];
 }
 
-// Whether the group (its mask in its box, bw x bh), its holes filled, covers PANEL of the box (`_solid`).
-function solid(member, bw, bh, keep) {
+// The group's mask (in its box, bw x bh) with its holes filled, 0/1 (`_filled`).
+function filledMask(member, bw, bh, keep) {
   const outsideMask = new Uint8Array((bw + 2) * (bh + 2)).fill(1);
   for (let y = 0; y < bh; y++) {
     for (let x = 0; x < bw; x++) outsideMask[(y + 1) * (bw + 2) + x + 1] = member[y * bw + x] ? 0 : 1;
   }
   const labels = keep(new cv.Mat());
   cv.connectedComponents(keep(cv.matFromArray(bh + 2, bw + 2, cv.CV_8UC1, outsideMask)), labels, 4, cv.CV_32S);
-  const l = labels.data32S;
-  let outside = 0;
-  for (const v of l) if (v === l[0]) outside++;
-  return l.length - outside >= PANEL * bw * bh;
+  const l = labels.data32S, outside = l[0], filled = new Uint8Array(bw * bh);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) filled[y * bw + x] = l[(y + 1) * (bw + 2) + x + 1] !== outside ? 1 : 0;
+  }
+  return filled;
+}
+
+function countOf(mask) {
+  let n = 0;
+  for (const v of mask) if (v) n++;
+  return n;
+}
+
+// The pixels of a 0/1 mask (width w) as OpenCV points, row by row (cv2.findNonZero's order).
+function pointsOf(mask, w, keep) {
+  const xy = [];
+  for (let i = 0; i < mask.length; i++) if (mask[i]) xy.push(i % w, (i / w) | 0);
+  return keep(cv.matFromArray(xy.length / 2, 1, cv.CV_32SC2, xy));
+}
+
+// { mask, box } of the panel where the group (`member`, in its box x0, y0, x1, y1) is a solid box that
+// holds the digit; else null (`_panel`): the ink above Otsu's level in a window round the group that
+// touches it, its holes filled, covering PANEL of its box or PANEL_TURNED of its smallest turned
+// rectangle (a card askew on a desk); or the group itself, solid in its box, unless that panel
+// outgrows it by PANEL_GROWTH of its size (a card's lit side).
+function panelOf(member, ink, W, H, x0, y0, x1, y1, keep) {
+  const bw = x1 - x0, bh = y1 - y0;
+  const wx0 = Math.max(2 * x0 - x1, 0), wy0 = Math.max(2 * y0 - y1, 0);
+  const wx1 = Math.min(2 * x1 - x0, W), wy1 = Math.min(2 * y1 - y0, H);
+  const ww = wx1 - wx0, wh = wy1 - wy0;
+  const ink8 = new Uint8Array(ww * wh); // cv2.convertScaleAbs(ink, alpha=255)
+  for (let y = 0; y < wh; y++) {
+    for (let x = 0; x < ww; x++) ink8[y * ww + x] = Math.min(255, roundHalfEven(Math.abs(f32(ink[(y + wy0) * W + x + wx0] * 255))));
+  }
+  const aboveMat = keep(new cv.Mat());
+  cv.threshold(keep(cv.matFromArray(wh, ww, cv.CV_8UC1, ink8)), aboveMat, 0, 1, cv.THRESH_BINARY + cv.THRESH_OTSU);
+  const above = Uint8Array.from(aboveMat.data);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) if (member[y * bw + x]) above[(y + y0 - wy0) * ww + x + x0 - wx0] = 1;
+  }
+  const labelMat = keep(new cv.Mat());
+  cv.connectedComponents(keep(cv.matFromArray(wh, ww, cv.CV_8UC1, above)), labelMat, 8, cv.CV_32S);
+  const labels = labelMat.data32S, touched = new Set();
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) if (member[y * bw + x]) touched.add(labels[(y + y0 - wy0) * ww + x + x0 - wx0]);
+  }
+  let left = ww, top = wh, right = 0, bottom = 0; // the region's box (cv2.boundingRect)
+  for (let y = 0; y < wh; y++) {
+    for (let x = 0; x < ww; x++) {
+      if (!touched.has(labels[y * ww + x])) continue;
+      left = Math.min(left, x); right = Math.max(right, x + 1); top = Math.min(top, y); bottom = Math.max(bottom, y + 1);
+    }
+  }
+  const rw = right - left, rh = bottom - top, region = new Uint8Array(rw * rh);
+  for (let y = 0; y < rh; y++) {
+    for (let x = 0; x < rw; x++) region[y * rw + x] = touched.has(labels[(y + top) * ww + x + left]) ? 1 : 0;
+  }
+  const filled = filledMask(region, rw, rh, keep);
+  const area = countOf(filled);
+  const { size } = cv.minAreaRect(pointsOf(filled, rw, keep));
+  const solid = area >= PANEL * rw * rh || area >= PANEL_TURNED * (size.width + 1) * (size.height + 1);
+  const wide = [wx0 + left, wy0 + top, wx0 + right, wy0 + bottom];
+  const own = filledMask(member, bw, bh, keep);
+  if (countOf(own) >= PANEL * bw * bh) { // the group alone is a solid box, unless only part of one
+    const grown = Math.max(x0 - wide[0], y0 - wide[1], wide[2] - x1, wide[3] - y1) / Math.max(bw, bh);
+    return solid && grown > PANEL_GROWTH ? { mask: filled, box: wide } : { mask: own, box: [x0, y0, x1, y1] };
+  }
+  return solid ? { mask: filled, box: wide } : null;
+}
+
+// The search inside a panel (`_inside_panel`): what it finds there, or null for a plain panel.
+function insidePanel(crop, bw, bh) {
+  try {
+    return find(crop, bw, bh, true);
+  } catch (error) {
+    if (!(error instanceof NoDigitError)) throw error;
+    return null;
+  }
+}
+
+// Whether a box found inside a panel spans ACROSS of it both ways: the panel's own edge (`_spans`).
+function spans(box, bw, bh) {
+  return box[2] - box[0] >= ACROSS * bw && box[3] - box[1] >= ACROSS * bh;
+}
+
+// Whether what the search inside a panel (pw x ph) found is its empty middle (`_middle`): a plain blob
+// with less of the panel round it, on every side, than it is wide (the inside of a lit 0).
+function middle(found, pw, ph, keep) {
+  const mask = new Uint8Array(found.ink.length);
+  for (let i = 0; i < mask.length; i++) mask[i] = found.ink[i] >= 0.5 ? 1 : 0;
+  const n = countOf(mask);
+  if (!n) return false;
+  const points = pointsOf(mask, found.width, keep);
+  const { size } = cv.minAreaRect(points);
+  const hull = keep(new cv.Mat());
+  cv.convexHull(points, hull, false, true);
+  const area = cv.contourArea(hull) + cv.arcLength(hull, true) / 2 + 1;
+  const [x0, y0, x1, y1] = found.box;
+  const margin = Math.min(x0, y0, pw - x1, ph - y1);
+  return n >= PANEL_TURNED * area && margin < Math.min(size.width, size.height);
 }
 
 // Components of the group's strokes plus the holes inside them, pinholes and crumbs aside (`_pieces`).
@@ -651,18 +749,34 @@ function find(gray8, width, height, inside) {
     for (let y = 0; y < bh; y++) {
       for (let x = 0; x < bw; x++) member[y * bw + x] = members.has(label[(y + y0) * W + x + x0]) ? 1 : 0;
     }
-    if (!inside && Math.min(bw, bh) >= MIN_PANEL_PX && solid(member, bw, bh, keep)) {
-      const crop = new Uint8Array(bw * bh);
-      for (let y = 0; y < bh; y++) for (let x = 0; x < bw; x++) crop[y * bw + x] = gray8[(y + y0) * W + x + x0];
-      let found = null;
-      try {
-        found = find(crop, bw, bh, true);
-      } catch (error) {
-        if (!(error instanceof NoDigitError)) throw error;
+    const held = !inside && Math.min(bw, bh) >= MIN_PANEL_PX ? panelOf(member, ink, W, H, x0, y0, x1, y1, keep) : null;
+    if (held) {
+      // Searched as it is, a panel askew in its box, or one whose edge the search takes for the digit, is
+      // searched again with what lies outside it in the tone of its edge (find.py: digit).
+      const { mask: panel, box: [px0, py0, px1, py1] } = held;
+      const pw = px1 - px0, ph = py1 - py0;
+      const crop = new Uint8Array(pw * ph);
+      for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) crop[y * pw + x] = gray8[(y + py0) * W + x + px0];
+      const turned = countOf(panel) < PANEL * pw * ph;
+      let found = turned ? null : insidePanel(crop, pw, ph);
+      if (turned || (found && spans(found.box, pw, ph))) {
+        const inner = keep(new cv.Mat());
+        const cross = keep(cv.getStructuringElement(cv.MORPH_CROSS, new cv.Size(3, 3)));
+        cv.erode(keep(cv.matFromArray(ph, pw, cv.CV_8UC1, panel)), inner, cross, new cv.Point(-1, -1), 1,
+          cv.BORDER_CONSTANT, new cv.Scalar(0));
+        const hist = new Uint32Array(256), e = inner.data;
+        let n = 0;
+        for (let i = 0; i < panel.length; i++) if (panel[i] > e[i]) { hist[crop[i]]++; n++; }
+        let tone = 0; // the lower median of the edge's levels
+        for (let seen = 0; tone < 256; tone++) if ((seen += hist[tone]) > (n - 1) >> 1) break;
+        const toned = Uint8Array.from(crop);
+        for (let i = 0; i < panel.length; i++) if (!panel[i]) toned[i] = tone;
+        found = insidePanel(toned, pw, ph);
       }
-      if (found) {
+      // What spans the panel still is its edge, and a plain blob its empty middle: the group is the digit.
+      if (found && !(spans(found.box, pw, ph) || middle(found, pw, ph, keep))) {
         const [l, t, r, b] = found.box;
-        return { ...found, box: [l + x0, t + y0, r + x0, b + y0] };
+        return { ...found, box: [l + px0, t + py0, r + px0, b + py0] };
       }
     }
     const inBox = new Uint8Array(bw * bh);
