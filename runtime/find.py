@@ -91,6 +91,8 @@ MAX_PIECES = 12  # components plus holes of a digit (an 8 with a broken stroke h
 PANEL = 0.85  # ink filling this share of its box is a panel or a label: the digit is inside (MNIST <= 0.76)
 PANEL_TURNED = 0.9  # ...or this share of its smallest turned rectangle (a card lying askew on a desk)
 MIN_PANEL_PX = 16
+NEAR_PANEL = 0.8  # ...and a group that covers less than this of it in its own box, or that fills less than
+HALF = 0.5  # this share of its box, holes filled, is a digit: it is looked at no further
 PANEL_GROWTH = 0.25  # a solid group that the panel around it outgrows by this share of its size is part of it
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
 # Every digit (find_all_digits): strokes that overlap side by side by COLUMN_OVERLAP of the narrower,
@@ -747,6 +749,10 @@ def _panel(member: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int]):
     outgrows it by PANEL_GROWTH of its size: then it is only a part of one (a card's lit side, where
     the strokes' level, Otsu's over the whole picture, splits the card's own light in two)."""
     x0, y0, x1, y1 = box
+    own = _filled(member)
+    area = cv2.countNonZero(own)
+    if area < PANEL * member.size and (area < HALF * member.size or not _turned_solid(member, ink[y0:y1, x0:x1])):
+        return None  # not nearly a panel even in its own box: a digit (the window's search costs more)
     wx0, wy0 = max(2 * x0 - x1, 0), max(2 * y0 - y1, 0)
     wx1, wy1 = min(2 * x1 - x0, ink.shape[1]), min(2 * y1 - y0, ink.shape[0])
     _, above = cv2.threshold(cv2.convertScaleAbs(ink[wy0:wy1, wx0:wx1], alpha=255.0), 0, 1,
@@ -759,17 +765,29 @@ def _panel(member: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int]):
     region = touched[labels].view(np.uint8)
     left, top, width, height = cv2.boundingRect(region)
     filled = _filled(region[top : top + height, left : left + width] > 0)
-    area = cv2.countNonZero(filled)
-    (_, _), (turned_w, turned_h), _ = cv2.minAreaRect(cv2.findNonZero(filled))
-    # (the rectangle runs through the pixels' centres: a pixel more each way holds them whole)
-    solid = area >= PANEL * filled.size or area >= PANEL_TURNED * (turned_w + 1) * (turned_h + 1)
+    solid = cv2.countNonZero(filled) >= PANEL * filled.size or _turned_fill(filled) >= PANEL_TURNED
     wide = (wx0 + left, wy0 + top, wx0 + left + width, wy0 + top + height)
-    own = _filled(member)
     if cv2.countNonZero(own) >= PANEL * member.size:  # the group alone is a solid box...
         # ...which is the panel, unless it is only part of one (a card's lit side)
         grown = max(x0 - wide[0], y0 - wide[1], wide[2] - x1, wide[3] - y1) / max(x1 - x0, y1 - y0)
         return (filled, wide) if solid and grown > PANEL_GROWTH else (own, box)
     return (filled, wide) if solid else None
+
+
+def _turned_fill(filled: np.ndarray) -> float:
+    """The share of the smallest rectangle at any angle round a mask's pixels that they cover (the
+    rectangle runs through the pixels' centres: a pixel more each way holds them whole). The
+    rectangle is that of the mask's outlines: their hull is the pixels' hull, at a fraction of the points."""
+    contours, _ = cv2.findContours(filled, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    (_, _), (width, height), _ = cv2.minAreaRect(np.concatenate(contours))
+    return cv2.countNonZero(filled) / ((width + 1) * (height + 1))
+
+
+def _turned_solid(member: np.ndarray, ink: np.ndarray) -> bool:
+    """Whether the group with the ink above Otsu's level in its box, holes filled, covers NEAR_PANEL
+    of the smallest rectangle at any angle round it."""
+    _, above = cv2.threshold(cv2.convertScaleAbs(ink, alpha=255.0), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return _turned_fill(_filled(member | (above > 0))) >= NEAR_PANEL
 
 
 def _inside_panel(gray: np.ndarray, every: bool) -> list[Found]:

@@ -53,6 +53,8 @@ const MAX_PIECES = 12;
 const PANEL = 0.85;
 const PANEL_TURNED = 0.9;
 const MIN_PANEL_PX = 16;
+const NEAR_PANEL = 0.8;
+const HALF = 0.5;
 const PANEL_GROWTH = 0.25;
 const OTHER_DIGIT = 0.35;
 const WEAK = 0.7;
@@ -403,16 +405,15 @@ function pointsOf(mask, w, keep) {
 // outgrows it by PANEL_GROWTH of its size (a card's lit side).
 function panelOf(member, ink, W, H, x0, y0, x1, y1, keep) {
   const bw = x1 - x0, bh = y1 - y0;
+  const own = filledMask(member, bw, bh, keep);
+  const ownArea = countOf(own);
+  if (ownArea < PANEL * bw * bh && (ownArea < HALF * bw * bh || !turnedSolid(member, ink, W, x0, y0, bw, bh, keep))) {
+    return null; // not nearly a panel even in its own box: a digit
+  }
   const wx0 = Math.max(2 * x0 - x1, 0), wy0 = Math.max(2 * y0 - y1, 0);
   const wx1 = Math.min(2 * x1 - x0, W), wy1 = Math.min(2 * y1 - y0, H);
   const ww = wx1 - wx0, wh = wy1 - wy0;
-  const ink8 = new Uint8Array(ww * wh); // cv2.convertScaleAbs(ink, alpha=255)
-  for (let y = 0; y < wh; y++) {
-    for (let x = 0; x < ww; x++) ink8[y * ww + x] = Math.min(255, roundHalfEven(Math.abs(f32(ink[(y + wy0) * W + x + wx0] * 255))));
-  }
-  const aboveMat = keep(new cv.Mat());
-  cv.threshold(keep(cv.matFromArray(wh, ww, cv.CV_8UC1, ink8)), aboveMat, 0, 1, cv.THRESH_BINARY + cv.THRESH_OTSU);
-  const above = Uint8Array.from(aboveMat.data);
+  const above = aboveOtsu(ink, W, wx0, wy0, ww, wh, keep);
   for (let y = 0; y < bh; y++) {
     for (let x = 0; x < bw; x++) if (member[y * bw + x]) above[(y + y0 - wy0) * ww + x + x0 - wx0] = 1;
   }
@@ -434,16 +435,48 @@ function panelOf(member, ink, W, H, x0, y0, x1, y1, keep) {
     for (let x = 0; x < rw; x++) region[y * rw + x] = touched.has(labels[(y + top) * ww + x + left]) ? 1 : 0;
   }
   const filled = filledMask(region, rw, rh, keep);
-  const area = countOf(filled);
-  const { size } = cv.minAreaRect(pointsOf(filled, rw, keep));
-  const solid = area >= PANEL * rw * rh || area >= PANEL_TURNED * (size.width + 1) * (size.height + 1);
+  const solid = countOf(filled) >= PANEL * rw * rh || turnedFill(filled, rw, rh, keep) >= PANEL_TURNED;
   const wide = [wx0 + left, wy0 + top, wx0 + right, wy0 + bottom];
-  const own = filledMask(member, bw, bh, keep);
-  if (countOf(own) >= PANEL * bw * bh) { // the group alone is a solid box, unless only part of one
+  if (ownArea >= PANEL * bw * bh) { // the group alone is a solid box, unless only part of one
     const grown = Math.max(x0 - wide[0], y0 - wide[1], wide[2] - x1, wide[3] - y1) / Math.max(bw, bh);
     return solid && grown > PANEL_GROWTH ? { mask: filled, box: wide } : { mask: own, box: [x0, y0, x1, y1] };
   }
   return solid ? { mask: filled, box: wide } : null;
+}
+
+// The ink of a window (w x h at x0, y0 of the picture, width W) above Otsu's level there, 0/1 (as uint8).
+function aboveOtsu(ink, W, x0, y0, w, h, keep) {
+  const ink8 = new Uint8Array(w * h); // cv2.convertScaleAbs(ink, alpha=255)
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) ink8[y * w + x] = Math.min(255, roundHalfEven(Math.abs(f32(ink[(y + y0) * W + x + x0] * 255))));
+  }
+  const above = keep(new cv.Mat());
+  cv.threshold(keep(cv.matFromArray(h, w, cv.CV_8UC1, ink8)), above, 0, 1, cv.THRESH_BINARY + cv.THRESH_OTSU);
+  return Uint8Array.from(above.data);
+}
+
+// The share of the smallest turned rectangle round a mask's pixels that they cover (`_turned_fill`),
+// the rectangle taken round the mask's outer outlines.
+function turnedFill(mask, w, h, keep) {
+  const contours = keep(new cv.MatVector()), hierarchy = keep(new cv.Mat());
+  cv.findContours(keep(cv.matFromArray(h, w, cv.CV_8UC1, mask)), contours, hierarchy, cv.RETR_EXTERNAL,
+    cv.CHAIN_APPROX_SIMPLE);
+  const xy = [];
+  for (let i = 0; i < contours.size(); i++) {
+    const contour = contours.get(i);
+    for (const v of contour.data32S) xy.push(v);
+    contour.delete();
+  }
+  const { size } = cv.minAreaRect(keep(cv.matFromArray(xy.length / 2, 1, cv.CV_32SC2, xy)));
+  return countOf(mask) / ((size.width + 1) * (size.height + 1));
+}
+
+// Whether the group with the ink above Otsu's level in its box, holes filled, covers NEAR_PANEL of
+// its smallest turned rectangle (`_turned_solid`).
+function turnedSolid(member, ink, W, x0, y0, bw, bh, keep) {
+  const above = aboveOtsu(ink, W, x0, y0, bw, bh, keep);
+  for (let i = 0; i < above.length; i++) above[i] = member[i] || above[i] ? 1 : 0;
+  return turnedFill(filledMask(above, bw, bh, keep), bw, bh, keep) >= NEAR_PANEL;
 }
 
 // The search inside a panel (`_inside_panel`): what it finds there, or null for a plain panel.
