@@ -858,6 +858,20 @@ def scene_small_in_frame(ctx, rng, label):
     return img, (1.0 if big else 0.7)
 
 
+def board_glyph(ctx, rng, label, W, H, cw, ch, pen, wvar):
+    """A board's glyph (an MNIST digit, a pen digit, or a twin) 30-62% of the height, near the middle:
+    (its mask, its height, its centre). `pen` is the pen's width range as a share of that height."""
+    dh = H * rng.uniform(0.3, 0.62)
+    cx, cy = cw / 2 + rng.uniform(-0.12, 0.12) * W, ch / 2 + rng.uniform(-0.08, 0.08) * H
+    if label is not None and rng.random() < 0.3:
+        g = ctx.mnist.mask(ctx.mnist.next(label), dh, rng, thick=None)
+    elif label is not None:
+        g = pen_digit(label, dh, dh * rng.uniform(*pen), rng, wvar=wvar)
+    else:
+        g = pen_twin(dh, dh * rng.uniform(*pen), rng)
+    return g, dh, cx, cy
+
+
 def scene_whiteboard(ctx, rng, label):
     W, H = pick_size(rng)
     ch, cw = canvas_shape(W, H)
@@ -874,14 +888,7 @@ def scene_whiteboard(ctx, rng, label):
         sl = [np.s_[:int(ch * 0.07) + t, :], np.s_[-(int(ch * 0.07) + t):, :],
               np.s_[:, :int(cw * 0.07) + t], np.s_[:, -(int(cw * 0.07) + t):]][side]
         c[sl] = np.float32([0.7, 0.71, 0.73]) * rng.uniform(0.8, 1.0)
-    dh = H * rng.uniform(0.3, 0.62)
-    cx, cy = cw / 2 + rng.uniform(-0.12, 0.12) * W, ch / 2 + rng.uniform(-0.08, 0.08) * H
-    if label is not None and rng.random() < 0.3:
-        g = ctx.mnist.mask(ctx.mnist.next(label), dh, rng, thick=None)
-    elif label is not None:
-        g = pen_digit(label, dh, dh * rng.uniform(0.06, 0.12), rng, wvar=0.05)
-    else:
-        g = pen_twin(dh, dh * rng.uniform(0.06, 0.12), rng)
+    g, dh, cx, cy = board_glyph(ctx, rng, label, W, H, cw, ch, (0.06, 0.12), 0.05)
     col = [(0.08, 0.08, 0.1), (0.1, 0.22, 0.65), (0.78, 0.12, 0.12), (0.1, 0.52, 0.22)][int(rng.integers(4))]
     streak = 1.0 - 0.18 * np.clip(fine_noise(g.shape[0], g.shape[1], rng, scale=3, sigma=1.5), 0, 3) / 3
     g, cx, cy = fit(g * streak, cx, cy, W, H, cw, ch)
@@ -929,14 +936,7 @@ def scene_board_dark(ctx, rng, label):
         gm = pen_twin(H * rng.uniform(0.15, 0.35), H * 0.02, rng, cat=str(rng.choice(["scribble", "letter"])))
         gm = cv2.GaussianBlur(gm, (0, 0), 2 + H * 0.005)
         put(c, gm, rng.uniform(0, cw), rng.uniform(0, ch), chalk, rng.uniform(0.05, 0.12))
-    dh = H * rng.uniform(0.3, 0.62)
-    cx, cy = cw / 2 + rng.uniform(-0.12, 0.12) * W, ch / 2 + rng.uniform(-0.08, 0.08) * H
-    if label is not None and rng.random() < 0.3:
-        g = ctx.mnist.mask(ctx.mnist.next(label), dh, rng, thick=None)
-    elif label is not None:
-        g = pen_digit(label, dh, dh * rng.uniform(0.05, 0.1), rng, wvar=0.3)
-    else:
-        g = pen_twin(dh, dh * rng.uniform(0.05, 0.1), rng)
+    g, dh, cx, cy = board_glyph(ctx, rng, label, W, H, cw, ch, (0.05, 0.1), 0.3)
     # grainy, broken chalk
     grain = rng.random(g.shape).astype(np.float32)
     grain = cv2.GaussianBlur(grain, (0, 0), 0.7)
