@@ -531,8 +531,7 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
             inside = [] if turned else _inside_panel(box_gray, every)
             if turned or any(_spans(found.box, panel.shape) for found in inside):
                 inner = cv2.erode(panel, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
-                levels = box_gray[panel > inner]
-                tone = np.partition(levels, (levels.size - 1) // 2)[(levels.size - 1) // 2]  # the lower median
+                tone = _percentile(np.bincount(box_gray[panel > inner], minlength=256), 50)  # the edge's lower median
                 inside = _inside_panel(np.where(panel > 0, box_gray, tone).astype(np.uint8), every)
             # What spans the panel still is its edge, and a plain blob its empty middle: the group is the digit.
             inside = [found for found in inside if not (_spans(found.box, panel.shape) or _middle(found, panel.shape))]
@@ -755,8 +754,7 @@ def _panel(member: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int]):
         return None  # not nearly a panel even in its own box: a digit (the window's search costs more)
     wx0, wy0 = max(2 * x0 - x1, 0), max(2 * y0 - y1, 0)
     wx1, wy1 = min(2 * x1 - x0, ink.shape[1]), min(2 * y1 - y0, ink.shape[0])
-    _, above = cv2.threshold(cv2.convertScaleAbs(ink[wy0:wy1, wx0:wx1], alpha=255.0), 0, 1,
-                             cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    above = _above_otsu(ink[wy0:wy1, wx0:wx1])
     inner = above[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
     inner[member] = 1
     _, labels = cv2.connectedComponents(above, connectivity=8)
@@ -767,7 +765,7 @@ def _panel(member: np.ndarray, ink: np.ndarray, box: tuple[int, int, int, int]):
     filled = _filled(region[top : top + height, left : left + width] > 0)
     solid = cv2.countNonZero(filled) >= PANEL * filled.size or _turned_fill(filled) >= PANEL_TURNED
     wide = (wx0 + left, wy0 + top, wx0 + left + width, wy0 + top + height)
-    if cv2.countNonZero(own) >= PANEL * member.size:  # the group alone is a solid box...
+    if area >= PANEL * member.size:  # the group alone is a solid box...
         # ...which is the panel, unless it is only part of one (a card's lit side)
         grown = max(x0 - wide[0], y0 - wide[1], wide[2] - x1, wide[3] - y1) / max(x1 - x0, y1 - y0)
         return (filled, wide) if solid and grown > PANEL_GROWTH else (own, box)
@@ -786,8 +784,12 @@ def _turned_fill(filled: np.ndarray) -> float:
 def _turned_solid(member: np.ndarray, ink: np.ndarray) -> bool:
     """Whether the group with the ink above Otsu's level in its box, holes filled, covers NEAR_PANEL
     of the smallest rectangle at any angle round it."""
-    _, above = cv2.threshold(cv2.convertScaleAbs(ink, alpha=255.0), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return _turned_fill(_filled(member | (above > 0))) >= NEAR_PANEL
+    return _turned_fill(_filled(member | (_above_otsu(ink) > 0))) >= NEAR_PANEL
+
+
+def _above_otsu(ink: np.ndarray) -> np.ndarray:
+    """uint8 0/1: the float ink (in [0, 1], saturated above) at or above Otsu's level over it, in 8-bit steps."""
+    return cv2.threshold(cv2.convertScaleAbs(ink, alpha=255.0), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
 
 
 def _inside_panel(gray: np.ndarray, every: bool) -> list[Found]:

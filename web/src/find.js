@@ -798,10 +798,8 @@ function find(gray8, width, height, inside) {
         cv.erode(keep(cv.matFromArray(ph, pw, cv.CV_8UC1, panel)), inner, cross, new cv.Point(-1, -1), 1,
           cv.BORDER_CONSTANT, new cv.Scalar(0));
         const hist = new Uint32Array(256), e = inner.data;
-        let n = 0;
-        for (let i = 0; i < panel.length; i++) if (panel[i] > e[i]) { hist[crop[i]]++; n++; }
-        let tone = 0; // the lower median of the edge's levels
-        for (let seen = 0; tone < 256; tone++) if ((seen += hist[tone]) > (n - 1) >> 1) break;
+        for (let i = 0; i < panel.length; i++) if (panel[i] > e[i]) hist[crop[i]]++;
+        const tone = percentile(hist, 50); // the edge's lower median
         const toned = Uint8Array.from(crop);
         for (let i = 0; i < panel.length; i++) if (!panel[i]) toned[i] = tone;
         found = insidePanel(toned, pw, ph);
