@@ -94,6 +94,7 @@ MIN_PANEL_PX = 16
 NEAR_PANEL = 0.8  # ...and a group that covers less than this of it in its own box, or that fills less than
 HALF = 0.5  # this share of its box, holes filled, is a digit: it is looked at no further
 PANEL_GROWTH = 0.25  # a solid group that the panel around it outgrows by this share of its size is part of it
+NESTING = 2  # a panel within a panel (a display's glass in its bezel) is searched too, no deeper
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
 # Every digit (find_all_digits): strokes that overlap side by side by COLUMN_OVERLAP of the narrower,
 # and are not a line apart (LINE_GAP of the tallest stroke), stand in one column; a group splits into
@@ -418,9 +419,9 @@ def _work_size(width: int, height: int) -> tuple[int, int]:
             max(1, int(np.floor(height * WORK_SIDE / longer + 0.5))))
 
 
-def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list[Found]:
+def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found]:
     """`find_digits` on uint8 levels at the working size: [the digit with the most ink], or with
-    `every`, every digit, left to right."""
+    `every`, every digit, left to right. `_depth`: how many panels the search is inside."""
     gray = gray8
     ink, contrast = ink_image(gray8)
     peak = _peak(ink)
@@ -520,7 +521,7 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
         chosen[keep[group] + 1] = True
         member = chosen[labels[y0:y1, x0:x1]]  # the group lies in its box
         # A solid box is not a digit but what holds one: a display's panel, a label. Look inside it.
-        held = _panel(member, ink, (x0, y0, x1, y1)) if not _inside and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX else None
+        held = _panel(member, ink, (x0, y0, x1, y1)) if _depth < NESTING and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX else None
         if held is not None:
             panel, (px0, py0, px1, py1) = held
             # Searched as it is, a panel askew in its box, or one whose edge the search takes for the digit
@@ -532,7 +533,7 @@ def _find(gray8: np.ndarray, _inside: bool = False, every: bool = False) -> list
             if turned or any(_spans(found.box, panel.shape) for found in inside):
                 inner = cv2.erode(panel, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
                 tone = _percentile(np.bincount(box_gray[panel > inner], minlength=256), 50)  # the edge's lower median
-                inside = _inside_panel(np.where(panel > 0, box_gray, tone).astype(np.uint8), every)
+                inside = _inside_panel(np.where(panel > 0, box_gray, tone).astype(np.uint8), every, _depth + 1)
             # What spans the panel still is its edge, and a plain blob its empty middle: the group is the digit.
             inside = [found for found in inside if not (_spans(found.box, panel.shape) or _middle(found, panel.shape))]
             if inside:
@@ -792,10 +793,12 @@ def _above_otsu(ink: np.ndarray) -> np.ndarray:
     return cv2.threshold(cv2.convertScaleAbs(ink, alpha=255.0), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
 
 
-def _inside_panel(gray: np.ndarray, every: bool) -> list[Found]:
-    """The search inside a panel: what it finds there, or [] for a plain panel."""
+def _inside_panel(gray: np.ndarray, every: bool, depth: int = NESTING) -> list[Found]:
+    """The search inside a panel: what it finds there, or [] for a plain panel. Only the search of a
+    panel whose outside took its edge's tone (`depth` below NESTING) looks for a panel again: a
+    display's bezel, searched so, holds its glass, which holds the digit."""
     try:
-        return _find(gray, _inside=True, every=every)
+        return _find(gray, depth, every=every)
     except NoDigitError:
         return []  # a plain box: the box itself is what there is (a thick 1, cropped tight)
 

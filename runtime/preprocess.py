@@ -61,12 +61,14 @@ class Prepared(NamedTuple):
 def center_by_mass(digit: np.ndarray) -> np.ndarray:
     """Paste a digit (at most 20x20) into 28x28 so that its centre of mass is at the centre."""
     canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
-    mass = digit.astype(np.float64)  # float64 so that a symmetric digit's centre is exactly .5, as in
-    total = float(mass.sum())        # web/src/preprocess.js: both then round the half to even
     h, w = digit.shape
+    # OpenCV's moments sum in float64, so that a symmetric digit's centre is exactly .5, as in
+    # web/src/preprocess.js: both then round the half to even. (It reads an array of two columns as
+    # two-dimensional points; a column of zeros more leaves the sums as they are.)
+    moments = cv2.moments(digit if w != 2 else np.pad(digit, ((0, 0), (0, 1))))
+    total = moments["m00"]
     if total > 0:
-        cy = float((mass.sum(axis=1) * np.arange(h)).sum()) / total  # no BLAS call (see resize_float)
-        cx = float((mass.sum(axis=0) * np.arange(w)).sum()) / total
+        cy, cx = moments["m01"] / total, moments["m10"] / total
     else:
         cy, cx = (h - 1) / 2, (w - 1) / 2
     top = min(max(round(SIZE / 2 - cy), 0), SIZE - h)  # MNIST puts the mass at (14, 14)

@@ -413,3 +413,21 @@ def test_a_lit_ring_is_the_digit_not_its_dark_middle():
     ink = np.asarray(ring.filter(ImageFilter.GaussianBlur(3)), np.float32) / 255
     picture = (0.08 + 0.85 * ink).astype(np.float32)  # light on a dark display
     assert_box(find_digits(picture), (270, 120, 400, 360), tolerance=8)
+
+
+def _quad(angle: float, centre, size, shape=SIDE) -> np.ndarray:
+    """float32 0/1 mask of a rectangle (w, h) turned by `angle` degrees about `centre`."""
+    mask = Image.new("L", shape[::-1], 0)
+    ImageDraw.Draw(mask).polygon([tuple(p) for p in cv2.boxPoints((centre, size, angle))], fill=255)
+    return np.asarray(mask, np.float32) / 255
+
+
+@pytest.mark.parametrize("angle", [0, 6, -9])
+def test_a_display_s_glass_in_its_bezel_holds_the_digit(angle):
+    """A display on a desk: a dark bezel, a light glass inside it, a dark digit on the glass. The
+    bezel is the panel; searched with the desk in its corners toned like its edge, it holds the
+    glass, which is a panel too, and holds the digit (find.py NESTING)."""
+    box = (300, 185, 360, 295)
+    bezel, glass = _quad(angle, (330, 240), (170, 210)), _quad(angle, (330, 240), (146, 186))
+    paper = 0.55 + (0.3 - 0.55) * bezel + (0.8 - 0.3) * glass
+    assert_box(find_digits(page(paper.astype(np.float32), digit_ink(box, width=10), tone=0.25)), box)

@@ -126,6 +126,17 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
         card.paste(turned.convert("L"), (120, 70), turned.getchannel("A"))
         card.save(folder / name)
         names.append(name)
+    # A display on a desk: a dark bezel askew round a light glass, a dark digit on the glass (find.py NESTING).
+    for name, angle in (("display_2.png", 7), ("display_5.png", -9)):
+        bezel = Image.new("L", (180, 220), 75)
+        ImageDraw.Draw(bezel).rectangle((12, 12, 167, 207), fill=205)
+        bezel.paste(draw_digit(int(name[-5]), 140, 110, (15, 15), ink=60, paper=0), (20, 40),
+                    draw_digit(int(name[-5]), 140, 110, (15, 15), ink=255, paper=0))
+        turned = bezel.convert("RGBA").rotate(angle, resample=Image.Resampling.BICUBIC, expand=True)
+        desk = Image.new("L", (480, 360), 140)
+        desk.paste(turned.convert("L"), (150, 50), turned.getchannel("A"))
+        desk.save(folder / name)
+        names.append(name)
     ring = Image.new("L", (480, 360), 20)
     ImageDraw.Draw(ring).polygon([(215, 60), (295, 60), (265, 300), (185, 300)], fill=240)
     ImageDraw.Draw(ring).polygon([(235, 86), (275, 86), (249, 274), (209, 274)], fill=20)

@@ -56,6 +56,7 @@ const MIN_PANEL_PX = 16;
 const NEAR_PANEL = 0.8;
 const HALF = 0.5;
 const PANEL_GROWTH = 0.25;
+const NESTING = 2;
 const OTHER_DIGIT = 0.35;
 const WEAK = 0.7;
 const WEAK_REACH = 0.01;
@@ -479,10 +480,11 @@ function turnedSolid(member, ink, W, x0, y0, bw, bh, keep) {
   return turnedFill(filledMask(above, bw, bh, keep), bw, bh, keep) >= NEAR_PANEL;
 }
 
-// The search inside a panel (`_inside_panel`): what it finds there, or null for a plain panel.
-function insidePanel(crop, bw, bh) {
+// The search inside a panel (`_inside_panel`): what it finds there, or null for a plain panel. Only the
+// search of a panel whose outside took its edge's tone (`depth` below NESTING) looks for a panel again.
+function insidePanel(crop, bw, bh, depth = NESTING) {
   try {
-    return find(crop, bw, bh, true);
+    return find(crop, bw, bh, depth);
   } catch (error) {
     if (!(error instanceof NoDigitError)) throw error;
     return null;
@@ -549,7 +551,7 @@ export function findDigits(gray, width, height) {
     cv.resize(keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8)), out, new cv.Size(w, h), 0, 0, cv.INTER_AREA);
     return Uint8Array.from(out.data);
   });
-  const found = clean(work, w, h) ?? find(work, w, h, false);
+  const found = clean(work, w, h) ?? find(work, w, h);
   if (w === width && h === height) return found;
   const sx = width / w, sy = height / h;
   const [left, top, right, bottom] = found.box;
@@ -661,7 +663,7 @@ function workSize(width, height) {
 }
 
 // findDigits on uint8 levels at the working size (find.py: _find).
-function find(gray8, width, height, inside) {
+function find(gray8, width, height, depth = 0) {
   return scoped((keep) => {
     const W = width, H = height;
     const { ink, contrast } = inkImage(gray8, W, H, keep);
@@ -782,7 +784,7 @@ function find(gray8, width, height, inside) {
     for (let y = 0; y < bh; y++) {
       for (let x = 0; x < bw; x++) member[y * bw + x] = members.has(label[(y + y0) * W + x + x0]) ? 1 : 0;
     }
-    const held = !inside && Math.min(bw, bh) >= MIN_PANEL_PX ? panelOf(member, ink, W, H, x0, y0, x1, y1, keep) : null;
+    const held = depth < NESTING && Math.min(bw, bh) >= MIN_PANEL_PX ? panelOf(member, ink, W, H, x0, y0, x1, y1, keep) : null;
     if (held) {
       // Searched as it is, a panel askew in its box, or one whose edge the search takes for the digit, is
       // searched again with what lies outside it in the tone of its edge (find.py: digit).
@@ -802,7 +804,7 @@ function find(gray8, width, height, inside) {
         const tone = percentile(hist, 50); // the edge's lower median
         const toned = Uint8Array.from(crop);
         for (let i = 0; i < panel.length; i++) if (!panel[i]) toned[i] = tone;
-        found = insidePanel(toned, pw, ph);
+        found = insidePanel(toned, pw, ph, depth + 1);
       }
       // What spans the panel still is its edge, and a plain blob its empty middle: the group is the digit.
       if (found && !(spans(found.box, pw, ph) || middle(found, pw, ph, keep))) {
