@@ -277,8 +277,12 @@ def _remove_lines(strong: np.ndarray, side: int, every: bool = False) -> np.ndar
                                                                                                thin_side + 1)))
     thin = cv2.subtract(strong, thick)
     # The standard Hough transform (deterministic, unlike the probabilistic one): a line gets a
-    # vote from each thin stroke pixel on it, and needs LINE_LENGTH of the picture's side.
-    found = cv2.HoughLines(thin, 1, np.pi / 180, threshold=max(10, int(LINE_LENGTH * side)))
+    # vote from each thin stroke pixel on it, and needs LINE_LENGTH of the picture's side. Fewer
+    # thin pixels than that hold no line (thick strokes, a marker's), and the transform is skipped.
+    votes = max(10, int(LINE_LENGTH * side))
+    if cv2.countNonZero(thin) < votes:
+        return strong
+    found = cv2.HoughLines(thin, 1, np.pi / 180, threshold=votes)
     if found is None:
         return strong
     # Ruled and squared paper repeat their lines: a family of LINE_FAMILY parallel lines, apart by
@@ -524,18 +528,18 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
         held = _panel(member, ink, (x0, y0, x1, y1)) if _depth < NESTING and min(x1 - x0, y1 - y0) >= MIN_PANEL_PX else None
         if held is not None:
             panel, (px0, py0, px1, py1) = held
-            # Searched as it is, a panel askew in its box, or one whose edge the search takes for the digit
-            # (a card's rim), is searched again with what lies outside it (a desk in the box's corners)
-            # in the tone of its edge (the median level there), as if it filled its box.
+            # Searched as it is, a panel askew in its box, or one whose edge or rim the search takes for the
+            # digit, is searched again with what lies outside it (a desk in the box's corners) in the tone
+            # of its edge (the median level there), as if it filled its box.
             box_gray = np.ascontiguousarray(gray[py0:py1, px0:px1])
             turned = cv2.countNonZero(panel) < PANEL * panel.size
             inside = [] if turned else _inside_panel(box_gray, every)
-            if turned or any(_spans(found.box, panel.shape) for found in inside):
+            if turned or any(_edge(item.box, panel.shape) for item in inside):
                 inner = cv2.erode(panel, _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0)
                 tone = _percentile(np.bincount(box_gray[panel > inner], minlength=256), 50)  # the edge's lower median
                 inside = _inside_panel(np.where(panel > 0, box_gray, tone).astype(np.uint8), every, _depth + 1)
-            # What spans the panel still is its edge, and a plain blob its empty middle: the group is the digit.
-            inside = [found for found in inside if not (_spans(found.box, panel.shape) or _middle(found, panel.shape))]
+            # What is still the panel's edge or rim, or a plain blob, its empty middle: the group is the digit.
+            inside = [item for item in inside if not (_edge(item.box, panel.shape) or _middle(item, panel.shape))]
             if inside:
                 return [_moved(found, px0, py0) for found in inside]
         if _pieces(strong[y0:y1, x0:x1], member) > MAX_PIECES:
@@ -801,6 +805,21 @@ def _inside_panel(gray: np.ndarray, every: bool, depth: int = NESTING) -> list[F
         return _find(gray, depth, every=every)
     except NoDigitError:
         return []  # a plain box: the box itself is what there is (a thick 1, cropped tight)
+
+
+def _edge(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
+    """Whether a box found inside a panel (of `shape`) is the panel's own edge (`_spans`) or its rim (`_rim`)."""
+    return _spans(box, shape) or _rim(box, shape)
+
+
+def _rim(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:
+    """Whether a box found inside a panel is a band along one of its sides: touching that side, over
+    half as long as it, and no deeper than 1 - ACROSS of the panel (a display's rim, a card's edge in
+    the light). A digit's strokes stand away from the side, or run across the panel from it."""
+    (x0, y0, x1, y1), (h, w) = box, shape
+    along_x = x1 - x0 >= w / 2 and y1 - y0 <= (1 - ACROSS) * h and (y0 == 0 or y1 == h)
+    along_y = y1 - y0 >= h / 2 and x1 - x0 <= (1 - ACROSS) * w and (x0 == 0 or x1 == w)
+    return along_x or along_y
 
 
 def _spans(box: tuple[int, int, int, int], shape: tuple[int, int]) -> bool:

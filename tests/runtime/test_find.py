@@ -431,3 +431,20 @@ def test_a_display_s_glass_in_its_bezel_holds_the_digit(angle):
     bezel, glass = _quad(angle, (330, 240), (170, 210)), _quad(angle, (330, 240), (146, 186))
     paper = 0.55 + (0.3 - 0.55) * bezel + (0.8 - 0.3) * glass
     assert_box(find_digits(page(paper.astype(np.float32), digit_ink(box, width=10), tone=0.25)), box)
+
+
+@pytest.mark.parametrize(("box", "rim"), [
+    ((70, 0, 356, 8), True),     # a band along the top, 80% of the width, 2% deep: a display's rim
+    ((0, 20, 15, 250), True),    # ...down the left side
+    ((340, 30, 356, 300), True),  # ...down the right side
+    ((200, 40, 240, 380), False),  # a 1 standing away from the sides
+    ((200, 0, 240, 380), False),   # a 1 running from the top: across the panel, not along it
+    ((70, 150, 356, 160), False),  # a bar across the middle (a minus sign): not along a side
+    ((10, 0, 120, 8), False),      # a band along the top, under half its length
+])
+def test_a_band_along_a_side_of_a_panel_is_its_rim(box, rim):
+    """What the search inside a panel (356 x 394 here) finds along one of its sides, over half as long
+    as that side and no deeper than a tenth of the panel, is the panel's rim (find.py `_rim`): the
+    panel is searched again with its outside toned like its edge, and the rim is never the digit."""
+    assert find._rim(box, (394, 356)) is rim
+    assert find._edge(box, (394, 356)) is rim  # none of these spans the panel both ways

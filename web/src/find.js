@@ -310,8 +310,10 @@ function removeLines(strong, side, keep) {
   cv.morphologyEx(strong, thick, cv.MORPH_OPEN, square);
   const thin = keep(new cv.Mat());
   cv.subtract(strong, thick, thin);
+  const votes = Math.max(10, Math.trunc(LINE_LENGTH * side));
+  if (cv.countNonZero(thin) < votes) return strong; // too few thin pixels for one line's votes
   const found = keep(new cv.Mat());
-  cv.HoughLines(thin, found, 1, Math.PI / 180, Math.max(10, Math.trunc(LINE_LENGTH * side)));
+  cv.HoughLines(thin, found, 1, Math.PI / 180, votes);
   if (found.rows === 0) return strong;
   const families = new Map([[true, []], [false, []]]);
   const f = found.data32F;
@@ -494,6 +496,20 @@ function insidePanel(crop, bw, bh, depth = NESTING) {
 // Whether a box found inside a panel spans ACROSS of it both ways: the panel's own edge (`_spans`).
 function spans(box, bw, bh) {
   return box[2] - box[0] >= ACROSS * bw && box[3] - box[1] >= ACROSS * bh;
+}
+
+// Whether a box found inside a panel is a band along one of its sides (`_rim`): touching it, over half
+// as long as it, and no deeper than 1 - ACROSS of the panel (a display's rim).
+function rim(box, bw, bh) {
+  const [x0, y0, x1, y1] = box;
+  const alongX = x1 - x0 >= bw / 2 && y1 - y0 <= (1 - ACROSS) * bh && (y0 === 0 || y1 === bh);
+  const alongY = y1 - y0 >= bh / 2 && x1 - x0 <= (1 - ACROSS) * bw && (x0 === 0 || x1 === bw);
+  return alongX || alongY;
+}
+
+// The panel's own edge or its rim (`_edge`).
+function edge(box, bw, bh) {
+  return spans(box, bw, bh) || rim(box, bw, bh);
 }
 
 // Whether what the search inside a panel (pw x ph) found is its empty middle (`_middle`): a plain blob
@@ -786,7 +802,7 @@ function find(gray8, width, height, depth = 0) {
     }
     const held = depth < NESTING && Math.min(bw, bh) >= MIN_PANEL_PX ? panelOf(member, ink, W, H, x0, y0, x1, y1, keep) : null;
     if (held) {
-      // Searched as it is, a panel askew in its box, or one whose edge the search takes for the digit, is
+      // Searched as it is, a panel askew in its box, or one whose edge or rim the search takes for the digit, is
       // searched again with what lies outside it in the tone of its edge (find.py: digit).
       const { mask: panel, box: [px0, py0, px1, py1] } = held;
       const pw = px1 - px0, ph = py1 - py0;
@@ -794,7 +810,7 @@ function find(gray8, width, height, depth = 0) {
       for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) crop[y * pw + x] = gray8[(y + py0) * W + x + px0];
       const turned = countOf(panel) < PANEL * pw * ph;
       let found = turned ? null : insidePanel(crop, pw, ph);
-      if (turned || (found && spans(found.box, pw, ph))) {
+      if (turned || (found && edge(found.box, pw, ph))) {
         const inner = keep(new cv.Mat());
         const cross = keep(cv.getStructuringElement(cv.MORPH_CROSS, new cv.Size(3, 3)));
         cv.erode(keep(cv.matFromArray(ph, pw, cv.CV_8UC1, panel)), inner, cross, new cv.Point(-1, -1), 1,
@@ -806,8 +822,8 @@ function find(gray8, width, height, depth = 0) {
         for (let i = 0; i < panel.length; i++) if (!panel[i]) toned[i] = tone;
         found = insidePanel(toned, pw, ph, depth + 1);
       }
-      // What spans the panel still is its edge, and a plain blob its empty middle: the group is the digit.
-      if (found && !(spans(found.box, pw, ph) || middle(found, pw, ph, keep))) {
+      // What is still the panel's edge or rim, or a plain blob, its empty middle: the group is the digit.
+      if (found && !(edge(found.box, pw, ph) || middle(found, pw, ph, keep))) {
         const [l, t, r, b] = found.box;
         return { ...found, box: [l + px0, t + py0, r + px0, b + py0] };
       }
