@@ -16,7 +16,8 @@ learns from the 28x28 inputs that such pictures really become:
   Liberation only, and draw their seven-segment displays segment by segment, tools/make_scenes.py).
   `make pipeline` installs them with apt;
 - shapes: polygons, stars, crosses, arrows, hearts, outlined or filled. Never a circle, an ellipse
-  or a single straight line: those are a 0 and a 1;
+  or a single straight line: those are a 0 and a 1. Nor an outlined rectangle standing upright,
+  taller than wide: that is a seven-segment display's 0 (one turned that way is laid on its side);
 - scribbles: several random pen strokes; and textures: blobs of smoothed noise, hatching.
 
 A quarter of the glyphs, letters, symbols and printed digits alike, are drawn hollow (only their
@@ -70,6 +71,9 @@ KINDS = ("letter", "symbol", "shape", "scribble", "texture")
 WEIGHTS = (0.35, 0.15, 0.2, 0.2, 0.1)
 DRAW = 128  # glyphs and strokes are drawn on a canvas this size, then scaled to the picture
 HOLLOW = 0.25  # share of glyphs (letters, symbols, printed digits) drawn as their outline only
+UPRIGHT_BOXES = False  # outlined rectangles standing upright and taller than wide: a seven-segment 0, never drawn
+UPRIGHT = 30.0  # degrees: a rectangle within this of upright stands upright...
+TALL = 1.15  # ...and is taller than wide by this factor
 HOLLOW_PEN = (5, 7, 9)  # the outline's width: the glyph less its erosion by a square this wide, px at DRAW
 
 
@@ -163,7 +167,21 @@ def _shape(rng: np.random.Generator) -> np.ndarray:
         draw.polygon(points, fill=fill)
     else:
         draw.line([*points, points[0]], fill=255, width=pen, joint="curve")
-    return np.asarray(image.rotate(float(rng.uniform(0, 360)), resample=Image.BILINEAR))
+    angle = float(rng.uniform(0, 360))
+    if name == "rectangle" and fill is None and not UPRIGHT_BOXES and _upright_tall(w, h, angle):
+        angle += 90  # lying on its side: the same outline, no longer a display's 0
+    return np.asarray(image.rotate(angle, resample=Image.BILINEAR))
+
+
+def _upright_tall(half_width: float, half_height: float, angle: float) -> bool:
+    """Whether a rectangle, turned by `angle` degrees, stands within UPRIGHT of upright and is TALL
+    times taller than wide: a seven-segment display's 0 (and a 0 some people write), not a non-digit."""
+    turned = angle % 180
+    if min(turned, 180 - turned) <= UPRIGHT:
+        return half_height >= TALL * half_width
+    if abs(turned - 90) <= UPRIGHT:
+        return half_width >= TALL * half_height
+    return False
 
 
 def _scribble(rng: np.random.Generator) -> np.ndarray:

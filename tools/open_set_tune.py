@@ -5,7 +5,8 @@
 
 Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share, and
 refusal_budget, which only the `--qat` row feels: the stage applies it after QAT), or
-`hollow`, the share of glyphs drawn hollow (pipeline/negatives.py's `HOLLOW`), or `twins`: drop the
+`hollow`, the share of glyphs drawn hollow (pipeline/negatives.py's `HOLLOW`), `boxes` (1: outlined
+rectangles standing upright, taller than wide, are drawn among the shapes: `UPRIGHT_BOXES`), or `twins`: drop the
 non-digits (training and validation) that the trained digit model reads as a digit with at least this
 probability (`drop_twins`; the pipeline has no such step).
 For each, from the trained float model (models/float.keras), the qat stage's own steps run in
@@ -59,10 +60,10 @@ from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
 TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "refusal_budget": float, "hollow": float,
-           "twins": float}
+           "twins": float, "boxes": int}
 # Each key's allowed values: qat.open_set's own bounds, and a share or a probability for the others.
 RANGES = {**{f.name: f.metadata["bounds"] for f in dataclasses.fields(OpenSet) if f.name in TUNABLE},
-          "hollow": Bounds(0.0, 1.0), "twins": Bounds(0.0, 1.0)}
+          "hollow": Bounds(0.0, 1.0), "twins": Bounds(0.0, 1.0), "boxes": Bounds(0, 1)}
 COLUMNS = ("MNIST val right", "MNIST val 'not a digit'", "val non-digits rejected", "scene digits right",
            "scene pen digits right", "scene non-digits rejected")
 FONT_COLUMNS = ("font digits right", "hollow font digits right", "blurred font digits right")
@@ -161,14 +162,15 @@ def font_digits(per_style: int = 20, seed: int = 77) -> list[tuple[str, int, np.
     return out
 
 
-def make_negatives(settings, seed: int, hollow: float):
-    """The qat stage's non-digits (and printed digits), with `hollow` of the glyphs drawn hollow."""
-    default = negatives.HOLLOW
-    negatives.HOLLOW = hollow
+def make_negatives(settings, seed: int, hollow: float, boxes: bool):
+    """The qat stage's non-digits (and printed digits), with `hollow` of the glyphs drawn hollow, and
+    outlined rectangles standing upright among the shapes where `boxes`."""
+    defaults = negatives.HOLLOW, negatives.UPRIGHT_BOXES
+    negatives.HOLLOW, negatives.UPRIGHT_BOXES = hollow, boxes
     try:
         return open_set.make_negatives(settings, seed)
     finally:
-        negatives.HOLLOW = default
+        negatives.HOLLOW, negatives.UPRIGHT_BOXES = defaults
 
 
 def drop_twins(pool, predict, threshold: float) -> tuple:
@@ -275,35 +277,36 @@ def main(argv: list[str] | None = None) -> int:
               f"{TUNE_FONT_PACKAGES})", file=sys.stderr)
     realworld = realworld_pictures(args.realworld_tune) if args.realworld_tune else []
     columns = COLUMNS + (FONT_COLUMNS if fonts else ()) + (REALWORLD_COLUMNS if realworld else ())
-    pools = {}  # by the hollow share: the non-digits are drawn again only where it differs
+    pools = {}  # by the hollow share and the upright boxes: the non-digits are drawn again only where they differ
     rows = []
     for name, overrides in args.sets:
         started = time.perf_counter()
-        hollow = overrides.get("hollow", negatives.HOLLOW)
-        if hollow not in pools:
+        kind = overrides.get("hollow", negatives.HOLLOW), bool(overrides.get("boxes", negatives.UPRIGHT_BOXES))
+        if kind not in pools:
             print(f"open_set_tune: making the non-digits ({params.qat.open_set.negatives:,} training, "
-                  f"{open_set.VALIDATION_NEGATIVES:,} validation; hollow share {hollow})...", file=sys.stderr)
-            pools[hollow] = make_negatives(params.qat.open_set, params.qat.seed, hollow)
+                  f"{open_set.VALIDATION_NEGATIVES:,} validation; hollow share {kind[0]}, upright boxes "
+                  f"{'drawn' if kind[1] else 'not drawn'})...", file=sys.stderr)
+            pools[kind] = make_negatives(params.qat.open_set, params.qat.seed, *kind)
         settings = dataclasses.replace(params.qat.open_set,
-                                       **{k: v for k, v in overrides.items() if k not in ("hollow", "twins")})
+                                       **{k: v for k, v in overrides.items() if k not in ("hollow", "twins", "boxes")})
         floats, quantized_runs = [], []
         for k in range(args.seeds):
             run = dataclasses.replace(params, qat=dataclasses.replace(params.qat, open_set=settings,
                                                                       seed=params.qat.seed + k))
             model, _ = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))
             # Trained on without the twins; judged on the whole validation pool, like every other row.
-            pool, twins = drop_twins(pools[hollow], lambda x: model.predict(x, batch_size=1000, verbose=0),
+            pool, twins = drop_twins(pools[kind], lambda x: model.predict(x, batch_size=1000, verbose=0),
                                      overrides.get("twins", 0.0))
             if twins and not k:
                 print(f"open_set_tune: {name}: {twins:,} non-digits dropped as digits' twins", file=sys.stderr)
             model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
             qat.learn_non_digits(model, run, split, pool)
             qat.calibrate(model, split, settings.route, pool)
-            floats.append(judge(model, split, pools[hollow], scenes, fonts, realworld))
+            floats.append(judge(model, split, pools[kind], scenes, fonts, realworld))
             if args.qat:
                 quantized, _ = qat.fine_tune(model, run, split, pool)
                 qat.lower_not_a_digit(model, quantized, split, settings)  # refusal_budget, as the stage does
-                quantized_runs.append(judge(quantized, split, pools[hollow], scenes, fonts, realworld))
+                quantized_runs.append(judge(quantized, split, pools[kind], scenes, fonts, realworld))
             if args.seeds > 1:
                 print(f"open_set_tune: {name}, seed {run.qat.seed}: done", file=sys.stderr)
         rows.append((name, overrides, summarize(floats, columns)))
