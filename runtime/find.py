@@ -95,6 +95,7 @@ NEAR_PANEL = 0.8  # ...and a group that covers less than this of it in its own b
 HALF = 0.5  # this share of its box, holes filled, is a digit: it is looked at no further
 PANEL_GROWTH = 0.25  # a solid group that the panel around it outgrows by this share of its size is part of it
 NESTING = 2  # a panel within a panel (a display's glass in its bezel) is searched too, no deeper
+SOFT = 5.0  # a component whose edges take this many times as long to rise as the sharpest one's is a shadow
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
 # Every digit (find_all_digits): strokes that overlap side by side by COLUMN_OVERLAP of the narrower,
 # and are not a line apart (LINE_GAP of the tallest stroke), stand in one column; a group splits into
@@ -472,6 +473,13 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
     mass[lines | ring] = 0
     if (mass * ~sliver).any():
         mass[sliver] = 0
+    # A soft shadow as dark as the ink (a hand's, a pen's) is a blob whose edges rise over many pixels,
+    # where a stroke's rise over a few: a component whose edges take SOFT times as long to rise as the
+    # sharpest one's is a shadow, not a stroke. (A blurred digit is soft all over, and stays.)
+    considered = mass >= SPECK * mass.max()
+    if min(h, w) >= MIN_PHOTO_SIDE and np.count_nonzero(considered) > 1:
+        rise = _rise(strong, labels, ink, count)
+        mass[considered & (rise > SOFT * rise[considered].min())] = 0
     # A band across the whole picture that lies along a side of the frame is what lies beyond the page or a
     # display's panel (a desk, a bezel), however wide: it does not join the strokes beside it.
     beyond = (((spans[:, 1] >= ACROSS) & (np.maximum(sides[0], sides[1]) >= ACROSS * h))
@@ -641,6 +649,17 @@ def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float, side: int | Non
     return grown[labels]
 
 
+def _rise(strong: np.ndarray, labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
+    """Per component, how many pixels its edge takes to rise to its ink: over its boundary pixels, the
+    sum of their ink over the sum of the ink's slope there (Sobel's 3x3 gradient, per pixel)."""
+    edge = _flat_nonzero(cv2.subtract(strong, cv2.erode(strong, _SQUARE)))
+    slope = cv2.magnitude(cv2.Sobel(ink, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(ink, cv2.CV_32F, 0, 1, ksize=3))
+    at = labels.ravel()[edge]
+    level = np.bincount(at, weights=ink.ravel()[edge], minlength=count)[1:]
+    steep = np.bincount(at, weights=slope.ravel()[edge], minlength=count)[1:] / 8  # Sobel's kernel sums to 8
+    return level / np.maximum(steep, 1e-9)
+
+
 def _flat_nonzero(mask: np.ndarray) -> np.ndarray:
     """np.flatnonzero of a uint8 mask, in row-major order, from OpenCV's faster scan."""
     points = cv2.findNonZero(mask)
@@ -734,6 +753,7 @@ def _unions(n: int, joined) -> list[np.ndarray]:
 
 
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+_SQUARE = np.ones((3, 3), np.uint8)
 
 
 def _filled(member: np.ndarray) -> np.ndarray:

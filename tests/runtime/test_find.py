@@ -448,3 +448,16 @@ def test_a_band_along_a_side_of_a_panel_is_its_rim(box, rim):
     panel is searched again with its outside toned like its edge, and the rim is never the digit."""
     assert find._rim(box, (394, 356)) is rim
     assert find._edge(box, (394, 356)) is rim  # none of these spans the panel both ways
+
+
+@pytest.mark.parametrize("centre", [(470, 110), (150, 380), (500, 380)])
+def test_a_shadow_as_dark_as_the_ink_is_not_the_digit(centre):
+    """A pen's or a finger's shadow, as dark as the strokes and with more ink than the digit, but
+    soft: its edges rise over tens of pixels, a stroke's over a few (find.py `_rise`, SOFT). Taken
+    by its ink, the shadow was the digit."""
+    blob = Image.new("L", SIDE[::-1], 0)
+    x, y = centre
+    ImageDraw.Draw(blob).ellipse((x - 90, y - 55, x + 90, y + 55), fill=255)
+    shade = np.asarray(blob.filter(ImageFilter.GaussianBlur(14)), np.float32) / 255
+    paper = 0.92 * (1 - 0.75 * shade)
+    assert_box(find_digits(page(paper.astype(np.float32), digit_ink())))

@@ -56,6 +56,7 @@ const MIN_PANEL_PX = 16;
 const NEAR_PANEL = 0.8;
 const HALF = 0.5;
 const PANEL_GROWTH = 0.25;
+const SOFT = 5.0;
 const NESTING = 2;
 const OTHER_DIGIT = 0.35;
 const WEAK = 0.7;
@@ -482,6 +483,26 @@ function turnedSolid(member, ink, W, x0, y0, bw, bh, keep) {
   return turnedFill(filledMask(above, bw, bh, keep), bw, bh, keep) >= NEAR_PANEL;
 }
 
+// Per component, how many pixels its edge takes to rise to its ink (find.py `_rise`): over its boundary
+// pixels, the sum of their ink over the sum of the ink's slope there (Sobel's 3x3 gradient, per pixel).
+function riseOf(strong, label, ink, W, H, count, keep) {
+  const eroded = keep(new cv.Mat());
+  cv.erode(strong, eroded, keep(cv.Mat.ones(3, 3, cv.CV_8U)), new cv.Point(-1, -1), 1, cv.BORDER_CONSTANT,
+    cv.morphologyDefaultBorderValue());
+  const inkMat = keep(cv.matFromArray(H, W, cv.CV_32FC1, ink));
+  const gx = keep(new cv.Mat()), gy = keep(new cv.Mat());
+  cv.Sobel(inkMat, gx, cv.CV_32F, 1, 0, 3);
+  cv.Sobel(inkMat, gy, cv.CV_32F, 0, 1, 3);
+  const level = new Float64Array(count), steep = new Float64Array(count);
+  const s = strong.data, e = eroded.data, x = gx.data32F, y = gy.data32F;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] <= e[i]) continue;
+    level[label[i]] += ink[i];
+    steep[label[i]] += f32(Math.sqrt(x[i] * x[i] + y[i] * y[i]));
+  }
+  return Array.from(level, (v, c) => v / Math.max(steep[c] / 8, 1e-9)); // Sobel's kernel sums to 8
+}
+
 // The search inside a panel (`_inside_panel`): what it finds there, or null for a plain panel. Only the
 // search of a panel whose outside took its edge's tone (`depth` below NESTING) looks for a panel again.
 function insidePanel(crop, bw, bh, depth = NESTING) {
@@ -741,6 +762,18 @@ function find(gray8, width, height, depth = 0) {
     let rest = false;
     for (let c = 1; c < count; c++) if (mass[c] && !sliver[c]) rest = true;
     if (rest) for (let c = 1; c < count; c++) if (sliver[c]) mass[c] = 0;
+    // A soft shadow as dark as the ink: its edges rise SOFT times as slowly as the sharpest one's (find.py).
+    if (photo) {
+      let heaviest = 0;
+      for (let c = 1; c < count; c++) heaviest = Math.max(heaviest, mass[c]);
+      const considered = [];
+      for (let c = 1; c < count; c++) if (mass[c] >= SPECK * heaviest) considered.push(c);
+      if (considered.length > 1) {
+        const rise = riseOf(strong, label, ink, W, H, count, keep);
+        const least = Math.min(...considered.map((c) => rise[c]));
+        for (const c of considered) if (rise[c] > SOFT * least) mass[c] = 0;
+      }
+    }
     // A band across the whole picture along a side of the frame: beyond the page or a panel (find.py).
     const beyond = [];
     let besides = false; // a component with ink that is no such band
