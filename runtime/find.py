@@ -426,7 +426,8 @@ def _work_size(width: int, height: int) -> tuple[int, int]:
 
 def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found]:
     """`find_digits` on uint8 levels at the working size: [the digit with the most ink], or with
-    `every`, every digit, left to right. `_depth`: how many panels the search is inside."""
+    `every`, every digit, left to right. `_depth` below NESTING: how many panels the search is inside,
+    where it may look inside a panel again; at NESTING it looks inside none (`_inside_panel`)."""
     gray = gray8
     ink, contrast = ink_image(gray8)
     peak = _peak(ink)
