@@ -128,3 +128,17 @@ def test_the_grown_head_keeps_the_digit_answers():
     before, after = model.predict(images, verbose=0), grown.predict(images, verbose=0)
     assert after.shape == (8, 11) and np.array_equal(before.argmax(1), after[:, :10].argmax(1))
     assert open_set.grow_head(tf_keras, model, "tiny", OpenSetRoute.ENTROPIC) is model
+
+
+def test_no_outlined_box_stands_upright_like_a_display_s_0():
+    """An outlined rectangle standing upright, taller than wide, is a seven-segment 0: `_shape` lays
+    such a box on its side, and a box laid so never stands upright and tall."""
+    from pipeline.negatives import _upright_tall
+
+    assert _upright_tall(20, 40, 0) and _upright_tall(20, 40, 185) and _upright_tall(40, 20, 80)
+    assert not _upright_tall(40, 20, 0) and not _upright_tall(20, 40, 45) and not _upright_tall(30, 32, 0)
+    for half_width in (10, 20, 30, 40):
+        for half_height in (10, 20, 30, 40):
+            for angle in range(0, 360, 5):
+                if _upright_tall(half_width, half_height, angle):
+                    assert not _upright_tall(half_width, half_height, angle + 90)
