@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,34 @@ def test_no_outlined_box_stands_upright_like_a_display_s_0():
             for angle in range(0, 360, 5):
                 if _upright_tall(half_width, half_height, angle):
                     assert not _upright_tall(half_width, half_height, angle + 90)
+
+
+def test_no_box_open_at_the_bottom_is_a_non_digit_and_displays_print_digits(monkeypatch):
+    """A seven-segment 0 with its bottom segment dim is a box open at the bottom: pi and pe are never
+    drawn, nor an m in a seven-segment face (which draws it so); and a SEVEN_SEGMENT_DIGITS share of
+    the printed digits is typeset in the seven-segment faces."""
+    assert not set("πΠпП") & set(negatives.TRAIN_SCRIPTS + negatives.TRAIN_LETTERS + negatives.TRAIN_SYMBOLS)
+    drawn = []
+
+    class Enough(Exception):
+        pass
+
+    def glyph(text, font, rng):  # records what would be drawn, draws nothing
+        drawn.append((text, font))
+        if len(drawn) >= 4000:
+            raise Enough
+        return None
+
+    monkeypatch.setattr(negatives, "_styled_glyph", glyph)
+    fonts = [Path("/fonts/Plain.ttf"), Path("/fonts/DSEG7Classic-Regular.ttf")]
+    rng = np.random.default_rng(3)
+    for _ in range(3000):
+        negatives._ink("letter", rng, fonts)
+    assert {text for text, font in drawn if font.name.startswith("DSEG7")}.isdisjoint(negatives.SEGMENT_TWINS)
+    assert {text for text, font in drawn if not font.name.startswith("DSEG7")} >= set(negatives.SEGMENT_TWINS)
+    drawn.clear()
+    fonts = [Path(f"/fonts/Plain{i}.ttf") for i in range(9)] + [Path("/fonts/DSEG7Modern-Bold.ttf")]
+    with pytest.raises(Enough):
+        negatives.printed_digits(1, seed=4, fonts=fonts)
+    share = sum(font.name.startswith("DSEG7") for _, font in drawn) / len(drawn)
+    assert abs(share - negatives.SEVEN_SEGMENT_DIGITS) < 0.03, share
