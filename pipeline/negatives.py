@@ -8,7 +8,8 @@ learns from the 28x28 inputs that such pictures really become:
 - letters from a-n, both cases, without the digits' twins (o l i g s z b q; within a-n that
   leaves a c d e f h j k m n), and Greek and Cyrillic letters that read as neither a digit nor
   a Latin letter. A seven-segment 0 with its bottom segment dim is a box open at the bottom, so
-  neither pi nor pe (Π П) is drawn, nor an m in the seven-segment faces, which draw it so. The held-out letters p-z (without q s z) are never drawn here: they are the
+  neither pi nor pe (Π П, nor the product sign ∏) is drawn, nor an m in the seven-segment faces,
+  which draw it so. The held-out letters p-z (without q s z) are never drawn here: they are the
   evaluation's (`HELD_OUT_LETTERS`; tools/make_nondigits.py, tools/make_scenes.py);
 - symbols, a set disjoint from the held-out ones (`HELD_OUT_SYMBOLS`);
 - letters and symbols come from fonts the evaluation never uses (`TRAIN_FONT_DIRS`: URW base35,
@@ -56,10 +57,11 @@ HELD_OUT_LETTERS += HELD_OUT_LETTERS.upper()
 # Latin letters of either list (Greek omicron, iota, theta, delta, epsilon, upsilon, chi; Cyrillic
 # Ze, be, Che, O, Ve...).
 TRAIN_SCRIPTS = "αγλμσφψωΓΔΛΞΣΦΨΩДЖИЛФЦШЩЫЭЮЯжилфцшщыюя"
-# Nor pi and pe (Π П π п): an upright box open at the bottom is a seven-segment display's 0 whose
-# bottom segment is dim, and the model that learned them as non-digits refused a display's 0.
+# Nor pi and pe (Π П π п, and the product sign ∏ among the symbols): an upright box open at the
+# bottom is a seven-segment display's 0 whose bottom segment is dim, and the model that learned
+# them as non-digits refused a display's 0.
 SEGMENT_TWINS = "mM"  # drawn by the seven-segment faces as that same box: never a negative in them
-TRAIN_SYMBOLS = "#&?+*$€£¥§¶©®~^<>√∑∏∫∂∇≈≠≤≥←→↑↓↔★☆♠♣♦♥"
+TRAIN_SYMBOLS = "#&?+*$€£¥§¶©®~^<>√∑∫∂∇≈≠≤≥←→↑↓↔★☆♠♣♦♥"
 HELD_OUT_SYMBOLS = "%@=÷±×∞™♪¤"
 TRAIN_FONT_DIRS = (
     "/usr/share/fonts/opentype/urw-base35", "/usr/share/fonts/opentype/cantarell",

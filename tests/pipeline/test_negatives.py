@@ -150,7 +150,7 @@ def test_no_box_open_at_the_bottom_is_a_non_digit_and_displays_print_digits(monk
     """A seven-segment 0 with its bottom segment dim is a box open at the bottom: pi and pe are never
     drawn, nor an m in a seven-segment face (which draws it so); and a SEVEN_SEGMENT_DIGITS share of
     the printed digits is typeset in the seven-segment faces."""
-    assert not set("πΠпП") & set(negatives.TRAIN_SCRIPTS + negatives.TRAIN_LETTERS + negatives.TRAIN_SYMBOLS)
+    assert not set("πΠпП∏") & set(negatives.TRAIN_SCRIPTS + negatives.TRAIN_LETTERS + negatives.TRAIN_SYMBOLS)
     drawn = []
 
     class Enough(Exception):
