@@ -31,6 +31,7 @@ MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond t
 # Pillow's own hard limit, above which it refuses the file as a decompression bomb.
 WORK_SIDE = 640  # work at no less than this on the longer side: thin strokes survive the 20 px box
 _TURNED = range(2, 9)  # EXIF orientations other than upright
+_FLOAT32_HALF_MAX = float(np.finfo(np.float32).max) / 2
 SMALL_INTEGER_RANGE = 15  # integer arrays whose values stay within 0-15 are masks or 4-bit images
 
 
@@ -121,7 +122,8 @@ def _open_handle(source: Any, name: str):
     except OSError as error:  # a name too long, a loop of links...: the path, not the picture
         raise InputError(f"{name}: cannot open ({error.strerror})") from None
     except ValueError:
-        raise InputError(f"{name}: not a valid path (it holds a NUL byte)") from None
+        printable = name.replace("\0", "\\0")  # a NUL in a message cuts it short in C and in terminals
+        raise InputError(f"{printable}: not a valid path (it holds a NUL byte)") from None
     if stat.S_ISDIR(mode):
         raise IsADirectoryError(source)
     if not stat.S_ISREG(mode):
@@ -249,6 +251,11 @@ def array_to_gray(array: np.ndarray, levels: bool = False) -> np.ndarray:
     low, high = float(np.min(array)), float(np.max(array))
     if not (np.isfinite(low) and np.isfinite(high)):
         raise InputError("image contains NaN or infinite values")
+    if max(abs(low), abs(high)) > _FLOAT32_HALF_MAX:  # beyond float32's range: scaled in the array's own precision
+        wide = np.result_type(array.dtype, np.float64)
+        half = np.asarray(array, wide) * wide.type(0.5)
+        array = (half - wide.type(low / 2)) / wide.type(high / 2 - low / 2) if high > low else np.zeros_like(half)
+        kind, low, high = "f", 0.0, 1.0
     values = _box_reduce(array)  # float32, at most about WORK_SIDE on the longer side
     if values.ndim == 3:
         values = values[..., :3].mean(axis=-1, dtype=np.float32) if values.shape[-1] > 1 else values[..., 0]

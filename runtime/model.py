@@ -23,6 +23,7 @@ from .manifest import MANIFEST_NAME, read_manifest, verify
 from .preprocess import prepare_digits, prepare_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
+MAX_THREADS = 256  # an engine's CPU threads; far more than any CPU has (LiteRT crashes at 100,000)
 MODEL_INPUT = ", ".join(str(dim) for dim in INPUT_SHAPE)  # "28, 28, 1", for messages
 
 
@@ -48,6 +49,12 @@ class Prediction:
 
     def __hash__(self) -> int:
         return hash(self._key())
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickled or deep-copied, the probabilities are a new array: read-only again."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        self.probabilities.setflags(write=False)
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,7 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
     """Open `path` with `engine` (default: chosen from the suffix). No manifest check."""
     path = Path(path)
     _check_model_path(path)
-    _check_count("threads", threads, none_means="the engine's default")
+    _check_count("threads", threads, most=MAX_THREADS, none_means="the engine's default")
     if engine is None:
         try:
             engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
@@ -125,7 +132,7 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
             raise ModelLoadError(f"{path}: unknown model type; expected {' or '.join(ENGINE_BY_SUFFIX)}, "
                                  "or pass an engine") from None
     _check_container(path, engine)
-    instance = engine_spec(engine).load_class()(path, threads=threads)
+    instance = engine_spec(engine).load_class()(path, threads=None if threads is None else int(threads))
     # A symbolic dimension (-1: [N, H, W, 1] models) is accepted; the model must then run at INPUT_SHAPE.
     if len(instance.input_shape) != 4 or any(
             dim not in (-1, want) for dim, want in zip(instance.input_shape[1:], INPUT_SHAPE)):
@@ -210,10 +217,16 @@ class Classifier:
         """
         if not isinstance(always_digit, (bool, np.bool_)):
             raise InputError(f"always_digit must be True or False, got {always_digit!r}")
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not (path is None or isinstance(path, (str, os.PathLike))):
+            raise InputError(f"path must be a model file's name (str, bytes or os.PathLike), got {type(path).__name__}")
+        if not (require_manifest is None or isinstance(require_manifest, (bool, np.bool_))):
+            raise InputError(f"require_manifest must be True, False or None, got {require_manifest!r}")
         bundled = path is None
         path = default_model(engine) if bundled else Path(path)
         _check_model_path(path)
-        _check_count("threads", threads, none_means="the engine's default")
+        _check_count("threads", threads, most=MAX_THREADS, none_means="the engine's default")
         manifest = read_manifest(path.parent)
         entry = None
         if manifest is not None:
@@ -296,13 +309,19 @@ class Classifier:
         guard, as for any spawned pool). With `every`, each Result holds a `reading` of every digit
         in its picture, left to right (as `read` gives), and no `prediction`.
         """
-        from .files import prepared_batches
-
-        _check_count("top_k", top_k, most=NUM_LABELS)
+        _check_count("top_k", top_k, most=NUM_LABELS)  # checked here, not on the first next()
         _check_confidence(min_confidence)
         _check_count("batch", batch)
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
+        elif not isinstance(paths, Iterable):
+            raise InputError(f"classify_paths takes a path or an iterable of paths, got {type(paths).__name__}")
+        return self._classify_paths(paths, top_k, batch, processes, min_confidence, every)
+
+    def _classify_paths(self, paths: Iterable[str | Path], top_k: int, batch: int, processes: bool,
+                        min_confidence: float, every: bool) -> Iterator[Result]:
+        from .files import prepared_batches
+
         for prepared in prepared_batches(paths, batch, processes, every):
             good = [image for _path, image, _error, _note, _digits in prepared if image is not None]
             if every:
@@ -350,10 +369,8 @@ def _check_count(name: str, value: Any, most: int | None = None, none_means: str
     whole = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     if whole and value >= 1 and (most is None or value <= most):
         return
-    if most is not None:
-        bounds = f"between 1 and {most}"
-    else:
-        bounds = ">= 1" + (f" (or None for {none_means})" if none_means else "")
+    bounds = f"between 1 and {most}" if most is not None else ">= 1"
+    bounds += f" (or None for {none_means})" if none_means else ""
     raise InputError(f"{name} must be a whole number {bounds}, got {value!r}")
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from PIL import Image
 
 from runtime import Classifier, InputError, NoDigitError, Prediction, Result
 from runtime.errors import ModelLoadError
-from runtime.model import BUNDLED_DIR
+from runtime.model import BUNDLED_DIR, default_model
 from tests.conftest import ROOT
 from tools.synthetic import draw_digit, write_digit_folder
 
@@ -189,6 +190,13 @@ def test_predictions_compare_and_hash(classifier, seven):
     assert isinstance(first, Prediction) and Result("x", prediction=first) == Result("x", prediction=second)
     with pytest.raises(ValueError):
         first.probabilities[0] = 1.0  # read-only: the hash cannot go stale
+    import copy
+    import pickle
+
+    for again in (pickle.loads(pickle.dumps(first)), copy.deepcopy(first)):  # a new array, read-only too
+        assert again == first and hash(again) == hash(first)
+        with pytest.raises(ValueError):
+            again.probabilities[0] = 1.0
 
 
 def test_onnx_model_with_symbolic_height_and_width_loads(tmp_path, seven):
@@ -243,10 +251,35 @@ def test_a_folder_given_as_the_model_says_so(tmp_path):
 
 
 @pytest.mark.parametrize("engine", ["litert", "onnx"])
-@pytest.mark.parametrize("threads", [-1, 0, 2.5, True, "2"])
+@pytest.mark.parametrize("threads", [-1, 0, 2.5, True, "2", 100_000])
 def test_bad_thread_counts_are_named_not_blamed_on_the_model(engine, threads):
-    with pytest.raises(InputError, match="threads must be a whole number >= 1"):
+    # (100,000 threads crashed LiteRT's process; the bound is far above any CPU's count)
+    with pytest.raises(InputError, match="threads must be a whole number between 1 and 256"):
         Classifier.load(engine=engine, threads=threads)
+
+
+@pytest.mark.parametrize("engine", ["litert", "onnx"])
+def test_a_numpy_thread_count_loads(engine, seven):
+    assert Classifier.load(engine=engine, threads=np.int32(2)).predict(seven).label == 7
+
+
+@pytest.mark.parametrize("path", [5, 2.5, ["model.tflite"]])
+def test_a_model_path_of_the_wrong_type_is_named(path):
+    with pytest.raises(InputError, match="path must be a model file's name"):
+        Classifier.load(path)
+
+
+def test_require_manifest_takes_true_false_or_none():
+    with pytest.raises(InputError, match="require_manifest must be True, False or None"):
+        Classifier.load(require_manifest="no")
+
+
+def test_classify_paths_checks_its_arguments_when_called(classifier):
+    """Not on the first next(): a generator's checks would wait for its first item."""
+    with pytest.raises(InputError, match="classify_paths takes a path or an iterable of paths, got NoneType"):
+        classifier.classify_paths(None)
+    with pytest.raises(InputError, match="top_k must be"):
+        classifier.classify_paths(["x.png"], top_k=0)
 
 
 def test_text_mode_file_object_says_open_it_in_binary(tmp_path, classifier):
@@ -407,3 +440,22 @@ def test_an_app_with_its_own_runtime_package_imports_edge_digits(wheel, tmp_path
     cli = subprocess.run([sys.executable, "-m", "edge_digits.classify", "seven.png"], cwd=app, env=env,
                          capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0 and cli.stdout.startswith("seven.png: 7"), cli.stderr[-2000:]
+
+
+@pytest.mark.parametrize("ink, paper", [(1e308, 0.0), (1e300, -1e300), (np.float32(3e38), np.float32(-3e38))])
+def test_values_beyond_float32_are_scaled_not_overflowed(classifier, seven, ink, paper):
+    """Min-max scaling in float32 overflowed to inf and NaN (with RuntimeWarnings) and found no digit."""
+    image = np.where(seven > 0, ink, paper)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert classifier.predict(image).label == classifier.predict(seven).label == 7
+
+
+def test_a_model_path_may_be_bytes(seven):
+    assert Classifier.load(os.fsencode(default_model())).predict(seven).label == 7
+
+
+def test_a_nul_byte_in_a_path_is_escaped_in_the_message(classifier):
+    with pytest.raises(InputError) as error:
+        classifier.predict("a\0b.png")
+    assert "\0" not in str(error.value) and str(error.value) == "a\\0b.png: not a valid path (it holds a NUL byte)"
