@@ -103,7 +103,7 @@ def _listing_error(error: OSError) -> str:
 
 
 def prepare(item: tuple[str, str | None], every: bool = False):
-    """(path, error) -> (path, 28x28x1 image or None, error or None, note or None, digits seen).
+    """(path, error) -> (path, its Prepared (runtime.preprocess) or None, error or None, note or None, digits seen).
     With `every`: (path, (n, 28, 28, 1) images of every digit, left to right, or None, error or
     None, note or None, (their boxes, their parts: PreparedDigits)). Never raises."""
     from .errors import InputError
@@ -117,7 +117,7 @@ def prepare(item: tuple[str, str | None], every: bool = False):
             digits = prepare_digits(path)
             return path, digits.tensors, None, digits.note, (digits.boxes, digits.parts)
         prepared = prepare_image(path)
-        return path, prepared.tensor, None, prepared.note, prepared.digits
+        return path, prepared, None, prepared.note, prepared.digits
     except InputError as exc:
         return path, None, _strip_path(str(exc), path), None, 0
     except Exception as exc:  # never a traceback for one bad file; the others still run

@@ -573,8 +573,39 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
         crop = np.minimum(crop / np.float32(local), np.float32(1.0)) if local > 0 else crop
         return [Found(crop.astype(np.float32), box, count)]
 
+    weight = mass[keep]
+
+    def split(index: int, count: int) -> list[Found]:
+        """The group's digit, whole; where its tall columns hold nearly all its ink (typed or written
+        close together, a number's digits fall into one group), with those columns as its `parts`:
+        several digits, or one digit of separate strokes (a 4 whose bar stops short of its stem),
+        which the model's answers decide (`Classifier.predict` and `read`). With `every`, a group
+        whose ink is noise gives [] (or its parts), where `find_digits` raises NoDigitError(NOISE)."""
+        group = groups[index]
+        height = float(extents[index, 3] - extents[index, 1])
+        columns = _columns(boxes[group])
+        tops = [boxes[group[c], 1].min() for c in columns]
+        bottoms = [(boxes[group[c], 1] + boxes[group[c], 3]).max() for c in columns]
+        tall = [c for c, top, bottom in zip(columns, tops, bottoms, strict=True) if bottom - top >= DIGIT_HEIGHT * height]
+        splits = len(tall) > 1 and sum(weight[group[c]].sum() for c in tall) >= NUMBER_INK * weight[group].sum()
+        try:
+            whole = digit(group, count)
+        except NoDigitError:
+            if not every:
+                raise
+            whole = []  # a group whose ink is noise is left out, not the picture refused
+        parts = []
+        for column in tall if splits else []:
+            try:
+                parts += digit(group[column], count)
+            except NoDigitError:
+                pass
+        if len(whole) == 1 and len(parts) > 1:
+            return [Found(whole[0].ink, whole[0].box, count, tuple(_reading_order(parts)))]
+        return whole or parts
+
     if not every:
-        return digit(groups[order[0]], 1 + len(others))[:1]
+        return split(int(order[0]), 1 + len(others))[:1]
     # Every digit: the groups counted as digits, as for `count`. Typed or written close together, a
     # number's digits fall into one group (within GROUP_GAP); its strokes then stand in columns side
     # by side, each as tall as the group. A group whose tall columns hold nearly all its ink may be
@@ -592,30 +623,10 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
     thin_ones = [int(i) for i in order[1:] if i not in others and group_mass[i] >= THIN_DIGIT * group_mass[order[0]]
                  and min(y1, extents[i, 3]) - max(y0, extents[i, 1]) >= 0.5 * heights[i]
                  and max(x0 - extents[i, 2], extents[i, 0] - x1) <= first]
-    weight = mass[keep]
     for index in (int(order[0]), *others, *thin_ones):
-        group = groups[index]
-        height = float(heights[index])
-        if height < DIGIT_HEIGHT * first:  # a sign or a point apart from the digits (a 1 is not)
+        if heights[index] < DIGIT_HEIGHT * first:  # a sign or a point apart from the digits (a 1 is not)
             continue
-        columns = _columns(boxes[group])
-        tops = [boxes[group[c], 1].min() for c in columns]
-        bottoms = [(boxes[group[c], 1] + boxes[group[c], 3]).max() for c in columns]
-        tall = [c for c, top, bottom in zip(columns, tops, bottoms, strict=True) if bottom - top >= DIGIT_HEIGHT * height]
-        split = len(tall) > 1 and sum(weight[group[c]].sum() for c in tall) >= NUMBER_INK * weight[group].sum()
-        try:
-            whole = digit(group, 1)
-        except NoDigitError:
-            whole = []  # a group whose ink is noise is left out, not the picture refused
-        parts = []
-        for column in tall if split else []:
-            try:
-                parts += digit(group[column], 1)
-            except NoDigitError:
-                pass
-        if len(whole) == 1 and len(parts) > 1:
-            whole = [Found(whole[0].ink, whole[0].box, 1, tuple(_reading_order(parts)))]
-        digits += whole or parts
+        digits += split(index, 1)
     if not digits:
         raise NoDigitError(NOISE)
     return [Found(item.ink, item.box, len(digits), item.parts) for item in _reading_order(digits)]

@@ -20,7 +20,7 @@ from .engines import ENGINE_BY_SUFFIX, ENGINES, TFLITE_MAGIC, engine_spec
 from .errors import (EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, NoDigitError,
                      UnverifiedModelWarning)
 from .manifest import MANIFEST_NAME, read_manifest, verify
-from .preprocess import prepare_digits, prepare_image
+from .preprocess import Prepared, digits_note, prepare_digits, prepare_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 MAX_THREADS = 256  # an engine's CPU threads; far more than any CPU has (LiteRT crashes at 100,000)
@@ -260,8 +260,9 @@ class Classifier:
         _check_confidence(min_confidence)
         _check_one_image(image)
         prepared = prepare_image(image)
-        prediction = to_prediction(self.probabilities(prepared.tensor[None])[0], top_k, min_confidence)
-        return dataclasses.replace(prediction, digits=prepared.digits) if prepared.digits > 1 else prediction
+        row, digits, _note = _choose(self.probabilities(_inputs(prepared)), prepared)
+        prediction = to_prediction(row, top_k, min_confidence)
+        return dataclasses.replace(prediction, digits=digits) if digits > 1 else prediction
 
     def read(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Reading:
         """Every digit in one image, left to right, as a Reading (`reading.text` is "2026" for a
@@ -289,13 +290,13 @@ class Classifier:
             names.append(os.fsdecode(item) if isinstance(item, (str, os.PathLike)) else f"[{index}]")
             try:
                 prepared = prepare_image(item)
-                images.append(prepared.tensor)
+                images.append(_inputs(prepared))
                 seen[index] = prepared
             except InputError as error:
                 errors[index] = type(error)(f"item {index}: {error}")
-        rows = iter(self.probabilities(np.stack(images)) if images else [])
+        rows = _per_item(self.probabilities(np.concatenate(images)) if images else None, images)
         return [Result(name, error=str(errors[i]), exception=errors[i]) if i in errors else
-                _answer(name, next(rows), top_k, min_confidence, seen[i].note, seen[i].digits, prefix=f"item {i}: ")
+                _answer(name, *_choose(next(rows), seen[i]), top_k, min_confidence, prefix=f"item {i}: ")
                 for i, name in enumerate(names)]
 
     def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,
@@ -339,12 +340,13 @@ class Classifier:
                         yield Result(path, error=str(refused), note=note, exception=refused)
                     start += len(images)
                 continue
-            rows = iter(self.probabilities(np.stack(good)) if good else [])
-            for path, image, error, note, digits in prepared:
+            inputs = [_inputs(image) for image in good]
+            rows = _per_item(self.probabilities(np.concatenate(inputs)) if inputs else None, inputs)
+            for path, image, error, _note, _digits in prepared:
                 if image is None:
                     yield Result(path, error=error)
                 else:
-                    yield _answer(path, next(rows), top_k, min_confidence, note, digits)
+                    yield _answer(path, *_choose(next(rows), image), top_k, min_confidence)
 
 
 def digits_only(rows: np.ndarray) -> np.ndarray:
@@ -380,7 +382,36 @@ def _check_confidence(value: Any) -> None:
         raise InputError(f"min_confidence must be a probability between 0 and 1, got {value!r}")
 
 
-def _answer(path: str, row: np.ndarray, top_k: int, min_confidence: float, note: str | None, digits: int = 1,
+def _inputs(prepared: Prepared) -> np.ndarray:
+    """One picture's model inputs: its digit, then the digits it may instead be (`Prepared.parts`)."""
+    return prepared.tensor[None] if prepared.parts is None else np.concatenate([prepared.tensor[None], prepared.parts])
+
+
+def _per_item(rows: np.ndarray | None, inputs: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """The model's rows for a batch of pictures' inputs -> each picture's own rows, in turn."""
+    start = 0
+    for item in inputs:
+        yield rows[start : start + len(item)]
+        start += len(item)
+
+
+def _refuses(row: np.ndarray) -> bool:
+    return len(row) > NUM_LABELS and int(np.argmax(row)) >= NUM_LABELS
+
+
+def _choose(rows: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, int, str | None]:
+    """One picture's model rows (its digit, then its parts) -> (the row to answer, the digits seen,
+    the note). A group of strokes that may be several digits written close together (a number typed
+    on one line) is read as those digits, the one with the most ink answered, where the model answers
+    the whole "not a digit" and none of them: otherwise the whole is the digit (a 4 whose bar stops
+    short of its stem is one 4)."""
+    if prepared.parts is None or not _refuses(rows[0]) or any(_refuses(row) for row in rows[1:]):
+        return rows[0], prepared.digits, prepared.note
+    count = prepared.digits - 1 + len(rows) - 1
+    return rows[1], count, digits_note(prepared.read_note, count)
+
+
+def _answer(path: str, row: np.ndarray, digits: int, note: str | None, top_k: int, min_confidence: float,
             prefix: str = "") -> Result:
     """One Result from a model output row, as `predict` would answer it (`digits` seen in the picture)."""
     try:

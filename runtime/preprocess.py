@@ -28,7 +28,7 @@ from .errors import InputError, NoDigitError
 from .find import find_all_digits, find_digits, scale_box
 from .strokes import fill_outline, restore_contrast
 
-__all__ = ["Prepared", "PreparedDigits", "prepare_image", "prepare_digits", "preprocess_image"]
+__all__ = ["Prepared", "PreparedDigits", "digits_note", "prepare_image", "prepare_digits", "preprocess_image"]
 DIGIT_BOX = 20
 # The longer side of the ink's box in an MNIST array: 20 px (19 in 3 of MNIST's 10,000 test digits,
 # where the anti-aliased edge is blank).
@@ -51,11 +51,26 @@ class PreparedDigits(NamedTuple):
 
 class Prepared(NamedTuple):
     """The model input for one picture, how many digits the picture shows, and a note on how
-    the file was read (an animated image's first frame), if any."""
+    the file was read (an animated image's first frame) and on the digits seen, if any.
+
+    Where the digit found may instead be several digits written close together (a number typed
+    on one line: `Found.parts`), `parts` holds their model inputs, the one with the most ink
+    first, and `read_note` the note on how the file was read alone: the model's answers decide
+    which it is (`Classifier.predict`)."""
 
     tensor: np.ndarray  # float32 (28, 28, 1) in [0, 1]
     digits: int
     note: str | None
+    parts: np.ndarray | None = None  # float32 (n, 28, 28, 1), n >= 2
+    read_note: str | None = None
+
+
+def digits_note(note: str | None, count: int) -> str | None:
+    """`note` (how the file was read), with what a picture of `count` digits gets said about them."""
+    if count <= 1:
+        return note
+    seen = f"found {count} digits: the one with the most ink was classified (--all, or Classifier.read, reads every one)"
+    return f"{note}; {seen}" if note else seen
 
 
 def center_by_mass(digit: np.ndarray) -> np.ndarray:
@@ -155,13 +170,30 @@ def prepare_image(image: Any) -> Prepared:
     gray, note, _size = _gray(image)
     canvas = as_mnist(gray)
     if canvas is not None:
-        return Prepared(canvas[..., None], 1, note)
+        return Prepared(canvas[..., None], 1, note, None, note)
     found = find_digits(gray)
-    tensor = center_by_mass(fill_outline(restore_contrast(crop_and_scale(found.ink))))[..., None]
-    if found.count > 1:
-        seen = f"found {found.count} digits: the one with the most ink was classified (--all, or Classifier.read, reads every one)"
-        note = f"{note}; {seen}" if note else seen
-    return Prepared(tensor, found.count, note)
+    tensor = _recipe(found.ink)[..., None]
+    parts = []
+    for part in sorted(found.parts if _apart(found.parts) else (), key=lambda part: -float(part.ink.sum())):
+        try:  # the one with the most ink first
+            parts.append(_recipe(part.ink))
+        except NoDigitError:  # too little ink to scale: not one of the digits
+            continue
+    return Prepared(tensor, found.count, digits_note(note, found.count),
+                    np.stack(parts)[..., None] if len(parts) > 1 else None, note)
+
+
+def _apart(parts) -> bool:
+    """Digits that stand apart, each with a gap before the next: typed or written on one line. A
+    letter's strokes in columns (an H in chalk, a U of segments) touch or overlap, and are not
+    taken for digits by `predict` (`Classifier.read`, which every digit is asked of, still may)."""
+    boxes = sorted(part.box for part in parts)
+    return all(left[2] < right[0] for left, right in zip(boxes, boxes[1:]))
+
+
+def _recipe(ink: np.ndarray) -> np.ndarray:
+    """A found digit's ink -> its 28x28 model input."""
+    return center_by_mass(fill_outline(restore_contrast(crop_and_scale(ink))))
 
 
 def prepare_digits(image: Any) -> PreparedDigits:
@@ -174,8 +206,7 @@ def prepare_digits(image: Any) -> PreparedDigits:
     seen = (gray.shape[1], gray.shape[0])  # a large picture was decoded reduced: boxes in its own pixels
 
     def recipe(item) -> tuple[np.ndarray, tuple[int, int, int, int]]:
-        return (center_by_mass(fill_outline(restore_contrast(crop_and_scale(item.ink)))),
-                scale_box(item.box, seen, (width, height)))
+        return _recipe(item.ink), scale_box(item.box, seen, (width, height))
 
     found, refused = [], None
     for item in find_all_digits(gray):

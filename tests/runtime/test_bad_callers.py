@@ -94,6 +94,57 @@ def test_every_entry_point_says_how_many_digits_it_saw(classifier, files):
     assert classifier.predict(files["seven"]).digits == 1
 
 
+def typed(text: str) -> Image.Image:
+    from PIL import ImageDraw, ImageFont
+
+    face = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 90)
+    picture = Image.new("L", (int(face.getlength(text)) + 40, 130), 255)
+    ImageDraw.Draw(picture).text((20, 10), text, font=face, fill=0)
+    return picture
+
+
+@pytest.mark.parametrize("text", ["73", "2026", "31415"])
+def test_a_number_typed_on_one_line_is_its_digits_not_one_mark(classifier, text, tmp_path):
+    """Typed close together, a number's digits are one group of strokes, which the model answered
+    "not a digit": `predict` answers one of its digits, and says how many there are, on every entry point."""
+    path = tmp_path / f"{text}.png"
+    typed(text).save(path)
+    one = classifier.predict(path, top_k=1)
+    assert str(one.label) in text and one.digits == len(text)
+    assert classifier.predict_batch([path], top_k=1)[0].prediction == one
+    listed = next(classifier.classify_paths([path], top_k=1))
+    assert listed.prediction == one and listed.note.startswith(f"found {len(text)} digits: the one with the most ink")
+    assert classifier.read(path).text == text
+
+
+def test_mnist_digits_side_by_side_are_read_as_several(classifier, mnist_sample):
+    images, labels = mnist_sample["x_test"], mnist_sample["y_test"]
+    read = 0
+    for start in range(0, 60, 3):
+        strip = np.pad(np.hstack([np.pad(image, ((0, 0), (0, 4))) for image in images[start : start + 3]]), 10)
+        try:
+            prediction = classifier.predict(strip)
+        except InputError:
+            continue
+        read += prediction.digits == 3 and prediction.label in labels[start : start + 3]
+    assert read >= 15  # of 20 (none before: the row was one mark, answered "not a digit" or wrongly)
+
+
+def test_predict_takes_columns_for_digits_only_where_each_stands_apart():
+    """The columns of an H in chalk or of a U of segments touch or overlap (read as 4 1 and 6 1 in the
+    independent look split); a typed number's stand apart."""
+    from runtime.find import Found
+    from runtime.preprocess import _apart, prepare_image
+
+    def column(left: int, right: int) -> Found:
+        return Found(np.zeros((2, 2), np.float32), (left, 0, right, 10), 1)
+
+    assert _apart([column(20, 30), column(0, 10), column(40, 50)])
+    assert not _apart([column(0, 10), column(10, 20)]) and not _apart([column(0, 12), column(10, 20)])
+    assert prepare_image(typed("2026")).parts.shape == (4, 28, 28, 1)
+    assert prepare_image(typed("7")).parts is None
+
+
 def test_a_numpy_threshold_still_gives_json(classifier, files):
     prediction = classifier.predict(files["seven"], min_confidence=np.float32(0.5))
     assert type(prediction.uncertain) is bool

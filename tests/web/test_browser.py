@@ -166,6 +166,20 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
     for name, picture in (("badge_4.png", badge), ("guide_7.png", guide), ("joined_47.png", joined)):
         picture.save(folder / name)
         names.append(name)
+    # Numbers typed on one line, and MNIST's digits side by side: one group of strokes, whose digits
+    # come as its parts (find.py `split`), which the page reads as the runtime does (model.py `_choose`).
+    from PIL import ImageFont
+
+    face = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 90)
+    for text in ("2026", "73", "31415"):
+        typed = Image.new("L", (int(face.getlength(text)) + 40, 130), 255)
+        ImageDraw.Draw(typed).text((20, 10), text, font=face, fill=0)
+        typed.save(folder / f"number_{text}.png")
+        names.append(f"number_{text}.png")
+    for index, start in enumerate((10, 40, 70)):
+        strip = np.hstack([np.pad(image, ((0, 0), (0, 4))) for image in mnist["x_test"][start : start + 3]])
+        Image.fromarray(np.pad(strip, 10)).save(folder / f"mnist_row_{index}.png")
+        names.append(f"mnist_row_{index}.png")
     return names
 
 
@@ -202,8 +216,11 @@ const [urls, done] = [arguments[0], arguments[arguments.length - 1]];
   for (const url of urls) {
     try {
       const pixels = await window.edgeDigits.decode(url);
-      const tensor = window.edgeDigits.preprocessRgba(pixels.data, pixels.width, pixels.height);
-      out.push({url, tensor: Array.from(tensor), probabilities: await window.edgeDigits.classifyTensor(tensor)});
+      const {tensor, parts} = window.edgeDigits.prepareRgba(pixels.data, pixels.width, pixels.height);
+      const rows = [];
+      for (const t of [tensor, ...(parts ?? [])]) rows.push(await window.edgeDigits.classifyTensor(t));
+      out.push({url, tensor: Array.from(tensor), probabilities: rows[0], parts: (parts ?? []).map((t) => Array.from(t)),
+                chosen: window.edgeDigits.choose(rows)});
     } catch (error) {
       out.push({url, error: String(error && error.message || error)});
     }
@@ -216,7 +233,8 @@ const [urls, done] = [arguments[0], arguments[arguments.length - 1]];
 def test_browser_matches_the_python_runtime(browser, site):
     from runtime import Classifier
     from runtime.errors import InputError
-    from runtime.preprocess import preprocess_image
+    from runtime.model import _choose, _inputs
+    from runtime.preprocess import prepare_image
 
     assert open_page(browser, site["url"]) == "true"
     names = site["images"]
@@ -225,12 +243,13 @@ def test_browser_matches_the_python_runtime(browser, site):
         urls = [f"images/{name}" for name in names[start : start + 40]]
         results += json.loads(browser.execute_async_script(BATCH_SCRIPT, urls))
     classifier = Classifier.load(engine="onnx")  # the same bundled int8 ONNX the page runs
-    agree, compared, worst, worst_name, both_refused = 0, 0, 0.0, "", 0
+    agree, compared, worst, worst_name, both_refused, numbers = 0, 0, 0.0, "", 0, 0
     diffs = {}
     for name, result in zip(names, results, strict=True):
         path = site["root"] / "good" / "images" / name
         try:
-            expected = preprocess_image(path)[..., 0]
+            prepared = prepare_image(path)
+            expected = prepared.tensor[..., 0]
         except InputError:
             assert "error" in result, f"{name}: Python finds no digit, the browser does"
             both_refused += 1
@@ -244,9 +263,18 @@ def test_browser_matches_the_python_runtime(browser, site):
         python_label = int(classifier.probabilities(expected[None, ..., None])[0].argmax())
         agree += int(np.argmax(result["probabilities"]) == python_label)
         compared += 1
+        # the digits a group may instead be: the same inputs, and the same choice between them
+        parts = np.zeros((0, 28, 28)) if prepared.parts is None else prepared.parts[..., 0]
+        assert len(result["parts"]) == len(parts), name
+        for part, expected_part in zip(result["parts"], parts, strict=True):
+            assert np.abs(np.asarray(part, np.float32).reshape(28, 28) - expected_part).max() <= TENSOR_TOLERANCE, name
+        rows = classifier.probabilities(_inputs(prepared))
+        assert result["chosen"] == int(_choose(rows, prepared)[1] != prepared.digits), name
+        numbers += int(result["chosen"] == 1)
     agreement = agree / compared
     print(f"\nbrowser parity: {compared} images, agreement {agreement:.4f}; 28x28 tensors max abs diff "
-          f"{worst:.2e} ({worst_name}); {both_refused} refused by both")
+          f"{worst:.2e} ({worst_name}); {both_refused} refused by both; {numbers} read as several digits")
+    assert numbers >= 3  # the typed numbers at least
     if os.environ.get("WEB_PARITY_DETAIL"):
         print(sorted(diffs.items(), key=lambda item: -item[1])[:15])
     assert compared >= 200 and agreement >= MIN_AGREEMENT

@@ -3,7 +3,7 @@
 // model's sha256 against the package's manifest, as the Python runtime does.
 import * as ort from "./vendor/ort.wasm.min.mjs";
 import { loadOpenCV } from "./vendor/opencv/index.js";
-import { InputError, NoDigitError, SIZE, loadFinder, preprocessRgba } from "./preprocess.js";
+import { InputError, NoDigitError, SIZE, loadFinder, prepareRgba, preprocessRgba } from "./preprocess.js";
 
 const MODEL = "models/model_int8.onnx";
 const MANIFEST = "models/manifest.json";
@@ -65,7 +65,15 @@ export function answer(probabilities) {
   return { order: order.filter(([i]) => i < DIGITS) };
 }
 
-function show(probabilities, timings, tensor) {
+// A picture's model rows (its digit, then the digits it may instead be) -> the index of the row to answer
+// (runtime/model.py `_choose`): a group that may be several digits written apart on one line is read as
+// those, the one with the most ink answered, where the model answers the whole "not a digit" and none of them.
+export function choose(rows) {
+  const refuses = (row) => row.length > DIGITS && answer(row).noDigit !== undefined;
+  return rows.length > 1 && refuses(rows[0]) && !rows.slice(1).some(refuses) ? 1 : 0;
+}
+
+function show(probabilities, timings, tensor, digits = 1) {
   const answered = answer(probabilities);
   if (answered.noDigit) {
     showError(answered.noDigit);
@@ -83,7 +91,9 @@ function show(probabilities, timings, tensor) {
     `<li><span>${digit}</span><span class="track"><span class="bar" style="display:block;width:${(p * 100).toFixed(1)}%"></span></span>` +
     `<span>${(p * 100).toFixed(1)}%</span></li>`).join("");
   $("status").className = "status";
-  $("status").textContent = uncertain ? `uncertain: the best guess has ${(top * 100).toFixed(0)}%` : "";
+  const several = digits > 1 ? `found ${digits} digits: the one with the most ink was classified` : "";
+  $("status").textContent = [uncertain ? `uncertain: the best guess has ${(top * 100).toFixed(0)}%` : "", several]
+    .filter(Boolean).join("; ");
   $("timing").textContent = `inference ${timings.inference.toFixed(2)} ms, preprocessing ${timings.preprocess.toFixed(2)} ms, in this browser`;
   drawSeen(tensor);
 }
@@ -113,11 +123,15 @@ async function classifyPixels(imageData) {
   if (!session) return;
   try {
     const start = performance.now();
-    const tensor = preprocessRgba(imageData.data, imageData.width, imageData.height);
+    const { tensor, digits, parts } = prepareRgba(imageData.data, imageData.width, imageData.height);
     const prepared = performance.now();
-    const probabilities = await classifyTensor(tensor);
+    const tensors = [tensor, ...(parts ?? [])];
+    const rows = [];
+    for (const t of tensors) rows.push(await classifyTensor(t));
     const done = performance.now();
-    show(probabilities, { preprocess: prepared - start, inference: done - prepared }, tensor);
+    const chosen = choose(rows);
+    show(rows[chosen], { preprocess: prepared - start, inference: done - prepared }, tensors[chosen],
+      chosen ? digits - 1 + parts.length : digits);
   } catch (error) {
     if (error instanceof NoDigitError || error instanceof InputError) showError(error.message);
     else throw error;
@@ -217,5 +231,5 @@ async function main() {
 }
 
 // For the browser tests: the same functions the page uses, nothing else.
-window.edgeDigits = { decode, preprocessRgba, classifyTensor: (t) => classifyTensor(t), loadModel };
+window.edgeDigits = { decode, preprocessRgba, prepareRgba, choose, classifyTensor: (t) => classifyTensor(t), loadModel };
 main();

@@ -59,6 +59,10 @@ const PANEL_GROWTH = 0.25;
 const SOFT = 5.0;
 const NESTING = 2;
 const OTHER_DIGIT = 0.35;
+const COLUMN_OVERLAP = 0.5;
+const LINE_GAP = 0.2;
+const DIGIT_HEIGHT = 0.7;
+const NUMBER_INK = 0.85;
 const WEAK = 0.7;
 const WEAK_REACH = 0.01;
 const NOISE = "no digit found (the picture looks like noise or a texture, not a written digit)";
@@ -567,8 +571,8 @@ function pieces(mask, keep) {
   return count(mask, 8, 1) + count(framed, 4, 2);
 }
 
-// Float32Array luminance in [0, 1], or a Uint8Array of its levels (0-255) -> { ink, width, height, box, count }: the digit with the most
-// ink, its box in the picture's pixels. A picture over WORK_SIDE on its longer side is searched at
+// Float32Array luminance in [0, 1], or a Uint8Array of its levels (0-255) -> { ink, width, height, box, count, parts }: the digit with
+// the most ink, its box in the picture's pixels, and where it may be several digits written close together, those (find.py: Found). A picture over WORK_SIDE on its longer side is searched at
 // WORK_SIDE (OpenCV's area average), as in find.py.
 export function findDigits(gray, width, height) {
   if (!cv) throw new Error("OpenCV.js is not loaded: await loadFinder() first");
@@ -591,9 +595,12 @@ export function findDigits(gray, width, height) {
   const found = clean(work, w, h) ?? find(work, w, h);
   if (w === width && h === height) return found;
   const sx = width / w, sy = height / h;
-  const [left, top, right, bottom] = found.box;
-  return { ...found, box: [Math.trunc(left * sx), Math.trunc(top * sy), Math.min(width, Math.ceil(right * sx)),
-    Math.min(height, Math.ceil(bottom * sy))] };
+  const scaled = (item) => {
+    const [left, top, right, bottom] = item.box;
+    return { ...item, box: [Math.trunc(left * sx), Math.trunc(top * sy), Math.min(width, Math.ceil(right * sx)),
+      Math.min(height, Math.ceil(bottom * sy))], parts: (item.parts ?? []).map(scaled) };
+  };
+  return scaled(found);
 }
 
 // The digit of a clean canvas (find.py: _clean): paper of exactly 0 or exactly 255 all round the
@@ -822,77 +829,159 @@ function find(gray8, width, height, depth = 0) {
     const innerMax = Math.max(...inner);
     if (inner.some((m) => m) && innerMax >= INSIDE_SHARE * Math.max(...groupMass)) groupMass = inner;
     const order = groupMass.map((m, i) => [m, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((p) => p[1]);
-    const best = groups[order[0]];
     let others = 0;
     for (const i of order.slice(1)) if (groupMass[i] >= OTHER_DIGIT * groupMass[order[0]]) others++;
-    const members = new Set(best.map((k) => kept[k]));
-    const [x0, y0, x1, y1] = extents[order[0]];
-    // The group lies in its box: its mask is made there only.
-    const bw = x1 - x0, bh = y1 - y0;
-    const member = new Uint8Array(bw * bh);
-    for (let y = 0; y < bh; y++) {
-      for (let x = 0; x < bw; x++) member[y * bw + x] = members.has(label[(y + y0) * W + x + x0]) ? 1 : 0;
-    }
-    const held = depth < NESTING && Math.min(bw, bh) >= MIN_PANEL_PX ? panelOf(member, ink, W, H, x0, y0, x1, y1, keep) : null;
-    if (held) {
-      // Searched as it is, a panel askew in its box, or one whose edge or rim the search takes for the digit, is
-      // searched again with what lies outside it in the tone of its edge (find.py: digit).
-      const { mask: panel, box: [px0, py0, px1, py1] } = held;
-      const pw = px1 - px0, ph = py1 - py0;
-      const crop = new Uint8Array(pw * ph);
-      for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) crop[y * pw + x] = gray8[(y + py0) * W + x + px0];
-      const turned = countOf(panel) < PANEL * pw * ph;
-      let found = turned ? null : insidePanel(crop, pw, ph);
-      if (turned || (found && edge(found.box, pw, ph))) {
-        const inner = keep(new cv.Mat());
-        const cross = keep(cv.getStructuringElement(cv.MORPH_CROSS, new cv.Size(3, 3)));
-        cv.erode(keep(cv.matFromArray(ph, pw, cv.CV_8UC1, panel)), inner, cross, new cv.Point(-1, -1), 1,
-          cv.BORDER_CONSTANT, new cv.Scalar(0));
-        const hist = new Uint32Array(256), e = inner.data;
-        for (let i = 0; i < panel.length; i++) if (panel[i] > e[i]) hist[crop[i]]++;
-        const tone = percentile(hist, 50); // the edge's lower median
-        const toned = Uint8Array.from(crop);
-        for (let i = 0; i < panel.length; i++) if (!panel[i]) toned[i] = tone;
-        found = insidePanel(toned, pw, ph, depth + 1);
+    // The digit of a group of strokes (`k` indices into `kept`), cropped (find.py: digit).
+    const digitOf = (best, count) => {
+      const members = new Set(best.map((k) => kept[k]));
+      let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+      for (const k of best) {
+        const [x, y, bw, bh] = boxes[k];
+        x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x + bw); y1 = Math.max(y1, y + bh);
       }
-      // What is still the panel's edge or rim, or a plain blob, its empty middle: the group is the digit.
-      if (found && !(edge(found.box, pw, ph) || middle(found, pw, ph, keep))) {
-        const [l, t, r, b] = found.box;
-        return { ...found, box: [l + px0, t + py0, r + px0, b + py0] };
+      // The group lies in its box: its mask is made there only.
+      const bw = x1 - x0, bh = y1 - y0;
+      const member = new Uint8Array(bw * bh);
+      for (let y = 0; y < bh; y++) {
+        for (let x = 0; x < bw; x++) member[y * bw + x] = members.has(label[(y + y0) * W + x + x0]) ? 1 : 0;
+      }
+      const held = depth < NESTING && Math.min(bw, bh) >= MIN_PANEL_PX ? panelOf(member, ink, W, H, x0, y0, x1, y1, keep) : null;
+      if (held) {
+        // Searched as it is, a panel askew in its box, or one whose edge or rim the search takes for the digit, is
+        // searched again with what lies outside it in the tone of its edge (find.py: digit).
+        const { mask: panel, box: [px0, py0, px1, py1] } = held;
+        const pw = px1 - px0, ph = py1 - py0;
+        const crop = new Uint8Array(pw * ph);
+        for (let y = 0; y < ph; y++) for (let x = 0; x < pw; x++) crop[y * pw + x] = gray8[(y + py0) * W + x + px0];
+        const turned = countOf(panel) < PANEL * pw * ph;
+        let found = turned ? null : insidePanel(crop, pw, ph);
+        if (turned || (found && edge(found.box, pw, ph))) {
+          const inner = keep(new cv.Mat());
+          const cross = keep(cv.getStructuringElement(cv.MORPH_CROSS, new cv.Size(3, 3)));
+          cv.erode(keep(cv.matFromArray(ph, pw, cv.CV_8UC1, panel)), inner, cross, new cv.Point(-1, -1), 1,
+            cv.BORDER_CONSTANT, new cv.Scalar(0));
+          const hist = new Uint32Array(256), e = inner.data;
+          for (let i = 0; i < panel.length; i++) if (panel[i] > e[i]) hist[crop[i]]++;
+          const tone = percentile(hist, 50); // the edge's lower median
+          const toned = Uint8Array.from(crop);
+          for (let i = 0; i < panel.length; i++) if (!panel[i]) toned[i] = tone;
+          found = insidePanel(toned, pw, ph, depth + 1);
+        }
+        // What is still the panel's edge or rim, or a plain blob, its empty middle: the group is the digit.
+        if (found && !(edge(found.box, pw, ph) || middle(found, pw, ph, keep))) {
+          return moved(found, px0, py0);
+        }
+      }
+      const inBox = new Uint8Array(bw * bh);
+      const strongFinal = strong.data;
+      for (let y = 0; y < bh; y++) {
+        for (let x = 0; x < bw; x++) inBox[y * bw + x] = member[y * bw + x] && strongFinal[(y + y0) * W + x + x0] ? 1 : 0;
+      }
+      if (pieces(keep(cv.matFromArray(bh, bw, cv.CV_8UC1, inBox)), keep) > MAX_PIECES) {
+        throw new NoDigitError(NOISE);
+      }
+      const box = [x0, y0, x1, y1];
+      // The group's own strokes with the soft ink around them: its mask dilated in the box and REACH around it.
+      const cx0 = Math.max(x0 - REACH, 0), cy0 = Math.max(y0 - REACH, 0);
+      const cx1 = Math.min(x1 + REACH, W), cy1 = Math.min(y1 + REACH, H);
+      const cw = cx1 - cx0, ch = cy1 - cy0;
+      const around = new Uint8Array(cw * ch);
+      for (let y = 0; y < bh; y++) around.set(member.subarray(y * bw, (y + 1) * bw), (y + y0 - cy0) * cw + x0 - cx0);
+      const near = keep(new cv.Mat());
+      const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(2 * REACH + 1, 2 * REACH + 1)));
+      cv.dilate(keep(cv.matFromArray(ch, cw, cv.CV_8UC1, around)), near, disc);
+      const crop = new Float32Array(cw * ch);
+      const nearData = near.data;
+      for (let y = 0; y < ch; y++) {
+        for (let x = 0; x < cw; x++) crop[y * cw + x] = f32(ink[(y + cy0) * W + x + cx0] * nearData[y * cw + x]);
+      }
+      fillJoined(crop, cw, cx0, cy0, ink, W, member, bw, bh, x0, y0, unjoined, keep);
+      let local = 0;
+      for (let i = 0; i < crop.length; i++) if (crop[i] > local) local = crop[i];
+      if (local > 0) {
+        const scale = f32(local);
+        for (let i = 0; i < crop.length; i++) crop[i] = Math.min(f32(crop[i] / scale), 1);
+      }
+      return { ink: crop, width: cw, height: ch, box, count, parts: [] };
+    };
+    // The group's tall columns, where they hold nearly all its ink, may be several digits written close
+    // together (a number typed on one line): they come with the digit as its `parts` (find.py: split).
+    const best = groups[order[0]];
+    const seen = 1 + others;
+    const whole = digitOf(best, seen);
+    const groupHeight = extents[order[0]][3] - extents[order[0]][1];
+    const strokes = best.map((k) => boxes[k]);
+    const tall = columns(strokes).filter((c) => {
+      let top = Infinity, bottom = -Infinity;
+      for (const i of c) { top = Math.min(top, strokes[i][1]); bottom = Math.max(bottom, strokes[i][1] + strokes[i][3]); }
+      return bottom - top >= DIGIT_HEIGHT * groupHeight;
+    });
+    const weight = (c) => c.reduce((sum, i) => sum + mass[kept[best[i]]], 0);
+    const all = best.reduce((sum, k) => sum + mass[kept[k]], 0);
+    const splits = tall.length > 1 && tall.reduce((sum, c) => sum + weight(c), 0) >= NUMBER_INK * all;
+    const parts = [];
+    for (const c of splits ? tall : []) {
+      try {
+        parts.push(digitOf(c.map((i) => best[i]), seen));
+      } catch (error) {
+        if (!(error instanceof NoDigitError)) throw error;
       }
     }
-    const inBox = new Uint8Array(bw * bh);
-    const strongFinal = strong.data;
-    for (let y = 0; y < bh; y++) {
-      for (let x = 0; x < bw; x++) inBox[y * bw + x] = member[y * bw + x] && strongFinal[(y + y0) * W + x + x0] ? 1 : 0;
-    }
-    if (pieces(keep(cv.matFromArray(bh, bw, cv.CV_8UC1, inBox)), keep) > MAX_PIECES) {
-      throw new NoDigitError(NOISE);
-    }
-    const box = [x0, y0, x1, y1];
-    // The group's own strokes with the soft ink around them: its mask dilated in the box and REACH around it.
-    const cx0 = Math.max(x0 - REACH, 0), cy0 = Math.max(y0 - REACH, 0);
-    const cx1 = Math.min(x1 + REACH, W), cy1 = Math.min(y1 + REACH, H);
-    const cw = cx1 - cx0, ch = cy1 - cy0;
-    const around = new Uint8Array(cw * ch);
-    for (let y = 0; y < bh; y++) around.set(member.subarray(y * bw, (y + 1) * bw), (y + y0 - cy0) * cw + x0 - cx0);
-    const near = keep(new cv.Mat());
-    const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(2 * REACH + 1, 2 * REACH + 1)));
-    cv.dilate(keep(cv.matFromArray(ch, cw, cv.CV_8UC1, around)), near, disc);
-    const crop = new Float32Array(cw * ch);
-    const nearData = near.data;
-    for (let y = 0; y < ch; y++) {
-      for (let x = 0; x < cw; x++) crop[y * cw + x] = f32(ink[(y + cy0) * W + x + cx0] * nearData[y * cw + x]);
-    }
-    fillJoined(crop, cw, cx0, cy0, ink, W, member, bw, bh, x0, y0, unjoined, keep);
-    let local = 0;
-    for (let i = 0; i < crop.length; i++) if (crop[i] > local) local = crop[i];
-    if (local > 0) {
-      const scale = f32(local);
-      for (let i = 0; i < crop.length; i++) crop[i] = Math.min(f32(crop[i] / scale), 1);
-    }
-    return { ink: crop, width: cw, height: ch, box, count: 1 + others };
+    return parts.length > 1 ? { ...whole, parts: readingOrder(parts) } : whole;
   });
+}
+
+// Indices of stroke boxes (x, y, w, h) grouped into digits (find.py: _columns): transitively, strokes
+// that overlap side by side by COLUMN_OVERLAP of the narrower one and lie within LINE_GAP of the
+// tallest one's height above or below each other.
+function columns(strokes) {
+  const tallest = Math.max(...strokes.map((b) => b[3]));
+  const apart = (a, b, axis) => Math.max(b[axis] - (a[axis] + a[axis + 2]), a[axis] - (b[axis] + b[axis + 2]), 0);
+  return unions(strokes.length, (i, j) => {
+    const [a, b] = [strokes[i], strokes[j]];
+    const overlap = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
+    return overlap >= COLUMN_OVERLAP * Math.min(a[2], b[2]) && apart(a, b, 1) <= LINE_GAP * tallest;
+  });
+}
+
+// The items 0..n-1 grouped transitively by `joined(i, j)` (i < j), each group in index order, the
+// groups in the order of their first items (find.py: _unions).
+function unions(n, joined) {
+  const parent = Array.from({ length: n }, (_, i) => i);
+  const root = (i) => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (joined(i, j)) parent[root(i)] = root(j);
+  const groups = new Map();
+  for (let i = 0; i < n; i++) {
+    const r = root(i);
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r).push(i);
+  }
+  return [...groups.values()];
+}
+
+// Digits in reading order (find.py: _reading_order): lines from top to bottom (a digit whose middle
+// lies within a line's height belongs to it), each line left to right.
+function readingOrder(found) {
+  const lines = [];
+  for (const item of [...found].sort((a, b) => a.box[1] - b.box[1])) {
+    const middle = (item.box[1] + item.box[3]) / 2;
+    const line = lines.find((l) => Math.min(...l.map((o) => o.box[1])) <= middle && middle <= Math.max(...l.map((o) => o.box[3])));
+    if (line) line.push(item);
+    else lines.push([item]);
+  }
+  return lines.flatMap((line) => line.sort((a, b) => a.box[0] - b.box[0]));
+}
+
+// The same digit (and its parts) with its box moved by (dx, dy) (find.py: _moved).
+function moved(found, dx, dy) {
+  const [l, t, r, b] = found.box;
+  return { ...found, box: [l + dx, t + dy, r + dx, b + dy], parts: (found.parts ?? []).map((part) => moved(part, dx, dy)) };
 }
 
 // Where the closing joined grains (chalk, a dry marker), the gaps between them are stroke too: they

@@ -207,12 +207,31 @@ export function asMnist(gray, width, height) {
   return centerByMass({ data, width: w, height: h });
 }
 
-// Float32Array luminance in [0, 1], or a Uint8Array of its levels (0-255) -> { tensor, digits }.
+// Float32Array luminance in [0, 1], or a Uint8Array of its levels (0-255) -> { tensor, digits, parts }:
+// `parts`, where the digit found may be several digits standing apart on one line, their model
+// inputs, the one with the most ink first (null otherwise: preprocess.py `Prepared`).
 export function prepareGray(gray, width, height) {
   const canvas = asMnist(gray instanceof Uint8Array && gray.length === SIZE * SIZE
     ? Float32Array.from(gray, (v) => f32(v / 255)) : gray, width, height);
-  if (canvas !== null) return { tensor: canvas, digits: 1 };
+  if (canvas !== null) return { tensor: canvas, digits: 1, parts: null };
   const found = findDigits(gray, width, height);
-  const digit = restoreContrast(cropAndScale(found.ink, found.width, found.height));
-  return { tensor: centerByMass(fillOutline(digit)), digits: found.count };
+  const recipe = (item) => centerByMass(fillOutline(restoreContrast(cropAndScale(item.ink, item.width, item.height))));
+  const parts = [];
+  const inkOf = (item) => item.ink.reduce((sum, v) => sum + v, 0);
+  const columns = found.parts ?? []; // (a clean canvas's digit has none)
+  const heaviest = apart(columns) ? [...columns].sort((a, b) => inkOf(b) - inkOf(a)) : [];
+  for (const part of heaviest) {
+    try {
+      parts.push(recipe(part));
+    } catch (error) {
+      if (!(error instanceof NoDigitError)) throw error; // too little ink to scale: not one of the digits
+    }
+  }
+  return { tensor: recipe(found), digits: found.count, parts: parts.length > 1 ? parts : null };
+}
+
+// Digits that stand apart, each with a gap before the next (preprocess.py `_apart`).
+function apart(parts) {
+  const boxes = [...parts].map((part) => part.box).sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2] || a[3] - b[3]);
+  return boxes.every((box, i) => i === 0 || boxes[i - 1][2] < box[0]);
 }
