@@ -247,6 +247,12 @@ class Classifier:
         rows = self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
         return digits_only(rows) if self.always_digit else rows
 
+    def _rows(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the model's own rows, the rows answered: with `always_digit`, the digits' shares). Which
+        digit of a number to answer is the model's own call (`_choose`), with the flag or without."""
+        raw = self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
+        return raw, (digits_only(raw) if self.always_digit else raw)
+
     def predict(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:
         """Classify one image: a path, bytes-like, a binary file object, a PIL image, or a numpy
         array (H, W) or (H, W, 1|3|4) of any size and numeric dtype.
@@ -260,7 +266,7 @@ class Classifier:
         _check_confidence(min_confidence)
         _check_one_image(image)
         prepared = prepare_image(image)
-        row, digits, _note = _choose(self.probabilities(_inputs(prepared)), prepared)
+        row, digits, _note = _choose(*self._rows(_inputs(prepared)), prepared)
         prediction = to_prediction(row, top_k, min_confidence)
         return dataclasses.replace(prediction, digits=digits) if digits > 1 else prediction
 
@@ -294,9 +300,10 @@ class Classifier:
                 seen[index] = prepared
             except InputError as error:
                 errors[index] = type(error)(f"item {index}: {error}")
-        rows = _per_item(self.probabilities(np.concatenate(images)) if images else None, images)
+        raw, answered = self._rows(np.concatenate(images)) if images else (None, None)
+        raws, rows = _per_item(raw, images), _per_item(answered, images)
         return [Result(name, error=str(errors[i]), exception=errors[i]) if i in errors else
-                _answer(name, *_choose(next(rows), seen[i]), top_k, min_confidence, prefix=f"item {i}: ")
+                _answer(name, *_choose(next(raws), next(rows), seen[i]), top_k, min_confidence, prefix=f"item {i}: ")
                 for i, name in enumerate(names)]
 
     def classify_paths(self, paths: Iterable[str | Path], top_k: int = 1, batch: int = 256,
@@ -341,12 +348,13 @@ class Classifier:
                     start += len(images)
                 continue
             inputs = [_inputs(image) for image in good]
-            rows = _per_item(self.probabilities(np.concatenate(inputs)) if inputs else None, inputs)
+            raw, answered = self._rows(np.concatenate(inputs)) if inputs else (None, None)
+            raws, rows = _per_item(raw, inputs), _per_item(answered, inputs)
             for path, image, error, _note, _digits in prepared:
                 if image is None:
                     yield Result(path, error=error)
                 else:
-                    yield _answer(path, *_choose(next(rows), image), top_k, min_confidence)
+                    yield _answer(path, *_choose(next(raws), next(rows), image), top_k, min_confidence)
 
 
 def digits_only(rows: np.ndarray) -> np.ndarray:
@@ -399,15 +407,15 @@ def _refuses(row: np.ndarray) -> bool:
     return len(row) > NUM_LABELS and int(np.argmax(row)) >= NUM_LABELS
 
 
-def _choose(rows: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, int, str | None]:
-    """One picture's model rows (its digit, then its parts) -> (the row to answer, the digits seen,
-    the note). A group of strokes that may be several digits written close together (a number typed
-    on one line) is read as those digits, the one with the most ink answered, where the model answers
-    the whole "not a digit" and none of them: otherwise the whole is the digit (a 4 whose bar stops
-    short of its stem is one 4)."""
-    if prepared.parts is None or not _refuses(rows[0]) or any(_refuses(row) for row in rows[1:]):
+def _choose(raw: np.ndarray, rows: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, int, str | None]:
+    """One picture's model rows (its digit, then its parts; the model's own, and those to answer)
+    -> (the row to answer, the digits seen, the note). A group of strokes that may be several digits
+    written close together (a number typed on one line) is read as those digits, the one with the
+    most ink answered, where the model answers the whole "not a digit" and none of them: otherwise
+    the whole is the digit (a 4 whose bar stops short of its stem is one 4)."""
+    if prepared.parts is None or not _refuses(raw[0]) or any(_refuses(row) for row in raw[1:]):
         return rows[0], prepared.digits, prepared.note
-    count = prepared.digits - 1 + len(rows) - 1
+    count = prepared.digits - 1 + len(raw) - 1
     return rows[1], count, digits_note(prepared.read_note, count)
 
 

@@ -94,10 +94,10 @@ def test_every_entry_point_says_how_many_digits_it_saw(classifier, files):
     assert classifier.predict(files["seven"]).digits == 1
 
 
-def typed(text: str) -> Image.Image:
+def typed(text: str, font: str = "DejaVuSans") -> Image.Image:
     from PIL import ImageDraw, ImageFont
 
-    face = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 90)
+    face = ImageFont.truetype(f"/usr/share/fonts/truetype/dejavu/{font}.ttf", 90)
     picture = Image.new("L", (int(face.getlength(text)) + 40, 130), 255)
     ImageDraw.Draw(picture).text((20, 10), text, font=face, fill=0)
     return picture
@@ -115,6 +115,16 @@ def test_a_number_typed_on_one_line_is_its_digits_not_one_mark(classifier, text,
     listed = next(classifier.classify_paths([path], top_k=1))
     assert listed.prediction == one and listed.note.startswith(f"found {len(text)} digits: the one with the most ink")
     assert classifier.read(path).text == text
+
+
+def test_always_digit_reads_a_number_as_its_digits_too():
+    """The flag makes every answer a digit; whether a group is one digit or a number's digits is still
+    the model's own call (it answered one confident, wrong digit for the whole number before)."""
+    flagged = Classifier.load(always_digit=True)
+    for text, font in (("10", "DejaVuSerif"), ("8080", "DejaVuSans-Bold"), ("2026", "DejaVuSans")):
+        prediction = flagged.predict(typed(text, font))
+        assert str(prediction.label) in text and prediction.digits == len(text)
+        assert prediction.probabilities[-1] == 0  # "not a digit" is never the answer with the flag
 
 
 def test_mnist_digits_side_by_side_are_read_as_several(classifier, mnist_sample):
