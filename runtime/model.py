@@ -244,8 +244,7 @@ class Classifier:
         with a "not a digit" output (the last). With `always_digit`, that output is 0 and the digits
         share all of the probability, in the model's proportions (a row whose digits the model
         gives nothing at all, as an int8 output can, is left as it is: "not a digit")."""
-        rows = self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
-        return digits_only(rows) if self.always_digit else rows
+        return self._rows(batch)[1]
 
     def _rows(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the model's own rows, the rows answered: with `always_digit`, the digits' shares). Which

@@ -353,29 +353,13 @@ function removeLines(strong, side, keep) {
 
 // Indices of boxes [x, y, w, h] grouped transitively when within `gap` of each other (`_group`).
 function group(boxes, gap, kind) {
-  const parent = boxes.map((_, i) => i);
-  const root = (i) => {
-    while (parent[i] !== i) {
-      parent[i] = parent[parent[i]];
-      i = parent[i];
-    }
-    return i;
-  };
-  for (let i = 0; i < boxes.length; i++) {
-    for (let j = i + 1; j < boxes.length; j++) {
-      const [a, b] = [boxes[i], boxes[j]];
-      const dx = Math.max(b[0] - (a[0] + a[2]), a[0] - (b[0] + b[2]), 0);
-      const dy = Math.max(b[1] - (a[1] + a[3]), a[1] - (b[1] + b[3]), 0);
-      if (Math.max(dx, dy) <= gap && kind[i] === kind[j]) parent[root(i)] = root(j);
-    }
-  }
-  const groups = new Map();
-  for (let i = 0; i < boxes.length; i++) {
-    const r = root(i);
-    if (!groups.has(r)) groups.set(r, []);
-    groups.get(r).push(i);
-  }
-  return [...groups.values()];
+  return unions(boxes.length, (i, j) =>
+    Math.max(apart(boxes[i], boxes[j], 0), apart(boxes[i], boxes[j], 1)) <= gap && kind[i] === kind[j]);
+}
+
+// The gap between boxes a and b (x, y, w, h) along an axis (0: x, 1: y); 0 where they overlap (find.py: _apart).
+function apart(a, b, axis) {
+  return Math.max(b[axis] - (a[axis] + a[axis + 2]), a[axis] - (b[axis] + b[axis + 2]), 0);
 }
 
 // The group's mask (in its box, bw x bh) with its holes filled, 0/1 (`_filled`).
@@ -936,7 +920,6 @@ function find(gray8, width, height, depth = 0) {
 // tallest one's height above or below each other.
 function columns(strokes) {
   const tallest = Math.max(...strokes.map((b) => b[3]));
-  const apart = (a, b, axis) => Math.max(b[axis] - (a[axis] + a[axis + 2]), a[axis] - (b[axis] + b[axis + 2]), 0);
   return unions(strokes.length, (i, j) => {
     const [a, b] = [strokes[i], strokes[j]];
     const overlap = Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]);
