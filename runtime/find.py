@@ -15,7 +15,8 @@ MNIST's) is all its ink, read without the search (`_clean`); any other picture i
 3. strokes: ink above Otsu's level over the ink that stands out at all (a soft shadow stays
    below it), grown into the fainter ink that touches them, close by (a stroke's soft edges, the
    dust between chalk grains); ruled and squared lines (families of parallel Hough lines)
-   removed; the grains of a chalk stroke joined;
+   removed; the grains of a chalk stroke joined; a soft shadow that the strokes run into set
+   aside (the mask's pixels nearest its soft outline, but for strokes drawn across it);
 4. digits: connected components grouped by proximity, leaving aside lines across the picture and
    what lies along the frame (a desk, the page's edge, a band beyond a display's panel); the group
    with the most ink is the digit, and a picture with several groups of the same size holds
@@ -95,6 +96,13 @@ NEAR_PANEL = 0.8  # ...and a group that covers less than this of it in its own b
 HALF = 0.5  # this share of its box, holes filled, is a digit: it is looked at no further
 PANEL_GROWTH = 0.25  # a solid group that the panel around it outgrows by this share of its size is part of it
 NESTING = 2  # a panel within a panel (a display's glass in its bezel) is searched too, no deeper
+SHARP_EDGES = 10  # the sharp outlines' rise: this percentile of the outline pixels' rise (the lower value)
+SHADOW_EDGE = 0.1  # a shadow run into is this share of the outline, or more...
+MIN_SHADOW_EDGE = 16  # ...of at least this many pixels
+SHADOW_WINDOW = 9  # px: the outline's soft share is taken over this window
+STROKES_WIDE = 2.5  # a stroke across a shadow stands out in a top-hat this many strokes wide...
+ACROSS_SHADOW = 0.4  # ...by this share of the strokes' own
+SHADOW_AREA = 0.1  # a shadow covers this share of the stroke mask's pixels, or more
 SOFT = 5.0  # a component whose edges take this many times as long to rise as the sharpest one's is a shadow
 OTHER_DIGIT = 0.35  # a second group with this share of the first one's ink is another digit
 # Every digit (find_all_digits): strokes that overlap side by side by COLUMN_OVERLAP of the narrower,
@@ -445,6 +453,10 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
     if min(gray.shape) >= MIN_PHOTO_SIDE:  # chalk and a dry marker break a stroke into grains
         side = _odd(GRAIN_GAP * max(gray.shape))
         strong = cv2.morphologyEx(strong, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+        shadow = _shadow(strong, ink)  # a soft shadow that the strokes run into
+        if shadow is not None:
+            strong = cv2.bitwise_and(strong, cv2.bitwise_not(shadow))
+            unjoined = cv2.bitwise_and(unjoined, strong)
     count, labels = cv2.connectedComponents(strong, connectivity=8)
     if count <= 1:
         raise NoDigitError("no digit found (too little ink)")
@@ -670,6 +682,59 @@ def _rise(strong: np.ndarray, labels: np.ndarray, ink: np.ndarray, count: int) -
     level = np.bincount(at, weights=ink.ravel()[edge], minlength=count)[1:]
     steep = np.bincount(at, weights=slope.ravel()[edge], minlength=count)[1:] / 8  # Sobel's kernel sums to 8
     return level / np.maximum(steep, 1e-9)
+
+
+def _shadow(strong: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
+    """The part of the stroke mask that is a soft shadow run into by the strokes (0/255), or None.
+    Each pixel of the mask belongs to the nearest point of its outline; where that outline rises
+    SOFT times as slowly as the sharp outlines do, the pixel is shadow, unless it stands out
+    against the shadow as a stroke does against the paper (a stroke drawn across the shadow)."""
+    left, top, width, height = cv2.boundingRect(strong)
+    if width < 3 or height < 3:
+        return None
+    x0, y0 = max(left - 1, 0), max(top - 1, 0)
+    x1, y1 = min(left + width + 1, strong.shape[1]), min(top + height + 1, strong.shape[0])
+    mask, up = strong[y0:y1, x0:x1], ink[y0:y1, x0:x1]
+    inner = cv2.erode(mask, _SQUARE)
+    edge = cv2.subtract(mask, inner)
+    points = _flat_nonzero(edge)
+    if len(points) < MIN_SHADOW_EDGE:
+        return None
+    slope = cv2.magnitude(cv2.Sobel(up, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(up, cv2.CV_32F, 0, 1, ksize=3))
+    rise = up.ravel()[points] / np.maximum(slope.ravel()[points] / 8, np.float32(1e-6))
+    sharp = int(SHARP_EDGES / 100 * (len(rise) - 1))
+    soft = rise > SOFT * float(np.partition(rise, sharp)[sharp])
+    if np.count_nonzero(soft) < SHADOW_EDGE * len(points):
+        return None
+    # The outline's soft share around each of its pixels decides, not one pixel's noise.
+    marks = np.zeros(mask.size, np.float32)
+    marks[points[soft]] = 1
+    window = (SHADOW_WINDOW, SHADOW_WINDOW)
+    share = cv2.blur(marks.reshape(mask.shape), window) / np.maximum(cv2.blur((edge > 0).astype(np.float32), window), 1e-6)
+    soft_edge = (edge > 0) & (share > 0.5)
+    if not soft_edge.any():
+        return None
+    _, nearest = cv2.distanceTransformWithLabels(inner, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    is_soft = np.zeros(int(nearest.max()) + 1, bool)
+    is_soft[nearest[soft_edge]] = True
+    region = is_soft[nearest] & (mask > 0)
+    kept = (mask > 0) & ~region
+    if not kept.any():
+        return None  # soft all round: a blurred digit, which stays
+    # A stroke across the shadow: it stands out against the shadow round it (a top-hat a few strokes wide).
+    stroke = 4 * float(cv2.distanceTransform(kept.view(np.uint8), cv2.DIST_L2, 5)[kept].mean(dtype=np.float64))
+    side = _odd(STROKES_WIDE * max(stroke, 1.0))
+    hat = cv2.morphologyEx(up, cv2.MORPH_TOPHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side)))
+    region &= hat < ACROSS_SHADOW * float(np.median(hat[kept]))
+    # A shadow is a blob: soft specks in a chalk stroke's lace are not one.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(region.view(np.uint8), connectivity=8)
+    blobs = stats[:, cv2.CC_STAT_AREA] >= SHADOW_AREA * np.count_nonzero(mask)
+    blobs[0] = False
+    if not blobs.any():
+        return None
+    shadow = np.zeros_like(strong)
+    shadow[y0:y1, x0:x1] = blobs[labels].view(np.uint8) * 255
+    return shadow
 
 
 def _flat_nonzero(mask: np.ndarray) -> np.ndarray:

@@ -461,3 +461,16 @@ def test_a_shadow_as_dark_as_the_ink_is_not_the_digit(centre):
     shade = np.asarray(blob.filter(ImageFilter.GaussianBlur(14)), np.float32) / 255
     paper = 0.92 * (1 - 0.75 * shade)
     assert_box(find_digits(page(paper.astype(np.float32), digit_ink())))
+
+
+@pytest.mark.parametrize("centre", [(420, 225), (300, 330), (300, 225)])
+def test_a_soft_shadow_the_strokes_run_into_is_set_aside(centre):
+    """A shadow as dark as the ink that touches the digit, or lies across part of it, joins its
+    strokes in one component, which the component's rise cannot tell apart. The pixels nearest the
+    shadow's soft outline are set aside, but for the strokes drawn across it (find.py `_shadow`)."""
+    blob = Image.new("L", SIDE[::-1], 0)
+    x, y = centre
+    ImageDraw.Draw(blob).ellipse((x - 90, y - 55, x + 90, y + 55), fill=255)
+    shade = np.asarray(blob.filter(ImageFilter.GaussianBlur(14)), np.float32) / 255
+    paper = 0.92 * (1 - 0.6 * shade)
+    assert_box(find_digits(page(paper.astype(np.float32), digit_ink())), tolerance=6)

@@ -142,6 +142,16 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
     ImageDraw.Draw(ring).polygon([(235, 86), (275, 86), (249, 274), (209, 274)], fill=20)
     ring.filter(ImageFilter.GaussianBlur(3)).save(folder / "ring_0.png")
     names.append("ring_0.png")
+    # A soft shadow as dark as the ink that the strokes run into, beside them and across them (find.py `_shadow`).
+    for digit, (x, y) in ((4, (330, 200)), (7, (200, 290)), (0, (240, 180))):
+        blob = Image.new("L", (480, 360), 0)
+        ImageDraw.Draw(blob).ellipse((x - 90, y - 55, x + 90, y + 55), fill=255)
+        shade = np.asarray(blob.filter(ImageFilter.GaussianBlur(14)), np.float32) / 255
+        strokes = np.asarray(draw_digit(digit, 360, 200, (40, 80), ink=255, paper=0), np.float32)[:, :360] / 255
+        ink = np.pad(strokes, ((0, 0), (120, 0)))
+        picture = 255 * (0.92 * (1 - 0.6 * shade) * (1 - ink) + 0.1 * ink)
+        Image.fromarray(np.rint(picture).astype(np.uint8)).save(folder / f"shadow_{digit}.png")
+        names.append(f"shadow_{digit}.png")
     # The page's own pad: #111 ink, anti-aliased, on exact white (find.py `_clean`: no search).
     for digit in range(10):
         name = f"pad_{digit}.png"

@@ -57,6 +57,13 @@ const NEAR_PANEL = 0.8;
 const HALF = 0.5;
 const PANEL_GROWTH = 0.25;
 const SOFT = 5.0;
+const SHARP_EDGES = 10;
+const SHADOW_EDGE = 0.1;
+const MIN_SHADOW_EDGE = 16;
+const SHADOW_WINDOW = 9;
+const STROKES_WIDE = 2.5;
+const ACROSS_SHADOW = 0.4;
+const SHADOW_AREA = 0.1;
 const NESTING = 2;
 const OTHER_DIGIT = 0.35;
 const COLUMN_OVERLAP = 0.5;
@@ -491,6 +498,106 @@ function riseOf(strong, label, ink, W, H, count, keep) {
   return Array.from(level, (v, c) => v / Math.max(steep[c] / 8, 1e-9)); // Sobel's kernel sums to 8
 }
 
+// The part of the stroke mask that is a soft shadow run into by the strokes, as a 0/255 Mat, or null
+// (find.py `_shadow`): each pixel belongs to the nearest point of the mask's outline; where that outline
+// rises SOFT times as slowly as the sharp outlines do, the pixel is shadow, unless it stands out against
+// the shadow as a stroke does (a top-hat a few strokes wide). Only blobs of SHADOW_AREA of the mask.
+function shadowOf(strong, ink, W, H, keep) {
+  const s = strong.data;
+  let left = W, top = H, right = -1, bottom = -1; // the mask's box (cv2.boundingRect)
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if (!s[y * W + x]) continue;
+      if (x < left) left = x;
+      if (x > right) right = x;
+      if (y < top) top = y;
+      if (y > bottom) bottom = y;
+    }
+  }
+  if (right - left + 1 < 3 || bottom - top + 1 < 3) return null;
+  const x0 = Math.max(left - 1, 0), y0 = Math.max(top - 1, 0);
+  const x1 = Math.min(right + 2, W), y1 = Math.min(bottom + 2, H);
+  const bw = x1 - x0, bh = y1 - y0, n = bw * bh;
+  const maskData = new Uint8Array(n), up = new Float32Array(n);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) {
+      maskData[y * bw + x] = s[(y + y0) * W + x + x0];
+      up[y * bw + x] = ink[(y + y0) * W + x + x0];
+    }
+  }
+  const mask = keep(cv.matFromArray(bh, bw, cv.CV_8UC1, maskData));
+  const inner = keep(new cv.Mat());
+  cv.erode(mask, inner, keep(cv.Mat.ones(3, 3, cv.CV_8U)), new cv.Point(-1, -1), 1, cv.BORDER_CONSTANT,
+    cv.morphologyDefaultBorderValue());
+  const innerData = inner.data.slice();
+  const points = [];
+  for (let i = 0; i < n; i++) if (maskData[i] > innerData[i]) points.push(i);
+  if (points.length < MIN_SHADOW_EDGE) return null;
+  const upMat = keep(cv.matFromArray(bh, bw, cv.CV_32FC1, up));
+  const gx = keep(new cv.Mat()), gy = keep(new cv.Mat()), slope = keep(new cv.Mat());
+  cv.Sobel(upMat, gx, cv.CV_32F, 1, 0, 3);
+  cv.Sobel(upMat, gy, cv.CV_32F, 0, 1, 3);
+  cv.magnitude(gx, gy, slope);
+  const slopeData = slope.data32F.slice();
+  const rise = Float32Array.from(points, (i) => f32(up[i] / Math.max(f32(slopeData[i] / 8), f32(1e-6))));
+  const sharp = Float32Array.from(rise).sort()[Math.trunc((SHARP_EDGES / 100) * (rise.length - 1))];
+  const soft = Array.from(rise, (r) => r > SOFT * sharp);
+  if (soft.filter(Boolean).length < SHADOW_EDGE * points.length) return null;
+  // The outline's soft share around each of its pixels decides, not one pixel's noise.
+  const marks = new Float32Array(n), edges = new Float32Array(n);
+  points.forEach((i, k) => { edges[i] = 1; if (soft[k]) marks[i] = 1; });
+  const window = new cv.Size(SHADOW_WINDOW, SHADOW_WINDOW);
+  const marksBlur = keep(new cv.Mat()), edgesBlur = keep(new cv.Mat());
+  cv.blur(keep(cv.matFromArray(bh, bw, cv.CV_32FC1, marks)), marksBlur, window);
+  cv.blur(keep(cv.matFromArray(bh, bw, cv.CV_32FC1, edges)), edgesBlur, window);
+  const mb = marksBlur.data32F.slice(), eb = edgesBlur.data32F.slice();
+  const softEdge = points.filter((i) => f32(mb[i] / Math.max(eb[i], f32(1e-6))) > 0.5);
+  if (!softEdge.length) return null;
+  const distances = keep(new cv.Mat()), nearestMat = keep(new cv.Mat());
+  cv.distanceTransformWithLabels(inner, distances, nearestMat, cv.DIST_L2, 5, cv.DIST_LABEL_PIXEL);
+  const nearest = nearestMat.data32S.slice();
+  const isSoft = new Set(softEdge.map((i) => nearest[i]));
+  const region = new Uint8Array(n), keptData = new Uint8Array(n);
+  let any = false;
+  for (let i = 0; i < n; i++) {
+    if (!maskData[i]) continue;
+    if (isSoft.has(nearest[i])) region[i] = 1;
+    else { keptData[i] = 1; any = true; }
+  }
+  if (!any) return null; // soft all round: a blurred digit, which stays
+  // A stroke across the shadow stands out against the shadow round it.
+  const keptDist = keep(new cv.Mat());
+  cv.distanceTransform(keep(cv.matFromArray(bh, bw, cv.CV_8UC1, keptData)), keptDist, cv.DIST_L2, 5);
+  const kd = keptDist.data32F;
+  let total = 0, many = 0;
+  for (let i = 0; i < n; i++) if (keptData[i]) { total += kd[i]; many++; }
+  const side = odd(STROKES_WIDE * Math.max(4 * (total / many), 1.0));
+  const hatMat = keep(new cv.Mat());
+  cv.morphologyEx(upMat, hatMat, cv.MORPH_TOPHAT, keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(side, side))));
+  const hat = hatMat.data32F.slice();
+  const keptHat = [];
+  for (let i = 0; i < n; i++) if (keptData[i]) keptHat.push(hat[i]);
+  keptHat.sort((a, b) => a - b);
+  const middle = keptHat.length >> 1; // np.median
+  const median = keptHat.length % 2 ? keptHat[middle] : f32((keptHat[middle - 1] + keptHat[middle]) / 2);
+  for (let i = 0; i < n; i++) if (region[i] && hat[i] >= ACROSS_SHADOW * median) region[i] = 0;
+  // A shadow is a blob: soft specks in a chalk stroke's lace are not one.
+  const regionMat = keep(cv.matFromArray(bh, bw, cv.CV_8UC1, region));
+  const labels = keep(new cv.Mat()), stats = keep(new cv.Mat());
+  const count = cv.connectedComponentsWithStats(regionMat, labels, stats, keep(new cv.Mat()), 8, cv.CV_32S);
+  let pixels = 0;
+  for (let i = 0; i < n; i++) if (maskData[i]) pixels++;
+  const stat = stats.data32S, blobs = new Uint8Array(count);
+  let blob = false;
+  for (let c = 1; c < count; c++) if (stat[5 * c + 4] >= SHADOW_AREA * pixels) { blobs[c] = 1; blob = true; }
+  if (!blob) return null;
+  const label = labels.data32S, out = new Uint8Array(W * H);
+  for (let y = 0; y < bh; y++) {
+    for (let x = 0; x < bw; x++) if (blobs[label[y * bw + x]]) out[(y + y0) * W + x + x0] = 255;
+  }
+  return keep(cv.matFromArray(H, W, cv.CV_8UC1, out));
+}
+
 // The search inside a panel (`_inside_panel`): what it finds there, or null for a plain panel. Only the
 // search of a panel whose outside took its edge's tone (`depth` below NESTING) looks for a panel again.
 function insidePanel(crop, bw, bh, depth = NESTING) {
@@ -705,7 +812,7 @@ function find(gray8, width, height, depth = 0) {
     if (grains >= Math.max(GRAINS, GRAIN_DENSITY * W * H)) throw new NoDigitError(NOISE);
     if (Math.min(W, H) >= MIN_PHOTO_SIDE) strong = grow(strong, ink, f32(WEAK * level), keep); // soft edges, chalk dust
     strong = removeLines(strong, Math.min(W, H), keep);
-    const unjoined = strong; // before the closing (`unjoined` in find.py)
+    let unjoined = strong; // before the closing (`unjoined` in find.py)
     const photo = Math.min(W, H) >= MIN_PHOTO_SIDE;
     if (photo) {
       const side = odd(GRAIN_GAP * Math.max(W, H));
@@ -713,6 +820,16 @@ function find(gray8, width, height, depth = 0) {
       const disc = keep(cv.getStructuringElement(cv.MORPH_ELLIPSE, new cv.Size(side, side)));
       cv.morphologyEx(strong, closed, cv.MORPH_CLOSE, disc);
       strong = closed;
+      const shadow = shadowOf(strong, ink, W, H, keep); // a soft shadow that the strokes run into
+      if (shadow) {
+        const apart = keep(new cv.Mat()), left = keep(new cv.Mat());
+        cv.bitwise_not(shadow, apart);
+        cv.bitwise_and(strong, apart, left);
+        strong = left;
+        const joined = keep(new cv.Mat());
+        cv.bitwise_and(unjoined, strong, joined);
+        unjoined = joined;
+      }
     }
     const labels = keep(new cv.Mat()), stats = keep(new cv.Mat()), centroids = keep(new cv.Mat());
     const count = cv.connectedComponentsWithStats(strong, labels, stats, centroids, 8, cv.CV_32S);
