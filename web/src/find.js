@@ -272,21 +272,27 @@ function strokeLevel(ink, peak, keep) {
 
 // `_hysteresis` in find.py: the stroke mask grown into the weaker ink it touches, near it. Nothing
 // grows beyond side / 2 of the strokes' box, so the work stays inside that box.
+// The box of a mask's pixels (W x H), its last column and row included: [left, top, right, bottom],
+// right -1 for an empty mask (cv2.boundingRect, as find.py reads it).
+function boxOf(mask, W, H) {
+  let left = W, top = H, right = -1, bottom = -1;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if (!mask[y * W + x]) continue;
+      if (x < left) left = x;
+      if (x > right) right = x;
+      if (y < top) top = y;
+      bottom = y;
+    }
+  }
+  return [left, top, right, bottom];
+}
+
 function grow(strong, ink, low, keep) {
   const H = strong.rows, W = strong.cols;
   const side = odd(WEAK_REACH * Math.max(W, H)), half = side >> 1;
   const stroke = strong.data;
-  let left = W, top = H, right = -1, bottom = -1;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      if (stroke[y * W + x]) {
-        if (x < left) left = x;
-        if (x > right) right = x;
-        if (y < top) top = y;
-        bottom = y;
-      }
-    }
-  }
+  const [left, top, right, bottom] = boxOf(stroke, W, H);
   if (right < 0) return strong; // no stroke: nothing grows
   const x0 = Math.max(left - half, 0), y0 = Math.max(top - half, 0);
   const x1 = Math.min(right + 1 + half, W), y1 = Math.min(bottom + 1 + half, H);
@@ -504,16 +510,7 @@ function riseOf(strong, label, ink, W, H, count, keep) {
 // the shadow as a stroke does (a top-hat a few strokes wide). Only blobs of SHADOW_AREA of the mask.
 function shadowOf(strong, ink, W, H, keep) {
   const s = strong.data;
-  let left = W, top = H, right = -1, bottom = -1; // the mask's box (cv2.boundingRect)
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      if (!s[y * W + x]) continue;
-      if (x < left) left = x;
-      if (x > right) right = x;
-      if (y < top) top = y;
-      if (y > bottom) bottom = y;
-    }
-  }
+  const [left, top, right, bottom] = boxOf(s, W, H);
   if (right - left + 1 < 3 || bottom - top + 1 < 3) return null;
   const x0 = Math.max(left - 1, 0), y0 = Math.max(top - 1, 0);
   const x1 = Math.min(right + 2, W), y1 = Math.min(bottom + 2, H);
@@ -585,8 +582,7 @@ function shadowOf(strong, ink, W, H, keep) {
   const regionMat = keep(cv.matFromArray(bh, bw, cv.CV_8UC1, region));
   const labels = keep(new cv.Mat()), stats = keep(new cv.Mat());
   const count = cv.connectedComponentsWithStats(regionMat, labels, stats, keep(new cv.Mat()), 8, cv.CV_32S);
-  let pixels = 0;
-  for (let i = 0; i < n; i++) if (maskData[i]) pixels++;
+  const pixels = countOf(maskData);
   const stat = stats.data32S, blobs = new Uint8Array(count);
   let blob = false;
   for (let c = 1; c < count; c++) if (stat[5 * c + 4] >= SHADOW_AREA * pixels) { blobs[c] = 1; blob = true; }
@@ -822,10 +818,9 @@ function find(gray8, width, height, depth = 0) {
       strong = closed;
       const shadow = shadowOf(strong, ink, W, H, keep); // a soft shadow that the strokes run into
       if (shadow) {
-        const apart = keep(new cv.Mat()), left = keep(new cv.Mat());
-        cv.bitwise_not(shadow, apart);
-        cv.bitwise_and(strong, apart, left);
-        strong = left;
+        const lit = keep(new cv.Mat());
+        cv.subtract(strong, shadow, lit);
+        strong = lit;
         const joined = keep(new cv.Mat());
         cv.bitwise_and(unjoined, strong, joined);
         unjoined = joined;
