@@ -270,8 +270,6 @@ function strokeLevel(ink, peak, keep) {
   return Math.max(STRONG_INK, threshold / 255) * peak;
 }
 
-// `_hysteresis` in find.py: the stroke mask grown into the weaker ink it touches, near it. Nothing
-// grows beyond side / 2 of the strokes' box, so the work stays inside that box.
 // The box of a mask's pixels (W x H), its last column and row included: [left, top, right, bottom],
 // right -1 for an empty mask (cv2.boundingRect, as find.py reads it).
 function boxOf(mask, W, H) {
@@ -288,6 +286,8 @@ function boxOf(mask, W, H) {
   return [left, top, right, bottom];
 }
 
+// `_hysteresis` in find.py: the stroke mask grown into the weaker ink it touches, near it. Nothing
+// grows beyond side / 2 of the strokes' box, so the work stays inside that box.
 function grow(strong, ink, low, keep) {
   const H = strong.rows, W = strong.cols;
   const side = odd(WEAK_REACH * Math.max(W, H)), half = side >> 1;
