@@ -50,7 +50,9 @@ __all__ = ["Found", "find_digits", "find_all_digits", "ink_image"]
 cv2.setNumThreads(1)
 
 MIN_CONTRAST = 0.08  # ink must differ from the paper by this fraction of the headroom
-PEAK_PERCENTILE = 99.9  # the ink's robust peak
+PEAK_PERCENTILE = 99.9  # the ink's robust peak...
+SMALL_INK = 0.0002  # ...or, where that is the paper's, the level this share of the picture reaches
+SMALL_INK_PX = 16  # (at least this many pixels: a speck of dust is not a digit)
 HISTOGRAM_BINS = 4096
 MIN_HEADROOM = 0.25  # the headroom above the paper is at least this fraction of full scale
 MAX_BORDER_SPREAD = 0.2  # a border this plain decides the polarity by its median (paper)
@@ -206,10 +208,16 @@ def ink_image(gray8: np.ndarray) -> tuple[np.ndarray, float]:
     Where the tones leave the polarity open (light falling off across the page), the ink is what
     stands out more against its local paper: dark strokes on a gradient do, its bright side does not.
     """
+    ink, edges = _ink_and_edges(gray8)
+    return ink, _peak(edges)
+
+
+def _ink_and_edges(gray8: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`ink_image`'s ink, and the uint8 edges whose peak is its contrast."""
     plain, tones, vote = _polarity(gray8)
     if plain is not None:
         return _ink_up(cv2.bitwise_not(gray8) if plain else gray8)
-    (ink_dark, contrast_dark), (ink_light, contrast_light) = _ink_up(cv2.bitwise_not(gray8)), _ink_up(gray8)
+    (ink_dark, edges_dark), (ink_light, edges_light) = _ink_up(cv2.bitwise_not(gray8)), _ink_up(gray8)
     peak_dark, peak_light = _peak(ink_dark), _peak(ink_light)
     # Strokes are sparse: the other way round, the page between them (or the bright middle of a
     # vignetted page) stands out over a far larger area.
@@ -221,17 +229,25 @@ def ink_image(gray8: np.ndarray) -> tuple[np.ndarray, float]:
         dark = peak_dark > peak_light
     else:
         dark = vote if tones is None else tones
-    return (ink_dark, contrast_dark) if dark else (ink_light, contrast_light)
+    return (ink_dark, edges_dark) if dark else (ink_light, edges_light)
 
 
-def _ink_up(up: np.ndarray) -> tuple[np.ndarray, float]:
-    """`ink_image` for a picture whose ink is bright (`up`)."""
+def _ink_up(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`_ink_and_edges` for a picture whose ink is bright (`up`)."""
     h, w = up.shape
     ink = _against_paper(up)
     # Strokes have edges; light and shadow change smoothly. What stands out against a small blur:
     window = _odd(EDGE_WINDOW * max(h, w))
-    edges = cv2.absdiff(up, cv2.blur(up, (window, window), borderType=cv2.BORDER_REPLICATE))
-    return ink, _peak(edges)
+    return ink, cv2.absdiff(up, cv2.blur(up, (window, window), borderType=cv2.BORDER_REPLICATE))
+
+
+def _top(values: np.ndarray) -> float:
+    """The level that the brightest SMALL_INK of `values` reach (at least SMALL_INK_PX of them;
+    uint8 read as level / 255): the peak of ink too sparse for PEAK_PERCENTILE to see."""
+    flat = values.ravel()
+    k = min(flat.size, max(SMALL_INK_PX, int(SMALL_INK * flat.size)))
+    top = np.partition(flat, flat.size - k)[flat.size - k]
+    return float(np.float32(top) / np.float32(255.0)) if values.dtype == np.uint8 else float(top)
 
 
 def _bins(values: np.ndarray) -> np.ndarray:
@@ -437,10 +453,14 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
     `every`, every digit, left to right. `_depth` below NESTING: how many panels the search is inside,
     where it may look inside a panel again; at NESTING it looks inside none (`_inside_panel`)."""
     gray = gray8
-    ink, contrast = ink_image(gray8)
-    peak = _peak(ink)
+    ink, edges = _ink_and_edges(gray8)
+    peak, contrast = _peak(ink), _peak(edges)
     if peak < MIN_CONTRAST or contrast < MIN_EDGE:
-        raise NoDigitError("no digit found (blank or ink-less image)")
+        # A small digit on a large page may be less of it than the percentile leaves out (a 30 px
+        # digit in a 640x480 scan): its peak is what the brightest few of its pixels reach.
+        peak, contrast = _top(ink), _top(edges)
+        if peak < MIN_CONTRAST or contrast < MIN_EDGE:
+            raise NoDigitError("no digit found (blank or ink-less image)")
     level = float(np.float32(_stroke_level(ink, peak)))
     strong = cv2.compare(ink, level, cv2.CMP_GE)  # 255 where ink >= level
     grains = cv2.connectedComponents(strong, connectivity=8)[0] - 1

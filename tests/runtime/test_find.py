@@ -171,6 +171,26 @@ def test_no_digit_in_noise_a_wall_or_a_blank_page(picture):
         find_digits(np.ascontiguousarray(pixels))
 
 
+@pytest.mark.parametrize("box", [(300, 200, 316, 230), (20, 400, 34, 426), (600, 20, 622, 60)])
+def test_a_small_digit_on_a_large_page_is_found_not_called_blank(box):
+    """A digit 26-40 px tall on a 640x480 scan is under a thousandth of the picture, so the ink's
+    99.9th percentile is the paper: its peak is what its brightest pixels reach instead."""
+    ink = digit_ink(box, width=3)
+    assert np.count_nonzero(ink > 0.5) < (1 - find.PEAK_PERCENTILE / 100) * ink.size
+    for paper in (np.full(SIDE, 0.95, np.float32), np.linspace(0.98, 0.8, SIDE[1], dtype=np.float32)[None, :].repeat(SIDE[0], 0)):
+        assert_box(find_digits(page(paper, ink)), box, tolerance=2)
+
+
+@pytest.mark.parametrize("side", [2, 3])
+def test_a_speck_on_a_blank_page_is_still_blank(side):
+    """Fewer than SMALL_INK_PX dark pixels are dust, not a digit."""
+    pixels = np.full(SIDE, 0.9, np.float32)
+    pixels[100 : 100 + side, 200 : 200 + side] = 0.1
+    assert side * side < find.SMALL_INK_PX
+    with pytest.raises(NoDigitError, match="blank"):
+        find_digits(pixels)
+
+
 def test_uint8_levels_find_what_their_float_finds():
     """A decoded 8-bit picture reaches the finder as its uint8 levels: the same answer as level / 255."""
     paper = np.linspace(0.98, 0.75, SIDE[1], dtype=np.float32)[None, :].repeat(SIDE[0], axis=0)

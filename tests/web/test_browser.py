@@ -152,6 +152,17 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
         picture = 255 * (0.92 * (1 - 0.6 * shade) * (1 - ink) + 0.1 * ink)
         Image.fromarray(np.rint(picture).astype(np.uint8)).save(folder / f"shadow_{digit}.png")
         names.append(f"shadow_{digit}.png")
+    # A small digit on a large page: under a thousandth of it (find.py `_top`), on even and on uneven paper.
+    from tools.synthetic import render_digit
+
+    for digit, (x, y), light in ((2, (300, 200), 0), (5, (40, 380), 40), (8, (560, 30), 0)):
+        page = Image.new("L", (640, 480), 245)
+        page.paste(render_digit(digit, 40, 28, (8, 2), paper=245), (x, y))
+        if light:
+            page = Image.fromarray(np.clip(np.asarray(page, np.int16) - np.linspace(0, light, 640, dtype=np.int16)[None, :],
+                                           0, 255).astype(np.uint8))
+        page.save(folder / f"small_{digit}.png")
+        names.append(f"small_{digit}.png")
     # The page's own pad: #111 ink, anti-aliased, on exact white (find.py `_clean`: no search).
     for digit in range(10):
         name = f"pad_{digit}.png"

@@ -12,6 +12,8 @@ export class NoDigitError extends Error {}
 
 const MIN_CONTRAST = 0.08;
 const PEAK_PERCENTILE = 99.9;
+const SMALL_INK = 0.0002;
+const SMALL_INK_PX = 16;
 const SPARSE = 2 * (1 - PEAK_PERCENTILE / 100);
 const HISTOGRAM_BINS = 4096;
 const MIN_HEADROOM = 0.25;
@@ -212,7 +214,7 @@ function againstPaper(up, keep) {
   return ink;
 }
 
-// Ink-up uint8 Mat -> { ink, contrast } (`_ink_up`).
+// Ink-up uint8 Mat -> { ink, edges } (`_ink_up`).
 function inkUp(up, keep) {
   const h = up.rows, w = up.cols;
   const ink = againstPaper(up, keep);
@@ -224,10 +226,24 @@ function inkUp(up, keep) {
   const e = new Float32Array(h * w);
   const edgeData = edges.data; // one view: each read of a Mat's .data makes a new one
   for (let i = 0; i < e.length; i++) e[i] = f32(edgeData[i] / 255);
-  return { ink, contrast: peakOf(e, h, w) };
+  return { ink, edges: e };
 }
 
-// uint8 picture -> { ink, contrast } (`ink_image`).
+// The level that the brightest SMALL_INK of `values` (a Float32Array of values >= 0) reach, at least
+// SMALL_INK_PX of them: the peak of ink too sparse for PEAK_PERCENTILE to see (find.py: _top).
+function topOf(values) {
+  const k = Math.min(values.length, Math.max(SMALL_INK_PX, Math.trunc(SMALL_INK * values.length)));
+  let n = 0;
+  for (const v of values) if (v > 0) n++;
+  if (n < k) return 0;
+  const bright = new Float32Array(n);
+  n = 0;
+  for (const v of values) if (v > 0) bright[n++] = v;
+  bright.sort();
+  return bright[n - k];
+}
+
+// uint8 picture -> { ink, edges } (`_ink_and_edges`): the contrast is the edges' peak.
 function inkImage(gray8, width, height, keep) {
   const source = keep(cv.matFromArray(height, width, cv.CV_8UC1, gray8));
   const inverted = () => {
@@ -797,9 +813,15 @@ function workSize(width, height) {
 function find(gray8, width, height, depth = 0) {
   return scoped((keep) => {
     const W = width, H = height;
-    const { ink, contrast } = inkImage(gray8, W, H, keep);
-    const peak = peakOf(ink, H, W);
-    if (peak < MIN_CONTRAST || contrast < MIN_EDGE) throw new NoDigitError("no digit found (blank or ink-less image)");
+    const { ink, edges } = inkImage(gray8, W, H, keep);
+    let peak = peakOf(ink, H, W), contrast = peakOf(edges, H, W);
+    if (peak < MIN_CONTRAST || contrast < MIN_EDGE) {
+      // A small digit on a large page may be less of it than the percentile leaves out: its peak is
+      // what the brightest few of its pixels reach.
+      peak = topOf(ink);
+      contrast = topOf(edges);
+      if (peak < MIN_CONTRAST || contrast < MIN_EDGE) throw new NoDigitError("no digit found (blank or ink-less image)");
+    }
     const level = f32(strokeLevel(ink, peak, keep));
     const strongData = new Uint8Array(W * H);
     for (let i = 0; i < strongData.length; i++) strongData[i] = ink[i] >= level ? 255 : 0;
