@@ -108,9 +108,15 @@ def escape_path(path: str) -> str:
     return path.translate(_CONTROL)
 
 
+def _next(others, before: str, after: str, form: str = "{} {:.1%}") -> str:
+    """The labels after the first of a top k (--top-k), or nothing."""
+    return f"{before}{', '.join(form.format(label, p) for label, p in others)}{after}" if others else ""
+
+
 def format_text(result: dict) -> str:
     if "number" in result:  # every digit (--all)
-        digits = ", ".join(f"{d['label']}{'?' if d['uncertain'] else ''} {d['probability']:.1%}" for d in result["digits"])
+        digits = ", ".join(f"{d['label']}{'?' if d['uncertain'] else ''} {d['probability']:.1%}{_next(d['top_k'][1:], ' [next: ', ']')}"
+                           for d in result["digits"])
         line = f"{escape_path(result['path'])}: {result['number']}{'?' if result['uncertain'] else ''} ({digits})"
         if result.get("left_out"):
             line += f"  ({result['left_out']} mark{'s' if result['left_out'] > 1 else ''} left out: not a digit)"
@@ -119,9 +125,7 @@ def format_text(result: dict) -> str:
         return line
     mark = "?" if result.get("uncertain") else ""
     line = f"{escape_path(result['path'])}: {result['label']}{mark} ({result['probability']:.1%})"
-    others = result["top_k"][1:]
-    if others:
-        line += "  next: " + ", ".join(f"{label} ({p:.1%})" for label, p in others)
+    line += _next(result["top_k"][1:], "  next: ", "", "{} ({:.1%})")
     if result.get("note"):  # several digits seen, an animation's first frame...
         line += f"  ({result['note']})"
     return line

@@ -34,7 +34,7 @@ class Prediction:
     label: int
     probability: float
     probabilities: np.ndarray = field(repr=False)
-    top_k: list[tuple[int, float]]
+    top_k: tuple[tuple[int, float], ...]  # a tuple, as the rest: a Prediction is hashable
     uncertain: bool = False  # the top probability is under the `min_confidence` asked for
     digits: int = 1  # separate digits seen in the picture; the one with the most ink is classified
 
@@ -277,7 +277,7 @@ class Classifier:
         _check_confidence(min_confidence)
         _check_one_image(image, "read")
         prepared = prepare_digits(image)
-        return _reading(self.probabilities(prepared.tensors), prepared.boxes, top_k, min_confidence, prepared.parts)
+        return _reading(*self._rows(prepared.tensors), prepared.boxes, top_k, min_confidence, prepared.parts)
 
     def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
         """One `Result` per image, in order: a prediction, or the error for that image alone.
@@ -332,7 +332,7 @@ class Classifier:
         for prepared in prepared_batches(paths, batch, processes, every):
             good = [image for _path, image, _error, _note, _digits in prepared if image is not None]
             if every:
-                rows = self.probabilities(np.concatenate(good)) if good else None
+                raw, rows = self._rows(np.concatenate(good)) if good else (None, None)
                 start = 0
                 for path, images, error, note, found in prepared:
                     if images is None:
@@ -340,7 +340,8 @@ class Classifier:
                         continue
                     boxes, parts = found
                     try:
-                        reading = _reading(rows[start : start + len(images)], boxes, top_k, min_confidence, parts)
+                        reading = _reading(raw[start : start + len(images)], rows[start : start + len(images)], boxes,
+                                           top_k, min_confidence, parts)
                         yield Result(path, note=note, reading=reading)
                     except NoDigitError as refused:
                         yield Result(path, error=str(refused), note=note, exception=refused)
@@ -431,22 +432,28 @@ def _answer(path: str, row: np.ndarray, digits: int, note: str | None, top_k: in
         return Result(path, error=str(error), note=note, exception=error)
 
 
-def _reading(rows: np.ndarray, boxes, top_k: int, min_confidence: float, parts=()) -> Reading:
-    """A Reading from one picture's model output rows: one per digit found, left to right, and then
-    the rows of `parts` (PreparedDigits). A digit that may instead be several written close
-    together is read as those when the model answers each of them more surely than the whole
-    (or answers the whole "not a digit"), and none of them "not a digit"."""
-    slots = [[i] for i in range(len(parts) if parts else len(rows))]
+def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidence: float, parts=()) -> Reading:
+    """A Reading from one picture's model output rows (the model's own, and those to answer: see
+    `Classifier._rows`): one per digit found, left to right, and then the rows of `parts`
+    (PreparedDigits). A digit that may instead be several written close together is read as those
+    when the model answers each of them more surely than the whole (or answers the whole "not a
+    digit"), and none of them "not a digit". Which marks are digits is the model's own call, with
+    `always_digit` or without (a sign between digits is left out either way), unless it refuses them all."""
+    slots = [[i] for i in range(len(parts) if parts else len(raw))]
     for slot, indices in zip(slots, parts, strict=False):
         if indices:
-            whole, pieces = rows[slot[0]], rows[list(indices)]
+            whole, pieces = raw[slot[0]], raw[list(indices)]
             refused = len(whole) > NUM_LABELS and int(np.argmax(whole)) >= NUM_LABELS
             pieces_refused = pieces.shape[1] > NUM_LABELS and (pieces.argmax(axis=1) >= NUM_LABELS).any()
             if not pieces_refused and (refused or pieces[:, :NUM_LABELS].max(axis=1).min() > whole[:NUM_LABELS].max()):
                 slot[:] = indices
     digits, kept, refusals = [], [], []
-    for index in (index for slot in slots for index in slot):
+    order = [index for slot in slots for index in slot]
+    # Where the model refuses every mark, the rows answered decide (always_digit's: as for one picture).
+    judged = rows if all(_refuses(raw[index]) for index in order) else raw
+    for index in order:
         try:
+            to_prediction(judged[index], 1)  # "not a digit" raises NoDigitError: the mark is left out
             digits.append(to_prediction(rows[index], top_k, min_confidence))
             kept.append(tuple(int(v) for v in boxes[index]))
         except NoDigitError as error:
@@ -476,7 +483,7 @@ def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: flo
         label=order[0],
         probability=top,
         probabilities=probabilities,
-        top_k=[(i, values[i]) for i in order],
+        top_k=tuple((i, values[i]) for i in order),
         uncertain=bool(top < min_confidence),  # a plain bool for a numpy min_confidence too (JSON)
     )
 

@@ -190,6 +190,8 @@ def test_predictions_compare_and_hash(classifier, seven):
     assert isinstance(first, Prediction) and Result("x", prediction=first) == Result("x", prediction=second)
     with pytest.raises(ValueError):
         first.probabilities[0] = 1.0  # read-only: the hash cannot go stale
+    with pytest.raises(AttributeError):
+        first.top_k.append((1, 0.5))  # a tuple, for the same reason
     import copy
     import pickle
 

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from runtime import Classifier, NoDigitError, find
 from runtime.classify import main
 from runtime.digits import NUM_LABELS
-from runtime.model import _reading
+from runtime.model import _reading, digits_only
 from runtime.preprocess import prepare_image
 from tools.synthetic import draw_digit
 
@@ -139,10 +139,26 @@ def test_marks_the_model_calls_not_a_digit_are_left_out():
     row = np.zeros(NUM_LABELS + 1, np.float32)
     seven, other = row.copy(), row.copy()
     seven[7], other[NUM_LABELS] = 1.0, 1.0
-    reading = _reading(np.stack([seven, other, seven]), [(0, 0, 1, 1), (2, 0, 3, 1), (4, 0, 5, 1)], 3, 0.0)
+    rows = np.stack([seven, other, seven])
+    reading = _reading(rows, rows, [(0, 0, 1, 1), (2, 0, 3, 1), (4, 0, 5, 1)], 3, 0.0)
     assert reading.text == "77" and reading.left_out == 1 and reading.boxes == ((0, 0, 1, 1), (4, 0, 5, 1))
     with pytest.raises(NoDigitError, match="to all 2 marks found"):
-        _reading(np.stack([other, other]), [(0, 0, 1, 1), (2, 0, 3, 1)], 3, 0.0)
+        _reading(np.stack([other, other]), np.stack([other, other]), [(0, 0, 1, 1), (2, 0, 3, 1)], 3, 0.0)
+
+
+def test_always_digit_answers_the_digits_but_the_model_still_leaves_signs_out():
+    """--always-digit --all on "7 + 3": the + is still left out (the model's own call), the 7 and the 3
+    are answered with the digits' shares; only where the model refuses every mark do those decide."""
+    seven, sign, three = (np.zeros(NUM_LABELS + 1, np.float32) for _ in range(3))
+    seven[7], three[3] = 0.9, 0.8
+    seven[NUM_LABELS], three[NUM_LABELS] = 0.1, 0.2
+    sign[4], sign[NUM_LABELS] = 0.3, 0.7  # as a digit, the + would be a 4
+    raw = np.stack([seven, sign, three])
+    reading = _reading(raw, digits_only(raw), [(0, 0, 1, 1), (2, 0, 3, 1), (4, 0, 5, 1)], 3, 0.0)
+    assert reading.text == "73" and reading.left_out == 1
+    assert reading.digits[0].probability == pytest.approx(1.0) and reading.digits[1].probability == pytest.approx(1.0)
+    only_signs = np.stack([sign, sign])
+    assert _reading(only_signs, digits_only(only_signs), [(0, 0, 1, 1), (2, 0, 3, 1)], 3, 0.0).text == "44"
 
 
 def test_classify_paths_reads_every_file_alone(classifier, pictures):
@@ -161,6 +177,8 @@ def test_the_cli_reads_a_number_with_all(pictures, capsys):
     assert all(len(digit["box"]) == 4 for digit in year["digits"]) and "error" in blank
     assert main(["--all", str(pictures["code"])]) == 0
     assert capsys.readouterr().out.startswith(f"{pictures['code']}: 419 (4 ")
+    assert main(["--all", "--top-k", "2", str(pictures["code"])]) == 0  # each digit's runner-up, as without --all
+    assert capsys.readouterr().out.count("[next: ") == 3
 
 
 def test_the_cli_reads_every_digit_in_worker_processes_too(pictures, tmp_path):
