@@ -623,7 +623,7 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
         try:
             whole = digit(group, count)
         except NoDigitError:
-            if not every:
+            if not (every or splits):
                 raise
             whole = []  # a group whose ink is noise is left out, not the picture refused
         parts = []
@@ -634,6 +634,13 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
                 pass
         if len(whole) == 1 and len(parts) > 1:
             return [Found(whole[0].ink, whole[0].box, count, tuple(_reading_order(parts)))]
+        if not (every or whole):
+            # Too many pieces for one digit, but standing in columns that are digits (a long number
+            # typed on one line): the digit with the most ink, as for digits standing apart.
+            if len(parts) < 2:
+                raise NoDigitError(NOISE)
+            heaviest = max(parts, key=lambda part: float(part.ink.sum()))
+            return [Found(heaviest.ink, heaviest.box, count - 1 + len(parts))]
         return whole or parts
 
     if not every:

@@ -117,6 +117,19 @@ def test_a_number_typed_on_one_line_is_its_digits_not_one_mark(classifier, text,
     assert classifier.read(path).text == text
 
 
+def test_ten_digits_typed_on_one_line_are_not_noise(classifier):
+    """Ten digits in one group of strokes are too many pieces for one digit; that group was called
+    noise. Its columns are the digits: `predict` answers the one with the most ink, and says ten."""
+    from PIL import ImageDraw, ImageFont
+
+    face = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 200)
+    picture = Image.new("L", (2200, 300), 255)
+    ImageDraw.Draw(picture).text((40, 40), "1234567890", font=face, fill=0)
+    prediction = classifier.predict(picture)
+    assert prediction.digits == 10 and prediction.probability > 0.9
+    assert classifier.read(picture).text == "1234567890"
+
+
 def test_always_digit_reads_a_number_as_its_digits_too():
     """The flag makes every answer a digit; whether a group is one digit or a number's digits is still
     the model's own call (it answered one confident, wrong digit for the whole number before)."""

@@ -163,6 +163,14 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
                                            0, 255).astype(np.uint8))
         page.save(folder / f"small_{digit}.png")
         names.append(f"small_{digit}.png")
+    # Ten digits typed close together: one group with too many pieces for one digit (find.py `split`).
+    from PIL import ImageFont
+
+    number = Image.new("L", (1280, 175), 255)  # halved to the working size: exactly, on both sides
+    ImageDraw.Draw(number).text((23, 23), "1234567890", fill=0,
+                                font=ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 116))
+    number.save(folder / "number_10.png")
+    names.append("number_10.png")
     # The page's own pad: #111 ink, anti-aliased, on exact white (find.py `_clean`: no search).
     for digit in range(10):
         name = f"pad_{digit}.png"

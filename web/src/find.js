@@ -1026,7 +1026,13 @@ function find(gray8, width, height, depth = 0) {
     // together (a number typed on one line): they come with the digit as its `parts` (find.py: split).
     const best = groups[order[0]];
     const seen = 1 + others;
-    const whole = digitOf(best, seen);
+    let whole = null, refused = null;
+    try {
+      whole = digitOf(best, seen);
+    } catch (error) {
+      if (!(error instanceof NoDigitError)) throw error;
+      refused = error;
+    }
     const groupHeight = extents[order[0]][3] - extents[order[0]][1];
     const strokes = best.map((k) => boxes[k]);
     const tall = columns(strokes).filter((c) => {
@@ -1037,6 +1043,7 @@ function find(gray8, width, height, depth = 0) {
     const weight = (c) => c.reduce((sum, i) => sum + mass[kept[best[i]]], 0);
     const all = best.reduce((sum, k) => sum + mass[kept[k]], 0);
     const splits = tall.length > 1 && tall.reduce((sum, c) => sum + weight(c), 0) >= NUMBER_INK * all;
+    if (whole === null && !splits) throw refused;
     const parts = [];
     for (const c of splits ? tall : []) {
       try {
@@ -1044,6 +1051,15 @@ function find(gray8, width, height, depth = 0) {
       } catch (error) {
         if (!(error instanceof NoDigitError)) throw error;
       }
+    }
+    if (whole === null) {
+      // Too many pieces for one digit, but standing in columns that are digits (a long number typed
+      // on one line): the digit with the most ink, as for digits standing apart (find.py: split).
+      if (parts.length < 2) throw new NoDigitError(NOISE);
+      const inkOf = (item) => item.ink.reduce((sum, v) => sum + v, 0);
+      let heaviest = parts[0];
+      for (const part of parts) if (inkOf(part) > inkOf(heaviest)) heaviest = part;
+      return { ...heaviest, count: seen - 1 + parts.length, parts: [] };
     }
     return parts.length > 1 ? { ...whole, parts: readingOrder(parts) } : whole;
   });
