@@ -407,13 +407,22 @@ def _refuses(row: np.ndarray) -> bool:
     return len(row) > NUM_LABELS and int(np.argmax(row)) >= NUM_LABELS
 
 
+def _apart_digits(whole: np.ndarray, pieces: np.ndarray) -> bool:
+    """Whether a group of strokes is the digits its columns are rather than one digit, from the model's
+    own rows for the whole and for each column: none of them "not a digit", and the whole "not a
+    digit" or each of them answered more surely than the whole (web/src/app.js: choose)."""
+    if not len(pieces) or any(_refuses(row) for row in pieces):
+        return False
+    return _refuses(whole) or float(pieces[:, :NUM_LABELS].max(axis=1).min()) > float(whole[:NUM_LABELS].max())
+
+
 def _choose(raw: np.ndarray, rows: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, int, str | None]:
     """One picture's model rows (its digit, then its parts; the model's own, and those to answer)
     -> (the row to answer, the digits seen, the note). A group of strokes that may be several digits
     written close together (a number typed on one line) is read as those digits, the one with the
-    most ink answered, where the model answers the whole "not a digit" and none of them: otherwise
-    the whole is the digit (a 4 whose bar stops short of its stem is one 4)."""
-    if prepared.parts is None or not _refuses(raw[0]) or any(_refuses(row) for row in raw[1:]):
+    most ink answered, as `read` reads them (`_apart_digits`): otherwise the whole is the digit (a 4
+    whose bar stops short of its stem is one 4)."""
+    if prepared.parts is None or not _apart_digits(raw[0], raw[1:]):
         return rows[0], prepared.digits, prepared.note
     count = prepared.digits - 1 + len(raw) - 1
     return rows[1], count, digits_note(prepared.read_note, count)
@@ -441,12 +450,8 @@ def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidenc
     `always_digit` or without (a sign between digits is left out either way), unless it refuses them all."""
     slots = [[i] for i in range(len(parts) if parts else len(raw))]
     for slot, indices in zip(slots, parts, strict=False):
-        if indices:
-            whole, pieces = raw[slot[0]], raw[list(indices)]
-            refused = len(whole) > NUM_LABELS and int(np.argmax(whole)) >= NUM_LABELS
-            pieces_refused = pieces.shape[1] > NUM_LABELS and (pieces.argmax(axis=1) >= NUM_LABELS).any()
-            if not pieces_refused and (refused or pieces[:, :NUM_LABELS].max(axis=1).min() > whole[:NUM_LABELS].max()):
-                slot[:] = indices
+        if indices and _apart_digits(raw[slot[0]], raw[list(indices)]):
+            slot[:] = indices
     digits, kept, refusals = [], [], []
     order = [index for slot in slots for index in slot]
     # Where the model refuses every mark, the rows answered decide (always_digit's: as for one picture).

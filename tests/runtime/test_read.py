@@ -161,6 +161,26 @@ def test_always_digit_answers_the_digits_but_the_model_still_leaves_signs_out():
     assert _reading(only_signs, digits_only(only_signs), [(0, 0, 1, 1), (2, 0, 3, 1)], 3, 0.0).text == "44"
 
 
+def test_predict_takes_the_columns_as_read_does():
+    """A number typed close together that the model answers as one unsure digit (a "73" read as a 3
+    at 54%) is its columns, when each of them is answered more surely, in `predict` as in `read`."""
+    from runtime.model import _choose
+    from runtime.preprocess import Prepared
+
+    def row(label, p):
+        out = np.zeros(NUM_LABELS + 1, np.float32)
+        out[label], out[NUM_LABELS] = p, 1 - p
+        return out
+
+    rows = np.stack([row(3, 0.54), row(7, 0.99), row(3, 0.98)])
+    prepared = Prepared(np.zeros((28, 28, 1), np.float32), 1, None, np.zeros((2, 28, 28, 1), np.float32))
+    chosen, digits, _ = _choose(rows, rows, prepared)
+    assert digits == 2 and int(chosen.argmax()) == 7
+    assert _reading(rows, rows, [(0, 0, 4, 1), (0, 0, 2, 1), (2, 0, 4, 1)], 3, 0.0, [(1, 2)]).text == "73"
+    sure = np.stack([row(4, 0.99), row(1, 0.98), row(7, 0.97)])  # a 4 of separate strokes stays a 4
+    assert _choose(sure, sure, prepared)[1] == 1 and int(_choose(sure, sure, prepared)[0].argmax()) == 4
+
+
 def test_classify_paths_reads_every_file_alone(classifier, pictures):
     names = ["year", "blank", "seven", "cut", "code"]
     results = list(classifier.classify_paths([pictures[name] for name in names], batch=2, every=True))

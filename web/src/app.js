@@ -66,11 +66,14 @@ export function answer(probabilities) {
 }
 
 // A picture's model rows (its digit, then the digits it may instead be) -> the index of the row to answer
-// (runtime/model.py `_choose`): a group that may be several digits written apart on one line is read as
-// those, the one with the most ink answered, where the model answers the whole "not a digit" and none of them.
+// (runtime/model.py `_choose`, `_apart_digits`): a group that may be several digits written apart on one
+// line is read as those, the one with the most ink answered, where the model answers none of them "not a
+// digit", and the whole "not a digit" or each of them more surely than the whole.
 export function choose(rows) {
   const refuses = (row) => row.length > DIGITS && answer(row).noDigit !== undefined;
-  return rows.length > 1 && refuses(rows[0]) && !rows.slice(1).some(refuses) ? 1 : 0;
+  const best = (row) => Math.max(...row.slice(0, DIGITS));
+  if (rows.length < 2 || rows.slice(1).some(refuses)) return 0;
+  return refuses(rows[0]) || Math.min(...rows.slice(1).map(best)) > best(rows[0]) ? 1 : 0;
 }
 
 function show(probabilities, timings, tensor, digits = 1) {
