@@ -33,6 +33,7 @@ _EXPORTS = {
     "EngineUnavailableError": ".errors",
     "InputError": ".errors",
     "NoDigitError": ".errors",
+    "WorkerStartError": ".errors",
     "UnverifiedModelWarning": ".errors",
 }
 

@@ -29,5 +29,10 @@ class NoDigitError(InputError):
     answer is "not a digit"."""
 
 
+class WorkerStartError(ClassifierError, RuntimeError):
+    """Decoding worker processes (`processes=True`) keep failing to start: a calling script whose
+    entry point is not guarded, which every spawned worker runs again."""
+
+
 class UnverifiedModelWarning(UserWarning):
     """A model was loaded with no manifest beside it, so its sha256 could not be checked."""

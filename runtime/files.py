@@ -25,6 +25,8 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .errors import WorkerStartError
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
 BATCH = 256
 POOL_CHUNK = 16
@@ -172,9 +174,11 @@ class _QuietSpawnProcess(multiprocessing.context.SpawnProcess):
     def start(self) -> None:
         from .engines import quiet_stderr
 
+        global _STARTED
         with quiet_stderr():  # the child inherits fd 2 as it is while it is started
             super().start()
         _WORKERS.add(self)
+        _STARTED += 1
 
 
 class _QuietSpawnContext(multiprocessing.context.SpawnContext):
@@ -182,6 +186,12 @@ class _QuietSpawnContext(multiprocessing.context.SpawnContext):
 
 
 _WORKERS: weakref.WeakSet = weakref.WeakSet()  # every decoding worker started, for `kill_workers`
+_STARTED = 0  # how many decoding workers this process has started, ever
+RESTARTS = 2  # a pool that has started this many workers per place has workers that die at start-up
+WAIT_S = 0.5  # how often a wait for a batch checks for that
+UNGUARDED = ("decoding worker processes keep failing to start: a script that calls classify_paths(processes=True) "
+             "must guard its entry point with `if __name__ == \"__main__\":` (each worker runs the script again), "
+             "or pass processes=False")
 
 
 def _start_pool(workers: int):
@@ -204,6 +214,17 @@ def kill_workers() -> None:
                 os.kill(worker.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+
+
+def _pool_map(pool, work, chunk: list, most_started: int) -> list:
+    """`pool.map`, which would wait for ever on workers that die as they start (the pool starts
+    new ones): WorkerStartError once `most_started` workers have been started in all."""
+    pending = pool.map_async(work, chunk, chunksize=POOL_CHUNK)
+    while not pending.ready():
+        pending.wait(WAIT_S)
+        if not pending.ready() and _STARTED > most_started:
+            raise WorkerStartError(UNGUARDED)
+    return pending.get()
 
 
 def chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -233,6 +254,9 @@ def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH,
     point with `if __name__ == "__main__":` (the CLI does). `every`: every digit of each
     picture (`prepare`).
     """
+    if processes and getattr(multiprocessing.current_process(), "_inheriting", False):
+        # A spawned worker running the caller's unguarded script again: stop here, not after a batch.
+        raise WorkerStartError(UNGUARDED)
     work = functools.partial(prepare, every=every) if every else prepare
     workers = max(1, min(8, os.cpu_count() or 1))
     use_processes = processes and workers > 1 and _can_spawn()
@@ -241,9 +265,9 @@ def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH,
     try:
         for index, chunk in enumerate(chunks(expand(paths), batch)):
             if index == 1 and use_processes:
-                pool = _start_pool(workers)
+                pool, started = _start_pool(workers), _STARTED
             if pool is not None:
-                yield pool.map(work, chunk, chunksize=POOL_CHUNK)
+                yield _pool_map(pool, work, chunk, started + RESTARTS * workers)
             elif threads is not None:
                 yield list(threads.map(work, chunk))
             else:

@@ -313,7 +313,7 @@ class Classifier:
         their answers. Memory stays flat for any number of files (batches of `batch`). Decoding
         runs in a thread pool; `processes=True` moves it to worker processes after the first
         batch (faster on many files; the calling script needs an `if __name__ == "__main__":`
-        guard, as for any spawned pool). With `every`, each Result holds a `reading` of every digit
+        guard, as for any spawned pool: without one, WorkerStartError says so). With `every`, each Result holds a `reading` of every digit
         in its picture, left to right (as `read` gives), and no `prediction`.
         """
         _check_count("top_k", top_k, most=NUM_LABELS)  # checked here, not on the first next()

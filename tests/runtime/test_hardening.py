@@ -461,3 +461,23 @@ def test_a_nul_byte_in_a_path_is_escaped_in_the_message(classifier):
     with pytest.raises(InputError) as error:
         classifier.predict("a\0b.png")
     assert "\0" not in str(error.value) and str(error.value) == "a\\0b.png: not a valid path (it holds a NUL byte)"
+
+
+def test_worker_processes_from_an_unguarded_script_end_in_one_error_not_a_hang(tmp_path):
+    """Spawned workers run the calling script again; without an entry-point guard each one dies as it
+    starts and the pool starts another, for ever. Now the caller gets WorkerStartError, naming the guard."""
+    for index in range(40):
+        Image.fromarray(np.full((40, 40), 255, np.uint8)).save(tmp_path / f"{index:02d}.png")
+    script = tmp_path / "unguarded.py"
+    script.write_text(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nfrom runtime import Classifier\n"
+                      f"results = list(Classifier.load().classify_paths([{str(tmp_path)!r}], batch=8, processes=True))\n"
+                      "print('done', len(results))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 1 and "done" not in done.stdout
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("runtime.errors.WorkerStartError: ") and 'if __name__ == "__main__":' in last
+    guarded = script.read_text().replace("results = ", "if __name__ == '__main__':\n    results = ").replace(
+        "print(", "    print(")
+    script.write_text(guarded)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "done 40", done.stderr
