@@ -802,6 +802,11 @@ function discOffsets() {
   return disc;
 }
 
+// A found digit's ink, summed: which of a group's columns has the most (preprocess.js sorts them by it too).
+export function inkOf(item) {
+  return item.ink.reduce((sum, v) => sum + v, 0);
+}
+
 // (width, height) scaled so that the longer side is WORK_SIDE (find.py: _work_size).
 function workSize(width, height) {
   const longer = Math.max(width, height);
@@ -1056,7 +1061,6 @@ function find(gray8, width, height, depth = 0) {
       // Too many pieces for one digit, but standing in columns that are digits (a long number typed
       // on one line): the digit with the most ink, as for digits standing apart (find.py: split).
       if (parts.length < 2) throw new NoDigitError(NOISE);
-      const inkOf = (item) => item.ink.reduce((sum, v) => sum + v, 0);
       let heaviest = parts[0];
       for (const part of parts) if (inkOf(part) > inkOf(heaviest)) heaviest = part;
       return { ...heaviest, count: seen - 1 + parts.length, parts: [] };

@@ -10,7 +10,7 @@
 // Change one, change the other.
 
 import { reduceRgba, rgbaToGray, rgbaToLevels } from "./decode.js";
-import { NoDigitError, findDigits, loadFinder, roundHalfEven } from "./find.js";
+import { NoDigitError, findDigits, inkOf, loadFinder, roundHalfEven } from "./find.js";
 import { fillOutline, restoreContrast } from "./strokes.js";
 
 export { NoDigitError, loadFinder };
@@ -217,7 +217,6 @@ export function prepareGray(gray, width, height) {
   const found = findDigits(gray, width, height);
   const recipe = (item) => centerByMass(fillOutline(restoreContrast(cropAndScale(item.ink, item.width, item.height))));
   const parts = [];
-  const inkOf = (item) => item.ink.reduce((sum, v) => sum + v, 0);
   const columns = found.parts ?? []; // (a clean canvas's digit has none)
   const heaviest = apart(columns) ? [...columns].sort((a, b) => inkOf(b) - inkOf(a)) : [];
   for (const part of heaviest) {
