@@ -43,16 +43,21 @@ class Opened(NamedTuple):
     frames: int
     exif: str | None = None
     size: tuple[int, int] | None = None  # the picture's own (width, height), upright, before any reduction
+    pages: bool = False  # the frames are a document's pages (a multi-page TIFF), not an animation
 
     @property
     def note(self) -> str | None:
-        """Where it matters, how the file was read: an animated image uses its first frame; a picture
-        whose EXIF block is broken is read as stored."""
-        notes = [f"animated image with {self.frames} frames: the first frame was classified"] if self.frames > 1 else []
+        """Where it matters, how the file was read: an animated image uses its first frame, a
+        multi-page one its first page; a picture whose EXIF block is broken is read as stored."""
+        notes = []
+        if self.frames > 1:
+            notes.append(f"image with {self.frames} pages: the first page was classified" if self.pages
+                         else f"animated image with {self.frames} frames: the first frame was classified")
         return "; ".join(notes + ([self.exif] if self.exif else [])) or None
 
 
 MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut in the middle
+PAGED_FORMATS = ("TIFF",)  # formats whose frames are pages; Pillow reads both as frames
 BROKEN = (OSError, ValueError, SyntaxError, EOFError, struct.error)  # what Pillow raises for a broken picture
 
 
@@ -100,6 +105,8 @@ def _source_name(source: Any) -> str:
 
 def _open_handle(source: Any, name: str):
     if isinstance(source, (bytes, bytearray, memoryview)):
+        if not len(source):
+            raise InputError(f"{name}: empty (0 bytes); pass the image file's contents")
         return io.BytesIO(bytes(source))
     if isinstance(source, io.TextIOBase) or "b" not in getattr(source, "mode", "b"):
         raise InputError(f"{name}: file object is open in text mode; open it in binary mode ('rb')")
@@ -116,7 +123,7 @@ def _open_handle(source: Any, name: str):
     if os.fsdecode(source) == "":
         raise InputError("empty path; pass an image file")
     try:
-        mode = os.stat(source).st_mode  # a FIFO or device would block or never end: regular files only
+        info = os.stat(source)  # a FIFO or device would block or never end: regular files only
     except (FileNotFoundError, PermissionError):
         raise
     except OSError as error:  # a name too long, a loop of links...: the path, not the picture
@@ -124,10 +131,12 @@ def _open_handle(source: Any, name: str):
     except ValueError:
         printable = name.replace("\0", "\\0")  # a NUL in a message cuts it short in C and in terminals
         raise InputError(f"{printable}: not a valid path (it holds a NUL byte)") from None
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(info.st_mode):
         raise IsADirectoryError(source)
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{name}: not a regular file")
+    if info.st_size == 0:  # Pillow would say only that it is no image
+        raise InputError(f"{name}: empty file (0 bytes)")
     return open(source, "rb")
 
 
@@ -158,6 +167,7 @@ def open_image(source: Any) -> Opened:
                     raise InputError(f"{name}: image too large to decode safely ({width}x{height}, over "
                                      f"{MAX_PIXELS:,} pixels)")
                 frames = getattr(image, "n_frames", 1)  # before load: counting frames seeks the file
+                pages = image.format in PAGED_FORMATS
                 image.load()
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
@@ -183,7 +193,7 @@ def open_image(source: Any) -> Opened:
     stored = image.size
     image, problem = upright(image, exif)
     turned = image.size != stored  # a quarter turn swaps the sides
-    return Opened(image, frames, problem, (height, width) if turned else (width, height))
+    return Opened(image, frames, problem, (height, width) if turned else (width, height), pages)
 
 
 def image_to_gray(image: Image.Image, levels: bool = False) -> np.ndarray:

@@ -700,11 +700,17 @@ def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float, side: int | Non
     return grown[labels]
 
 
+def _slope(ink: np.ndarray) -> np.ndarray:
+    """float32 ink -> the magnitude of its Sobel 3x3 gradient per pixel: 8 times the ink's rise per
+    pixel (the kernel sums to 8), which `_rise` and `_shadow` divide out (web/src/find.js: slopeOf)."""
+    return cv2.magnitude(cv2.Sobel(ink, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(ink, cv2.CV_32F, 0, 1, ksize=3))
+
+
 def _rise(strong: np.ndarray, labels: np.ndarray, ink: np.ndarray, count: int) -> np.ndarray:
     """Per component, how many pixels its edge takes to rise to its ink: over its boundary pixels, the
     sum of their ink over the sum of the ink's slope there (Sobel's 3x3 gradient, per pixel)."""
     edge = _flat_nonzero(cv2.subtract(strong, cv2.erode(strong, _SQUARE)))
-    slope = cv2.magnitude(cv2.Sobel(ink, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(ink, cv2.CV_32F, 0, 1, ksize=3))
+    slope = _slope(ink)
     at = labels.ravel()[edge]
     level = np.bincount(at, weights=ink.ravel()[edge], minlength=count)[1:]
     steep = np.bincount(at, weights=slope.ravel()[edge], minlength=count)[1:] / 8  # Sobel's kernel sums to 8
@@ -727,7 +733,7 @@ def _shadow(strong: np.ndarray, ink: np.ndarray) -> np.ndarray | None:
     points = _flat_nonzero(edge)
     if len(points) < MIN_SHADOW_EDGE:
         return None
-    slope = cv2.magnitude(cv2.Sobel(up, cv2.CV_32F, 1, 0, ksize=3), cv2.Sobel(up, cv2.CV_32F, 0, 1, ksize=3))
+    slope = _slope(up)
     rise = up.ravel()[points] / np.maximum(slope.ravel()[points] / 8, np.float32(1e-6))
     sharp = int(SHARP_EDGES / 100 * (len(rise) - 1))
     soft = rise > SOFT * float(np.partition(rise, sharp)[sharp])

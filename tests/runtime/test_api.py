@@ -237,7 +237,7 @@ def test_cli_json_and_folders(pictures, capsys):
 
 @pytest.mark.parametrize("key, message", [
     ("blank", "no digit found"),
-    ("empty", "not an image"),
+    ("empty", "empty file (0 bytes)"),
     ("text", "not an image"),
     ("truncated", "corrupt or truncated image"),
     ("tiny", "too small to hold a digit"),

@@ -309,6 +309,15 @@ def test_animated_gif_gets_a_note(tmp_path):
     assert result.ok and result.note == "animated image with 2 frames: the first frame was classified"
 
 
+def test_multi_page_tiff_is_named_by_its_pages(tmp_path):
+    pages = [draw_digit(d, 64, 44, (10, 10)) for d in (3, 8)]
+    path = tmp_path / "scan.tiff"
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+    (result,) = Classifier.load().classify_paths([path])
+    assert result.ok and result.prediction.label == 3
+    assert result.note == "image with 2 pages: the first page was classified"
+
+
 def test_min_confidence_marks_uncertain_answers_in_text_and_json(tmp_path, capsys):
     from runtime.classify import main
 

@@ -181,6 +181,7 @@ def test_numpy_arrays_of_any_size_and_dtype(classifier):
     (np.array([["a", "b"]]), "is not an image"),
     ("no/such/file.png", "no such file"),
     (b"definitely not an image", "not an image"),
+    (b"", "<bytes>: empty (0 bytes)"),
     (object(), "cannot classify an object of type object"),
 ])
 def test_bad_inputs_raise_one_line_input_errors(picture, message):

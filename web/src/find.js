@@ -500,22 +500,29 @@ function turnedSolid(member, ink, W, x0, y0, bw, bh, keep) {
   return turnedFill(filledMask(above, bw, bh, keep), bw, bh, keep) >= NEAR_PANEL;
 }
 
+// The magnitude of a float32 Mat's Sobel 3x3 gradient per pixel, as a Float32Array (find.py `_slope`): 8
+// times the ink's rise per pixel (the kernel sums to 8), which riseOf and shadowOf divide out.
+function slopeOf(mat, keep) {
+  const gx = keep(new cv.Mat()), gy = keep(new cv.Mat()), slope = keep(new cv.Mat());
+  cv.Sobel(mat, gx, cv.CV_32F, 1, 0, 3);
+  cv.Sobel(mat, gy, cv.CV_32F, 0, 1, 3);
+  cv.magnitude(gx, gy, slope);
+  return slope.data32F.slice();
+}
+
 // Per component, how many pixels its edge takes to rise to its ink (find.py `_rise`): over its boundary
 // pixels, the sum of their ink over the sum of the ink's slope there (Sobel's 3x3 gradient, per pixel).
 function riseOf(strong, label, ink, W, H, count, keep) {
   const eroded = keep(new cv.Mat());
   cv.erode(strong, eroded, keep(cv.Mat.ones(3, 3, cv.CV_8U)), new cv.Point(-1, -1), 1, cv.BORDER_CONSTANT,
     cv.morphologyDefaultBorderValue());
-  const inkMat = keep(cv.matFromArray(H, W, cv.CV_32FC1, ink));
-  const gx = keep(new cv.Mat()), gy = keep(new cv.Mat());
-  cv.Sobel(inkMat, gx, cv.CV_32F, 1, 0, 3);
-  cv.Sobel(inkMat, gy, cv.CV_32F, 0, 1, 3);
+  const slope = slopeOf(keep(cv.matFromArray(H, W, cv.CV_32FC1, ink)), keep);
   const level = new Float64Array(count), steep = new Float64Array(count);
-  const s = strong.data, e = eroded.data, x = gx.data32F, y = gy.data32F;
+  const s = strong.data, e = eroded.data;
   for (let i = 0; i < s.length; i++) {
     if (s[i] <= e[i]) continue;
     level[label[i]] += ink[i];
-    steep[label[i]] += f32(Math.sqrt(x[i] * x[i] + y[i] * y[i]));
+    steep[label[i]] += slope[i];
   }
   return Array.from(level, (v, c) => v / Math.max(steep[c] / 8, 1e-9)); // Sobel's kernel sums to 8
 }
@@ -546,12 +553,7 @@ function shadowOf(strong, ink, W, H, keep) {
   const points = [];
   for (let i = 0; i < n; i++) if (maskData[i] > innerData[i]) points.push(i);
   if (points.length < MIN_SHADOW_EDGE) return null;
-  const upMat = keep(cv.matFromArray(bh, bw, cv.CV_32FC1, up));
-  const gx = keep(new cv.Mat()), gy = keep(new cv.Mat()), slope = keep(new cv.Mat());
-  cv.Sobel(upMat, gx, cv.CV_32F, 1, 0, 3);
-  cv.Sobel(upMat, gy, cv.CV_32F, 0, 1, 3);
-  cv.magnitude(gx, gy, slope);
-  const slopeData = slope.data32F.slice();
+  const slopeData = slopeOf(keep(cv.matFromArray(bh, bw, cv.CV_32FC1, up)), keep);
   const rise = Float32Array.from(points, (i) => f32(up[i] / Math.max(f32(slopeData[i] / 8), f32(1e-6))));
   const sharp = Float32Array.from(rise).sort()[Math.trunc((SHARP_EDGES / 100) * (rise.length - 1))];
   const soft = Array.from(rise, (r) => r > SOFT * sharp);
