@@ -112,6 +112,8 @@ def open_set_scores(predict, data: RealWorld, mnist_probabilities: np.ndarray, m
         # `--always-digit` (Classifier.load(always_digit=True)): the likeliest digit where the model
         # answers "not a digit"; the pictures the finder refuses still count as wrong
         "realworld_accuracy_always_digit": int((digits_only(real_probabilities).argmax(axis=1) == data.y).sum()) / data.digits,
+        # the same for MNIST's test digits: what the digits alone are worth, none refused
+        "mnist_accuracy_always_digit": float((digits_only(mnist_probabilities).argmax(axis=1) == mnist_labels).mean()),
         "heldout_rejection_at_99_recall": rejected(threshold99),
         "threshold_at_99_recall": threshold99,
         "rejection_curve": [[round(kept(t), 5), round(rejected(t), 5)] for t in thresholds],

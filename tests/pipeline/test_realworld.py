@@ -104,10 +104,12 @@ def test_open_set_scores_count_refusals_and_not_a_digit_as_rejected():
         return outputs[float(x.flat[0])]
 
     mnist = rows(*([3] * 98), 10, 10)  # 98 of 100 test digits kept
+    mnist[98, 3] = 0.05  # one of the two "not a digit" answers gives the right digit next
     scores = open_set_scores(predict, data, mnist, np.full(100, 3))
     assert scores["heldout_nondigit_rejection"] == 2 / 4  # the finder's refusal and "not a digit"
     assert scores["mnist_digit_recall"] == 0.98
     assert scores["realworld_digit_recall"] == 1 / 3  # 3 digit pictures: one refused, one "not a digit"
     assert scores["realworld_accuracy_always_digit"] == 2 / 3  # the refused one is still wrong
+    assert scores["mnist_accuracy_always_digit"] == pytest.approx(0.99)  # 98 kept, and one of the two
     assert scores["heldout_rejection_at_99_recall"] >= scores["heldout_nondigit_rejection"]
     assert scores["rejection_curve"][0] == [0.98, 0.5]  # the defaults first

@@ -287,6 +287,7 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
         assert 0 < row["mnist_digit_recall"] <= 1 and 0 <= row["realworld_digit_recall"] <= 1, name
         # answering a digit where the model says "not a digit" can only turn wrong answers right
         assert row["realworld_accuracy"] - 1e-9 <= row["realworld_accuracy_always_digit"] <= 1, name
+        assert row["accuracy"] - 1e-9 <= row["mnist_accuracy_always_digit"] <= 1, name
         assert len(row["rejection_curve"]) >= 2 and row["rejection_curve"][0][0] == row["mnist_digit_recall"], name
     assert result["heldout_nondigits"] == len(list((root / "realworld" / "heldout_nondigits").glob("*/*"))) > 0
     assert result["scene_digits"] == 20 and result["scene_nondigits"] == 4
