@@ -553,7 +553,8 @@ function shadowOf(strong, ink, W, H, keep) {
   const points = [];
   for (let i = 0; i < n; i++) if (maskData[i] > innerData[i]) points.push(i);
   if (points.length < MIN_SHADOW_EDGE) return null;
-  const slopeData = slopeOf(keep(cv.matFromArray(bh, bw, cv.CV_32FC1, up)), keep);
+  const upMat = keep(cv.matFromArray(bh, bw, cv.CV_32FC1, up));
+  const slopeData = slopeOf(upMat, keep);
   const rise = Float32Array.from(points, (i) => f32(up[i] / Math.max(f32(slopeData[i] / 8), f32(1e-6))));
   const sharp = Float32Array.from(rise).sort()[Math.trunc((SHARP_EDGES / 100) * (rise.length - 1))];
   const soft = Array.from(rise, (r) => r > SOFT * sharp);
