@@ -290,10 +290,10 @@ def _stroke_level(ink: np.ndarray, peak: float) -> float:
     return max(STRONG_INK, float(threshold) / 255) * peak
 
 
-def _remove_lines(strong: np.ndarray, side: int, every: bool = False) -> np.ndarray:
-    """Clear long thin straight lines (ruled and squared paper) from a 0/255 stroke mask. With
-    `every` (find_all_digits), a line counts only where strokes cover LINE_COVERAGE of its length:
-    the aligned tops and bottoms of a row of digits fall on a line too, with gaps between them."""
+def _remove_lines(strong: np.ndarray, side: int) -> np.ndarray:
+    """Clear long thin straight lines (ruled and squared paper) from a 0/255 stroke mask. A line
+    counts only where strokes cover LINE_COVERAGE of its length: the aligned tops and bottoms of a
+    row of digits (a number typed on one line) fall on a line too, with gaps between them."""
     h, w = strong.shape
     if side < MIN_PHOTO_SIDE:  # a picture this small holds no ruled page, and its strokes are all thin
         return strong
@@ -313,14 +313,14 @@ def _remove_lines(strong: np.ndarray, side: int, every: bool = False) -> np.ndar
     # Ruled and squared paper repeat their lines: a family of LINE_FAMILY parallel lines, apart by
     # more than a stroke, is paper; one or two long straight strokes may be a digit's (a 1, a 0).
     families: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
-    near = cv2.dilate(thin, np.ones((3, 3), np.uint8)) if every else None  # on or next to a stroke
+    near = cv2.dilate(thin, np.ones((3, 3), np.uint8))  # on or next to a stroke
     for rho, theta in found.reshape(-1, 2).astype(np.float64):
         angle = np.degrees(theta)  # of the line's normal: 90 for a horizontal line
         horizontal = abs(angle - 90) <= LINE_ANGLE
         if horizontal or min(angle, 180 - angle) <= LINE_ANGLE:
             c, s_ = np.cos(theta), np.sin(theta)
             offset = (rho - w / 2 * c) / s_ if horizontal else (rho - h / 2 * s_) / c  # where it crosses the middle
-            if every and _coverage(near, float(rho), float(theta)) < LINE_COVERAGE:
+            if _coverage(near, float(rho), float(theta)) < LINE_COVERAGE:
                 continue
             families[horizontal].append((float(offset), float(rho), float(theta)))
     lines = np.zeros_like(strong)
@@ -468,7 +468,7 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
         raise NoDigitError(NOISE)
     if min(gray.shape) >= MIN_PHOTO_SIDE:  # soft stroke edges, chalk dust
         strong = _hysteresis(strong, ink, WEAK * level)
-    strong = _remove_lines(strong, min(gray.shape), every)
+    strong = _remove_lines(strong, min(gray.shape))
     unjoined = strong
     if min(gray.shape) >= MIN_PHOTO_SIDE:  # chalk and a dry marker break a stroke into grains
         side = _odd(GRAIN_GAP * max(gray.shape))

@@ -131,6 +131,20 @@ def test_ten_digits_typed_on_one_line_are_not_noise(classifier):
     assert prediction.digits == 10 and prediction.probability > 0.9
 
 
+def test_a_row_of_typed_digits_is_not_ruled_paper_for_predict(classifier):
+    """The aligned tops and bottoms of ten digits typed on a 612 px line fall on three Hough lines,
+    which `predict` cleared as ruled paper, cutting the digits into pairs it answered "not a digit".
+    A line needs strokes along most of its length (LINE_COVERAGE), as `read`'s did."""
+    from PIL import ImageDraw, ImageFont
+
+    face = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 90)
+    picture = Image.new("L", (612, 144), 255)
+    ImageDraw.Draw(picture).text((20, 18), "1234567890", font=face, fill=0)
+    prediction = classifier.predict(picture)
+    assert prediction.digits == 10 and str(prediction.label) in "1234567890"
+    assert classifier.read(picture).text == "1234567890"
+
+
 def test_always_digit_reads_a_number_as_its_digits_too():
     """The flag makes every answer a digit; whether a group is one digit or a number's digits is still
     the model's own call (it answered one confident, wrong digit for the whole number before)."""

@@ -205,6 +205,11 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
         ImageDraw.Draw(typed).text((20, 10), text, font=face, fill=0)
         typed.save(folder / f"number_{text}.png")
         names.append(f"number_{text}.png")
+    # ...and ten of them, whose aligned tops and bottoms are no ruled lines (find.py `_remove_lines`).
+    line = Image.new("L", (612, 144), 255)
+    ImageDraw.Draw(line).text((20, 18), "1234567890", font=face, fill=0)
+    line.save(folder / "number_line.png")
+    names.append("number_line.png")
     for index, start in enumerate((10, 40, 70)):
         strip = np.hstack([np.pad(image, ((0, 0), (0, 4))) for image in mnist["x_test"][start : start + 3]])
         Image.fromarray(np.pad(strip, 10)).save(folder / f"mnist_row_{index}.png")

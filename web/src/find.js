@@ -30,6 +30,7 @@ const STRONG_INK = 0.4;
 const LINE_LENGTH = 0.5;
 const MIN_PHOTO_SIDE = 64;
 const LINE_FAMILY = 3;
+const LINE_COVERAGE = 0.6;
 const FRAME_CONTACT = 0.3;
 const RING = 0.5;
 const SLIVER = 0.06;
@@ -350,6 +351,8 @@ function removeLines(strong, side, keep) {
   cv.HoughLines(thin, found, 1, Math.PI / 180, votes);
   if (found.rows === 0) return strong;
   const families = new Map([[true, []], [false, []]]);
+  const near = keep(new cv.Mat()); // on or next to a stroke
+  cv.dilate(thin, near, keep(cv.Mat.ones(3, 3, cv.CV_8U)));
   const f = found.data32F;
   for (let i = 0; i < found.rows; i++) {
     const rho = f[2 * i], theta = f[2 * i + 1];
@@ -358,6 +361,8 @@ function removeLines(strong, side, keep) {
     if (horizontal || Math.min(angle, 180 - angle) <= LINE_ANGLE) {
       const c = Math.cos(theta), s = Math.sin(theta);
       const offset = horizontal ? (rho - (w / 2) * c) / s : (rho - (h / 2) * s) / c;
+      // A row of typed digits puts its tops and bottoms on a line too, with gaps between them.
+      if (coverageOf(near, rho, theta, keep) < LINE_COVERAGE) continue;
       families.get(horizontal).push([offset, rho, theta]);
     }
   }
@@ -367,17 +372,31 @@ function removeLines(strong, side, keep) {
     if (members.length < LINE_FAMILY) continue;
     const offsets = members.map((m) => m[0]);
     if (Math.max(...offsets) - Math.min(...offsets) <= 4 * thinSide) continue;
-    for (const [, rho, theta] of members) {
-      const c = Math.cos(theta), s = Math.sin(theta);
-      const x = rho * c, y = rho * s;
-      cv.line(lines, new cv.Point(roundHalfEven(x - reach * s), roundHalfEven(y + reach * c)),
-        new cv.Point(roundHalfEven(x + reach * s), roundHalfEven(y - reach * c)), new cv.Scalar(255), thinSide + 2);
-    }
+    for (const [, rho, theta] of members) cv.line(lines, ...lineEnds(rho, theta, reach), new cv.Scalar(255), thinSide + 2);
   }
   cv.bitwise_and(lines, thin, lines);
   const cleared = keep(new cv.Mat());
   cv.subtract(strong, lines, cleared);
   return cv.countNonZero(cleared) ? cleared : strong;
+}
+
+// Two points `reach` px either side of where a Hough line (rho, theta) is nearest the origin (`_line_ends`).
+function lineEnds(rho, theta, reach) {
+  const c = Math.cos(theta), s = Math.sin(theta);
+  const x = rho * c, y = rho * s;
+  return [new cv.Point(roundHalfEven(x - reach * s), roundHalfEven(y + reach * c)),
+    new cv.Point(roundHalfEven(x + reach * s), roundHalfEven(y - reach * c))];
+}
+
+// The share of a Hough line's length, within the picture, that lies on `near` (`_coverage`).
+function coverageOf(near, rho, theta, keep) {
+  const line = keep(cv.Mat.zeros(near.rows, near.cols, cv.CV_8UC1));
+  cv.line(line, ...lineEnds(rho, theta, 2 * (near.rows + near.cols)), new cv.Scalar(255), 1);
+  const length = cv.countNonZero(line);
+  if (!length) return 0;
+  const on = keep(new cv.Mat());
+  cv.bitwise_and(line, near, on);
+  return cv.countNonZero(on) / length;
 }
 
 // Indices of boxes [x, y, w, h] grouped transitively when within `gap` of each other (`_group`).
