@@ -147,7 +147,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help='for pictures known to hold a digit: answer the likeliest digit where the model answers '
                              '"not a digit" (a blank or noisy picture is still "no digit found")')
     parser.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
-    parser.error = lambda message: _usage_error(parser, message)  # one line, not argparse's usage block
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A file whose name starts with "-" reads as an option: name it, and the way to pass it.
+    dashed = next((arg for arg in argv if arg.startswith("-") and arg != "--" and os.path.isfile(arg)), None)
+    hint = f"; {dashed!r} is a file: put -- before it (python -m runtime.classify -- {dashed})" if dashed else ""
+    parser.error = lambda message: _usage_error(parser, message + hint)  # one line, not argparse's usage block
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= NUM_LABELS:
         parser.error(f"--top-k must be between 1 and {NUM_LABELS}, got {args.top_k}")

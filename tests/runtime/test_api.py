@@ -270,6 +270,17 @@ def test_cli_usage_errors_exit_2(pictures, capsys, tmp_path):
     assert "nope.onnx: no such model file" in capsys.readouterr().err
 
 
+def test_a_file_named_like_an_option_is_named_in_the_usage_error(pictures, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-x.png").write_bytes(pictures["d7"].read_bytes())
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-x.png"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'-x.png' is a file: put -- before it" in err
+    assert main(["--", "-x.png"]) == 0 and capsys.readouterr().out.startswith("-x.png: 7 (")
+
+
 def test_module_entry_point_runs_as_a_process(pictures):
     result = subprocess.run([sys.executable, "-m", "runtime.classify", str(pictures["d7"]), "--engine", "onnx"],
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
