@@ -149,8 +149,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=BATCH, help=argparse.SUPPRESS)
     argv = sys.argv[1:] if argv is None else list(argv)
     # A file whose name starts with "-" reads as an option: name it, and the way to pass it.
-    dashed = next((arg for arg in argv if arg.startswith("-") and arg != "--" and os.path.isfile(arg)), None)
-    hint = f"; {dashed!r} is a file: put -- before it (python -m runtime.classify -- {dashed})" if dashed else ""
+    at = next((i for i, arg in enumerate(argv) if arg.startswith("-") and arg != "--" and os.path.isfile(arg)), None)
+    hint = ""
+    if at is not None:
+        rest = argv[at:]
+        fixed = (" ".join([*argv[:at], "--", *rest]) if not any(arg.startswith("-") and not os.path.isfile(arg) for arg in rest)
+                 else f"[options] -- {' '.join(arg for arg in rest if os.path.isfile(arg))}")
+        hint = f"; {argv[at]!r} is a file: put -- before the file names (python -m runtime.classify {fixed})"
     parser.error = lambda message: _usage_error(parser, message + hint)  # one line, not argparse's usage block
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= NUM_LABELS:

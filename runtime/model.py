@@ -416,14 +416,6 @@ def _apart_digits(whole: np.ndarray, pieces: np.ndarray) -> bool:
     return _refuses(whole) or float(pieces[:, :NUM_LABELS].max(axis=1).min()) > float(whole[:NUM_LABELS].max())
 
 
-def _signed_digits(whole: np.ndarray, pieces: np.ndarray) -> bool:
-    """`read`'s rule besides `_apart_digits`: a group that the model answers "not a digit" whole, whose
-    columns are mostly digits (at least two, and more digits than not), is those digits with a sign
-    set close among them ("7+3", "$42", "42%"); the sign's column is then left out as "not a digit"."""
-    refused = sum(_refuses(row) for row in pieces)
-    return _refuses(whole) and len(pieces) - refused >= 2 and refused < len(pieces) - refused
-
-
 def _choose(raw: np.ndarray, rows: np.ndarray, prepared: Prepared) -> tuple[np.ndarray, int, str | None]:
     """One picture's model rows (its digit, then its parts; the model's own, and those to answer)
     -> (the row to answer, the digits seen, the note). A group of strokes that may be several digits
@@ -454,14 +446,11 @@ def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidenc
     `Classifier._rows`): one per digit found, left to right, and then the rows of `parts`
     (PreparedDigits). A digit that may instead be several written close together is read as those
     when the model answers each of them more surely than the whole (or answers the whole "not a
-    digit"), and none of them "not a digit"; or, where the model answers the whole "not a digit" and
-    most of them digits, as those digits with a sign among them (`_signed_digits`: "7+3" reads 73).
-    Which marks are digits is the model's own call, with
+    digit"), and none of them "not a digit". Which marks are digits is the model's own call, with
     `always_digit` or without (a sign between digits is left out either way), unless it refuses them all."""
     slots = [[i] for i in range(len(parts) if parts else len(raw))]
     for slot, indices in zip(slots, parts, strict=False):
-        if indices and (_apart_digits(raw[slot[0]], raw[list(indices)])
-                        or _signed_digits(raw[slot[0]], raw[list(indices)])):
+        if indices and _apart_digits(raw[slot[0]], raw[list(indices)]):
             slot[:] = indices
     digits, kept, refusals = [], [], []
     order = [index for slot in slots for index in slot]

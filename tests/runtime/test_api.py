@@ -277,7 +277,10 @@ def test_a_file_named_like_an_option_is_named_in_the_usage_error(pictures, capsy
         main(["-x.png"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "'-x.png' is a file: put -- before it" in err
+    assert err.count("\n") == 1 and "'-x.png' is a file: put -- before the file names" in err
+    with pytest.raises(SystemExit):
+        main(["--all", "-x.png"])
+    assert "(python -m runtime.classify --all -- -x.png)" in capsys.readouterr().err
     assert main(["--", "-x.png"]) == 0 and capsys.readouterr().out.startswith("-x.png: 7 (")
 
 

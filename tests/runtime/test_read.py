@@ -181,40 +181,6 @@ def test_predict_takes_the_columns_as_read_does():
     assert _choose(sure, sure, prepared)[1] == 1 and int(_choose(sure, sure, prepared)[0].argmax()) == 4
 
 
-def test_a_sign_set_close_among_digits_is_left_out_of_the_number():
-    """A group the model answers "not a digit" whole, whose columns are mostly digits ("7+3", "$42"
-    typed close together), is those digits, the sign left out; a group of more signs than digits stays
-    refused, and `predict`'s choice is unchanged."""
-    from runtime.model import _choose
-    from runtime.preprocess import Prepared
-
-    def row(label, p):
-        out = np.zeros(NUM_LABELS + 1, np.float32)
-        out[label], out[NUM_LABELS] = p, 1 - p
-        return out
-
-    boxes = [(0, 0, 6, 1), (0, 0, 2, 1), (2, 0, 4, 1), (4, 0, 6, 1)]
-    rows = np.stack([row(1, 0.1), row(7, 0.99), row(4, 0.2), row(3, 0.98)])  # whole refused, the + refused
-    reading = _reading(rows, rows, boxes, 3, 0.0, [(1, 2, 3)])
-    assert reading.text == "73" and reading.left_out == 1 and reading.boxes == (boxes[1], boxes[3])
-    signs = np.stack([row(1, 0.1), row(4, 0.2), row(7, 0.99), row(4, 0.2)])  # one digit among two signs
-    with pytest.raises(NoDigitError):
-        _reading(signs, signs, boxes, 3, 0.0, [(1, 2, 3)])
-    prepared = Prepared(np.zeros((28, 28, 1), np.float32), 1, None, np.zeros((3, 28, 28, 1), np.float32))
-    assert _choose(rows, rows, prepared)[1] == 1 and int(_choose(rows, rows, prepared)[0].argmax()) == NUM_LABELS
-
-
-@pytest.mark.parametrize("text, number", [("7+3", "73"), ("$42", "42"), ("42%", "42")])
-def test_a_typed_sign_close_to_the_digits_is_left_out(classifier, text, number):
-    from PIL import ImageFont
-
-    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", 100)
-    page = Image.new("L", (80 + int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(text, font=font)), 160), 255)
-    ImageDraw.Draw(page).text((40, 20), text, font=font, fill=0)
-    reading = classifier.read(page)
-    assert reading.text == number and reading.left_out == 1
-
-
 def test_classify_paths_reads_every_file_alone(classifier, pictures):
     names = ["year", "blank", "seven", "cut", "code"]
     results = list(classifier.classify_paths([pictures[name] for name in names], batch=2, every=True))
