@@ -89,6 +89,8 @@ def _reading_json(result) -> dict:
            "digits": [_prediction_json(p, box=list(box)) for p, box in zip(reading.digits, reading.boxes, strict=True)]}
     if reading.left_out:
         out["left_out"] = reading.left_out
+    if reading.small_marks:
+        out["small_marks"] = reading.small_marks
     if result.note:
         out["note"] = result.note
     return out
@@ -120,6 +122,9 @@ def format_text(result: dict) -> str:
         line = f"{escape_path(result['path'])}: {result['number']}{'?' if result['uncertain'] else ''} ({digits})"
         if result.get("left_out"):
             line += f"  ({result['left_out']} mark{'s' if result['left_out'] > 1 else ''} left out: not a digit)"
+        if result.get("small_marks"):
+            marks = result["small_marks"]
+            line += f"  ({marks} small mark{'s' if marks > 1 else ''} among the digits left out: a point or a sign?)"
         if result.get("note"):
             line += f"  ({result['note']})"
         return line

@@ -107,7 +107,7 @@ def _listing_error(error: OSError) -> str:
 def prepare(item: tuple[str, str | None], every: bool = False):
     """(path, error) -> (path, its Prepared (runtime.preprocess) or None, error or None, note or None, digits seen).
     With `every`: (path, (n, 28, 28, 1) images of every digit, left to right, or None, error or
-    None, note or None, (their boxes, their parts: PreparedDigits)). Never raises."""
+    None, note or None, (their boxes, their parts, the marks left out beside them and among each one's parts: PreparedDigits)). Never raises."""
     from .errors import InputError
     from .preprocess import prepare_digits, prepare_image
 
@@ -117,7 +117,7 @@ def prepare(item: tuple[str, str | None], every: bool = False):
     try:
         if every:
             digits = prepare_digits(path)
-            return path, digits.tensors, None, digits.note, (digits.boxes, digits.parts)
+            return path, digits.tensors, None, digits.note, (digits.boxes, digits.parts, digits.marks, digits.part_marks)
         prepared = prepare_image(path)
         return path, prepared, None, prepared.note, prepared.digits
     except InputError as exc:

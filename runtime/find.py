@@ -33,7 +33,7 @@ digit left to right, which the page does not offer).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -135,6 +135,11 @@ class Found:
     # find_all_digits: where this might be several digits written close together, those digits
     # (the caller's model decides which reading it is: `Classifier.read`)
     parts: tuple[Found, ...] = ()
+    # find_all_digits: marks too short to be a digit, left out: among this one's `parts`, where it
+    # is read as those (`marks`), and beside the digits in the whole picture (`beside`, the same on
+    # every digit, like `count`): a decimal point, a minus, a colon. "12.5" read "125" says so.
+    marks: int = 0
+    beside: int = 0
 
 
 def _percentile(hist: np.ndarray, q: float) -> int:
@@ -381,7 +386,7 @@ def _search(gray: np.ndarray, every: bool) -> list[Found]:
         return found
 
     def scaled(found: Found) -> Found:
-        return Found(found.ink, scale_box(found.box, size, (w, h)), found.count, tuple(scaled(part) for part in found.parts))
+        return replace(found, box=scale_box(found.box, size, (w, h)), parts=tuple(scaled(part) for part in found.parts))
 
     return [scaled(item) for item in found]
 
@@ -633,7 +638,7 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
             except NoDigitError:
                 pass
         if len(whole) == 1 and len(parts) > 1:
-            return [Found(whole[0].ink, whole[0].box, count, tuple(_reading_order(parts)))]
+            return [Found(whole[0].ink, whole[0].box, count, tuple(_reading_order(parts)), len(columns) - len(tall))]
         if not (every or whole):
             # Too many pieces for one digit, but standing in columns that are digits (a long number
             # typed on one line): the digit with the most ink, as for digits standing apart.
@@ -662,13 +667,22 @@ def _find(gray8: np.ndarray, _depth: int = 0, every: bool = False) -> list[Found
     thin_ones = [int(i) for i in order[1:] if i not in others and group_mass[i] >= THIN_DIGIT * group_mass[order[0]]
                  and min(y1, extents[i, 3]) - max(y0, extents[i, 1]) >= 0.5 * heights[i]
                  and max(x0 - extents[i, 2], extents[i, 0] - x1) <= first]
+    used = set()
     for index in (int(order[0]), *others, *thin_ones):
         if heights[index] < DIGIT_HEIGHT * first:  # a sign or a point apart from the digits (a 1 is not)
             continue
+        used.add(index)
         digits += split(index, 1)
     if not digits:
         raise NoDigitError(NOISE)
-    return [Found(item.ink, item.box, len(digits), item.parts) for item in _reading_order(digits)]
+    # The marks left out beside the digits: shorter than a digit, their middle between the digits' tops
+    # and bottoms, and within a digit's height of them (a decimal point, a minus, a colon).
+    left, right = min(item.box[0] for item in digits) - first, max(item.box[2] for item in digits) + first
+    top, bottom = min(item.box[1] for item in digits), max(item.box[3] for item in digits)
+    middles = (extents[:, :2] + extents[:, 2:]) / 2
+    beside = sum(1 for i in range(len(groups)) if i not in used and group_mass[i] > 0 and heights[i] < DIGIT_HEIGHT * first
+                 and left < middles[i, 0] < right and top <= middles[i, 1] <= bottom)
+    return [Found(item.ink, item.box, len(digits), item.parts, item.marks, beside) for item in _reading_order(digits)]
 
 
 def _hysteresis(strong: np.ndarray, ink: np.ndarray, low: float, side: int | None = None) -> np.ndarray:
@@ -810,8 +824,7 @@ def _columns(boxes: np.ndarray) -> list[np.ndarray]:
 def _moved(found: Found, dx: int, dy: int) -> Found:
     """The same digit (and its parts) with its box moved by (dx, dy)."""
     left, top, right, bottom = found.box
-    return Found(found.ink, (left + dx, top + dy, right + dx, bottom + dy), found.count,
-                 tuple(_moved(part, dx, dy) for part in found.parts))
+    return replace(found, box=(left + dx, top + dy, right + dx, bottom + dy), parts=tuple(_moved(part, dx, dy) for part in found.parts))
 
 
 def _reading_order(found: list[Found]) -> list[Found]:

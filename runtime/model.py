@@ -66,6 +66,9 @@ class Reading:
     digits: tuple[Prediction, ...]
     boxes: tuple[tuple[int, int, int, int], ...]
     left_out: int = 0
+    # marks among the digits too short to be one (a decimal point, a minus, a colon), left out
+    # unread: "12.5" reads "125" with small_marks 1, so an app can tell it from a plain 125
+    small_marks: int = 0
 
     @property
     def text(self) -> str:
@@ -277,7 +280,8 @@ class Classifier:
         _check_confidence(min_confidence)
         _check_one_image(image, "read")
         prepared = prepare_digits(image)
-        return _reading(*self._rows(prepared.tensors), prepared.boxes, top_k, min_confidence, prepared.parts)
+        return _reading(*self._rows(prepared.tensors), prepared.boxes, top_k, min_confidence, prepared.parts,
+                        (prepared.marks, prepared.part_marks))
 
     def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
         """One `Result` per image, in order: a prediction, or the error for that image alone.
@@ -338,10 +342,10 @@ class Classifier:
                     if images is None:
                         yield Result(path, error=error)
                         continue
-                    boxes, parts = found
+                    boxes, parts, *marks = found
                     try:
                         reading = _reading(raw[start : start + len(images)], rows[start : start + len(images)], boxes,
-                                           top_k, min_confidence, parts)
+                                           top_k, min_confidence, parts, marks)
                         yield Result(path, note=note, reading=reading)
                     except NoDigitError as refused:
                         yield Result(path, error=str(refused), note=note, exception=refused)
@@ -441,7 +445,8 @@ def _answer(path: str, row: np.ndarray, digits: int, note: str | None, top_k: in
         return Result(path, error=str(error), note=note, exception=error)
 
 
-def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidence: float, parts=()) -> Reading:
+def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidence: float, parts=(),
+             marks: tuple[int, tuple[int, ...]] = (0, ())) -> Reading:
     """A Reading from one picture's model output rows (the model's own, and those to answer: see
     `Classifier._rows`): one per digit found, left to right, and then the rows of `parts`
     (PreparedDigits). A digit that may instead be several written close together is read as those
@@ -449,9 +454,12 @@ def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidenc
     digit"), and none of them "not a digit". Which marks are digits is the model's own call, with
     `always_digit` or without (a sign between digits is left out either way), unless it refuses them all."""
     slots = [[i] for i in range(len(parts) if parts else len(raw))]
-    for slot, indices in zip(slots, parts, strict=False):
+    beside, among = marks
+    small = beside
+    for slot, indices, short in zip(slots, parts, among or [0] * len(parts), strict=False):
         if indices and _apart_digits(raw[slot[0]], raw[list(indices)]):
             slot[:] = indices
+            small += short  # the marks between the digits taken apart
     digits, kept, refusals = [], [], []
     order = [index for slot in slots for index in slot]
     # Where the model refuses every mark, the rows answered decide (always_digit's: as for one picture).
@@ -466,7 +474,7 @@ def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidenc
     if not digits:
         raise refusals[0] if len(refusals) == 1 else NoDigitError(
             f"no digit found (the model answers \"{NOT_A_DIGIT}\" to all {len(refusals)} marks found)")
-    return Reading(tuple(digits), tuple(kept), len(refusals))
+    return Reading(tuple(digits), tuple(kept), len(refusals), small)
 
 
 def to_prediction(probabilities: np.ndarray, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:

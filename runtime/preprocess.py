@@ -47,6 +47,8 @@ class PreparedDigits(NamedTuple):
     boxes: tuple[tuple[int, int, int, int], ...]
     note: str | None
     parts: tuple[tuple[int, ...], ...] = ()
+    marks: int = 0  # marks beside the digits too short to be one, left out (`Found.beside`)
+    part_marks: tuple[int, ...] = ()  # per digit found, the marks among its parts (`Found.marks`)
 
 
 class Prepared(NamedTuple):
@@ -209,7 +211,8 @@ def prepare_digits(image: Any) -> PreparedDigits:
         return _recipe(item.ink), scale_box(item.box, seen, (width, height))
 
     found, refused = [], None
-    for item in find_all_digits(gray):
+    every = find_all_digits(gray)
+    for item in every:
         try:
             found.append((item, *recipe(item)))
         except NoDigitError as error:  # too little ink to scale: not a digit, the others still are
@@ -228,7 +231,8 @@ def prepare_digits(image: Any) -> PreparedDigits:
             tensors.append(tensor)
             boxes.append(box)
         parts.append(tuple(indices) if len(indices) > 1 else ())
-    return PreparedDigits(np.stack(tensors)[..., None], tuple(boxes), note, tuple(parts))
+    return PreparedDigits(np.stack(tensors)[..., None], tuple(boxes), note, tuple(parts), every[0].beside,
+                          tuple(item.marks for item, _, _ in found))
 
 
 def preprocess_image(image: Any) -> np.ndarray:

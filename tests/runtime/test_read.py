@@ -181,6 +181,39 @@ def test_predict_takes_the_columns_as_read_does():
     assert _choose(sure, sure, prepared)[1] == 1 and int(_choose(sure, sure, prepared)[0].argmax()) == 4
 
 
+def typed_number(text: str, size: int = 100) -> Image.Image:
+    from PIL import ImageFont
+
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
+    page = Image.new("L", (80 + int(ImageDraw.Draw(Image.new("L", (1, 1))).textlength(text, font=font)), 160), 255)
+    ImageDraw.Draw(page).text((40, 20), text, font=font, fill=0)
+    return page
+
+
+@pytest.mark.parametrize("text, number, marks", [("12.5", "125", 1), ("3.14", "314", 1), ("10:45", "1045", 2),
+                                                 ("7-3", "73", 1), ("2026", "2026", 0)])
+def test_a_point_or_sign_left_out_among_the_digits_is_counted(classifier, text, number, marks, tmp_path):
+    """A decimal point, a minus or a colon is too short to be a digit and is left out of the number;
+    the Reading counts it (`small_marks`), so "12.5" read as "125" can be told from a plain 125, in the
+    API, in classify_paths' worker path and in the CLI's text and JSON."""
+    path = tmp_path / "number.png"
+    typed_number(text).save(path)
+    reading = classifier.read(path)
+    assert reading.text == number and reading.small_marks == marks
+    listed = next(classifier.classify_paths([path], every=True)).reading
+    assert (listed.text, listed.boxes, listed.small_marks) == (reading.text, reading.boxes, reading.small_marks)
+
+
+def test_the_cli_says_a_point_was_left_out(tmp_path, capsys):
+    path = tmp_path / "meter.png"
+    typed_number("12.5").save(path)
+    assert main([str(path), "--all", "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["number"] == "125" and row["small_marks"] == 1
+    assert main([str(path), "--all"]) == 0
+    assert "(1 small mark among the digits left out: a point or a sign?)" in capsys.readouterr().out
+
+
 def test_classify_paths_reads_every_file_alone(classifier, pictures):
     names = ["year", "blank", "seven", "cut", "code"]
     results = list(classifier.classify_paths([pictures[name] for name in names], batch=2, every=True))
