@@ -342,10 +342,10 @@ class Classifier:
                     if images is None:
                         yield Result(path, error=error)
                         continue
-                    boxes, parts, *marks = found
+                    boxes, parts, beside, among = found
                     try:
                         reading = _reading(raw[start : start + len(images)], rows[start : start + len(images)], boxes,
-                                           top_k, min_confidence, parts, marks)
+                                           top_k, min_confidence, parts, (beside, among))
                         yield Result(path, note=note, reading=reading)
                     except NoDigitError as refused:
                         yield Result(path, error=str(refused), note=note, exception=refused)
@@ -452,7 +452,9 @@ def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidenc
     (PreparedDigits). A digit that may instead be several written close together is read as those
     when the model answers each of them more surely than the whole (or answers the whole "not a
     digit"), and none of them "not a digit". Which marks are digits is the model's own call, with
-    `always_digit` or without (a sign between digits is left out either way), unless it refuses them all."""
+    `always_digit` or without (a sign between digits is left out either way), unless it refuses them all.
+    `marks` (PreparedDigits' `marks` and `part_marks`): the marks too short to be a digit beside the
+    digits, and among each digit's parts, which count where those parts are read (`small_marks`)."""
     slots = [[i] for i in range(len(parts) if parts else len(raw))]
     beside, among = marks
     small = beside
