@@ -160,8 +160,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         rest = argv[at:]
         fixed = (" ".join([*argv[:at], "--", *rest]) if not any(arg.startswith("-") and not os.path.isfile(arg) for arg in rest)
                  else f"[options] -- {' '.join(arg for arg in rest if os.path.isfile(arg))}")
-        hint = f"; {argv[at]!r} is a file: put -- before the file names (python -m runtime.classify {fixed})"
-    parser.error = lambda message: _usage_error(parser, message + hint)  # one line, not argparse's usage block
+        hint = f"{argv[at]!r} is a file, read as an option: put -- before the file names (python -m runtime.classify {fixed})"
+    # One line, not argparse's usage block; where a file read as an option, that comes first.
+    parser.error = lambda message: _usage_error(parser, f"{hint} ({message})" if hint else message)
     args = parser.parse_args(argv)
     if not 1 <= args.top_k <= NUM_LABELS:
         parser.error(f"--top-k must be between 1 and {NUM_LABELS}, got {args.top_k}")

@@ -277,7 +277,7 @@ def test_a_file_named_like_an_option_is_named_in_the_usage_error(pictures, capsy
         main(["-x.png"])
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "'-x.png' is a file: put -- before the file names" in err
+    assert err.count("\n") == 1 and "error: '-x.png' is a file, read as an option: put -- before the file names" in err
     with pytest.raises(SystemExit):
         main(["--all", "-x.png"])
     assert "(python -m runtime.classify --all -- -x.png)" in capsys.readouterr().err
