@@ -281,7 +281,7 @@ class Classifier:
         _check_one_image(image, "read")
         prepared = prepare_digits(image)
         return _reading(*self._rows(prepared.tensors), prepared.boxes, top_k, min_confidence, prepared.parts,
-                        (prepared.marks, prepared.part_marks))
+                        prepared.marks, prepared.part_marks)
 
     def predict_batch(self, items: Iterable[Any], top_k: int = 3, min_confidence: float = 0.0) -> list[Result]:
         """One `Result` per image, in order: a prediction, or the error for that image alone.
@@ -345,7 +345,7 @@ class Classifier:
                     boxes, parts, beside, among = found
                     try:
                         reading = _reading(raw[start : start + len(images)], rows[start : start + len(images)], boxes,
-                                           top_k, min_confidence, parts, (beside, among))
+                                           top_k, min_confidence, parts, beside, among)
                         yield Result(path, note=note, reading=reading)
                     except NoDigitError as refused:
                         yield Result(path, error=str(refused), note=note, exception=refused)
@@ -446,19 +446,19 @@ def _answer(path: str, row: np.ndarray, digits: int, note: str | None, top_k: in
 
 
 def _reading(raw: np.ndarray, rows: np.ndarray, boxes, top_k: int, min_confidence: float, parts=(),
-             marks: tuple[int, tuple[int, ...]] = (0, ())) -> Reading:
+             beside: int = 0, part_marks: tuple[int, ...] = ()) -> Reading:
     """A Reading from one picture's model output rows (the model's own, and those to answer: see
     `Classifier._rows`): one per digit found, left to right, and then the rows of `parts`
     (PreparedDigits). A digit that may instead be several written close together is read as those
     when the model answers each of them more surely than the whole (or answers the whole "not a
     digit"), and none of them "not a digit". Which marks are digits is the model's own call, with
     `always_digit` or without (a sign between digits is left out either way), unless it refuses them all.
-    `marks` (PreparedDigits' `marks` and `part_marks`): the marks too short to be a digit beside the
-    digits, and among each digit's parts, which count where those parts are read (`small_marks`)."""
+    `beside` and `part_marks` (PreparedDigits' `marks` and `part_marks`): the marks too short to be a
+    digit beside the digits, and among each digit's parts, which count where those parts are read
+    (`Reading.small_marks`)."""
     slots = [[i] for i in range(len(parts) if parts else len(raw))]
-    beside, among = marks
     small = beside
-    for slot, indices, short in zip(slots, parts, among or [0] * len(parts), strict=False):
+    for slot, indices, short in zip(slots, parts, part_marks or [0] * len(parts), strict=False):
         if indices and _apart_digits(raw[slot[0]], raw[list(indices)]):
             slot[:] = indices
             small += short  # the marks between the digits taken apart
