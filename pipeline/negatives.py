@@ -230,19 +230,20 @@ def _seven_segment(font: Path) -> bool:
     return font.name.startswith("DSEG7")
 
 
-def _ink(kind: str, rng: np.random.Generator, fonts: list[Path]) -> np.ndarray | None:
+def _ink(kind: str, rng: np.random.Generator, fonts: list[Path]) -> tuple[np.ndarray | None, str]:
+    """(the mask, or None for a glyph not drawn; the glyph, or "" for a shape, a scribble or a texture)."""
     if kind in ("letter", "symbol"):
         letters = TRAIN_LETTERS + TRAIN_SCRIPTS if rng.random() < 0.4 else TRAIN_LETTERS
         alphabet = letters if kind == "letter" else TRAIN_SYMBOLS
         text, font = alphabet[int(rng.integers(0, len(alphabet)))], fonts[int(rng.integers(0, len(fonts)))]
         if text in SEGMENT_TWINS and _seven_segment(font):
-            return None
+            return None, text
         mask = _styled_glyph(text, font, rng)
         if mask is not None:
             angle = float(rng.uniform(-15, 15))
             mask = np.asarray(Image.fromarray(mask).rotate(angle, resample=Image.BILINEAR, expand=True))
-        return mask
-    return {"shape": _shape, "scribble": _scribble, "texture": _texture}[kind](rng)
+        return mask, text
+    return {"shape": _shape, "scribble": _scribble, "texture": _texture}[kind](rng), ""
 
 
 def _picture(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -272,21 +273,23 @@ def _picture(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(np.rint(picture), 0, 255).astype(np.uint8)
 
 
-def generate(seed: int, fonts: list[Path] | None = None) -> Iterator[tuple[np.ndarray, str]]:
+def generate(seed: int, fonts: list[Path] | None = None, described: bool = False) -> Iterator[tuple]:
     """Endless (28x28 uint8 model input, kind) pairs; pictures the runtime refuses ("no digit
-    found", as noise and blank canvases are) are skipped: the model never sees them."""
+    found", as noise and blank canvases are) are skipped: the model never sees them. With
+    `described`, (input, kind, glyph) triples: the letter or symbol drawn, "" for the other kinds."""
     fonts = train_fonts() if fonts is None else fonts
     rng = np.random.default_rng(seed)
     while True:
         kind = KINDS[int(rng.choice(len(KINDS), p=WEIGHTS))]
-        mask = _ink(kind, rng, fonts)
+        mask, text = _ink(kind, rng, fonts)
         if mask is None or not (mask > 32).any():
             continue
         try:
             tensor = prepare_image(_picture(mask, rng)).tensor
         except InputError:
             continue
-        yield np.rint(tensor[..., 0] * 255).astype(np.uint8), kind
+        image = np.rint(tensor[..., 0] * 255).astype(np.uint8)
+        yield (image, kind, text) if described else (image, kind)
 
 
 def printed_digits(count: int, seed: int, fonts: list[Path] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -51,6 +51,17 @@ def test_the_generator_is_deterministic_under_a_seed_and_gives_model_inputs():
 
 
 @pytest.mark.skipif(not FONTS, reason=NO_FONTS)
+def test_the_described_stream_is_the_same_stream_with_each_glyph_named():
+    plain, kinds = negatives.make(30, seed=7, fonts=FONTS)
+    described = [item for _, item in zip(range(30), negatives.generate(7, FONTS, described=True))]
+    assert np.array_equal(plain, np.stack([image for image, _, _ in described]))
+    assert kinds == [kind for _, kind, _ in described]
+    glyphs = negatives.TRAIN_LETTERS + negatives.TRAIN_SCRIPTS + negatives.TRAIN_SYMBOLS
+    for _, kind, text in described:
+        assert (len(text) == 1 and text in glyphs) if kind in ("letter", "symbol") else text == ""
+
+
+@pytest.mark.skipif(not FONTS, reason=NO_FONTS)
 def test_printed_digits_are_labelled_model_inputs_and_deterministic():
     images, labels = negatives.printed_digits(30, seed=5, fonts=FONTS)
     again, labels_again = negatives.printed_digits(30, seed=5, fonts=FONTS)

@@ -18,6 +18,28 @@ def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
     assert parse_set("solid=hollow=0") == ("solid", {"hollow": 0.0})
     assert parse_set("t90=twins=0.9") == ("t90", {"twins": 0.9})
     assert parse_set("b5=refusal_budget=0.0005") == ("b5", {"refusal_budget": 0.0005})
+    assert parse_set("n36=negatives=36000,hooks=1") == ("n36", {"negatives": 36000, "hooks": 1})
+
+
+def test_without_hooks_the_training_non_digits_leave_out_the_hooked_glyphs_and_the_rest_is_restored():
+    from pipeline import negatives
+    from tools import open_set_tune
+
+    seen = {}
+
+    def fake(settings, seed):
+        seen["letters"], seen["symbols"] = negatives.TRAIN_LETTERS, negatives.TRAIN_SYMBOLS
+        return "pool"
+
+    before = negatives.TRAIN_LETTERS, negatives.TRAIN_SYMBOLS, negatives.HOLLOW
+    original, open_set_tune.open_set.make_negatives = open_set_tune.open_set.make_negatives, fake
+    try:
+        assert open_set_tune.make_negatives(None, 1, 0.5, False, hooks=False) == "pool"
+    finally:
+        open_set_tune.open_set.make_negatives = original
+    assert not set(open_set_tune.HOOKED) & set(seen["letters"] + seen["symbols"])
+    assert set(seen["letters"]) == set(before[0]) - set(open_set_tune.HOOKED)
+    assert (negatives.TRAIN_LETTERS, negatives.TRAIN_SYMBOLS, negatives.HOLLOW) == before
 
 
 def test_the_real_world_tuning_split_is_judged_by_kind():

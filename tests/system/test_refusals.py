@@ -1,0 +1,38 @@
+"""tools/refusals.py: the digits answered "not a digit", their nearest training non-digits, the sheet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tools.refusals import TILE, nearest, refused, sheet
+
+
+def test_refused_rows_are_those_whose_largest_output_is_not_a_digit():
+    rows = np.array([[0.9] + [0.01] * 9 + [0.0], [0.1] + [0.0] * 9 + [0.9], [0.3] + [0.0] * 9 + [0.3]])
+    assert refused(rows).tolist() == [1]  # a tie goes to the digit, as argmax does
+    assert refused(np.eye(10)).size == 0  # a ten-digit model refuses nothing
+
+
+def test_nearest_finds_each_digit_among_the_pool_nearest_first():
+    rng = np.random.default_rng(0)
+    pool = rng.integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    digits = pool[[7, 31]].copy()
+    digits[0, 0, 0] ^= 1  # one level off: still nearest to its own
+    found, distances = nearest(digits, pool, 3)
+    assert found.shape == (2, 3) and found[:, 0].tolist() == [7, 31]
+    assert distances[0, 0] == pytest.approx(1.0) and distances[1, 0] == pytest.approx(0.0, abs=1e-3)
+    assert (np.diff(distances, axis=1) >= 0).all()
+    flat = pool.reshape(50, -1).astype(np.float64)
+    exact = np.sqrt(((flat - digits[1].reshape(-1)) ** 2).sum(axis=1))
+    assert found[1].tolist() == np.argsort(exact, kind="stable")[:3].tolist()
+
+
+def test_the_sheet_has_a_tile_and_a_caption_per_picture():
+    ink = np.zeros((28, 28), np.uint8)
+    ink[4:24, 12:16] = 255
+    image = sheet([[(ink, "1>1 0.90"), (ink, "∫")], [(ink, "7>7 0.70")]])
+    assert image.size[0] == 2 * TILE and image.size[1] > 2 * TILE
+    pixels = np.asarray(image)
+    assert pixels[TILE // 2, TILE // 2] == 0 and pixels[2, 2] == 255  # dark ink on white
+    assert (pixels[TILE:TILE + 10, :TILE] < 128).any()  # the caption under the first tile
