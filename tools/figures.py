@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 
-def figures_path(parser: argparse.ArgumentParser, path: Path | None) -> Path | None:
-    """--figures PATH: refused at once (before minutes of timing) if it cannot be written there."""
+def figures_path(parser: argparse.ArgumentParser, path: Path | None, option: str = "--figures") -> Path | None:
+    """--figures PATH (or `option`): refused at once (before minutes of timing) if it cannot be written there."""
     if path is not None and (path.is_dir() or not path.parent.is_dir()):
-        parser.error(f"--figures {path}: " + ("is a folder" if path.is_dir() else f"no such folder {path.parent}"))
+        parser.error(f"{option} {path}: " + ("is a folder" if path.is_dir() else f"no such folder {path.parent}"))
     return path
 
 

@@ -16,6 +16,7 @@ split (tools/open_set_tune.py), never on what this shows.
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections import Counter
 from pathlib import Path
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from tools.figures import count
+from tools.figures import count, figures_path
 
 TILE = 56  # px per 28x28 input on the sheet (twice its size)
 CAPTION = 14  # px of text under each tile
@@ -78,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--neighbours", type=count(1, 20), default=6)
     parser.add_argument("--out", type=Path, default=None, help="write the sheet here (PNG)")
     args = parser.parse_args(argv)
+    figures_path(parser, args.out, "--out")  # a folder, or one in no folder: refused before the work
+    if args.out is not None and args.out.suffix.lower() != ".png":
+        parser.error(f"--out {args.out}: the sheet is a PNG; name it .png")
 
+    from export.atomic import write_bytes
     from pipeline import negatives, open_set
     from pipeline.mnist import DataError, load_arrays
     from pipeline.params import qat_params, read_params
@@ -102,8 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     wanted = args.negatives or params.qat.open_set.negatives
     print(f"drawing {wanted:,} training non-digits (pipeline/negatives.py, seed "
           f"{params.qat.seed + open_set.TRAIN_SEED_OFFSET})...", file=sys.stderr)
+    try:
+        fonts = negatives.train_fonts()
+    except negatives.NegativesError as error:
+        raise SystemExit(f"refusals: {error}") from None
     pool, kinds, texts = [], [], []
-    for image, kind, text in negatives.generate(params.qat.seed + open_set.TRAIN_SEED_OFFSET, described=True):
+    for image, kind, text in negatives.generate(params.qat.seed + open_set.TRAIN_SEED_OFFSET, fonts, described=True):
         if len(pool) == wanted:
             break
         pool.append(image)
@@ -125,8 +134,12 @@ def main(argv: list[str] | None = None) -> int:
               f"'not a digit' {probabilities[row, -1]:.2f}; nearest: {', '.join(names)}")
     print("nearest non-digits, most often: " + ", ".join(f"{name} {n}" for name, n in tally.most_common(10)))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        sheet(picture).save(args.out)
+        encoded = io.BytesIO()
+        sheet(picture).save(encoded, format="PNG")
+        try:
+            write_bytes(args.out, encoded.getvalue())  # all at once: the old sheet or the new, never half
+        except OSError as error:
+            raise SystemExit(f"refusals: cannot write {args.out} ({error.strerror or error})") from None
         print(f"wrote {args.out}")
     return 0
 

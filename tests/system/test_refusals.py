@@ -36,3 +36,15 @@ def test_the_sheet_has_a_tile_and_a_caption_per_picture():
     pixels = np.asarray(image)
     assert pixels[TILE // 2, TILE // 2] == 0 and pixels[2, 2] == 255  # dark ink on white
     assert (pixels[TILE:TILE + 10, :TILE] < 128).any()  # the caption under the first tile
+
+
+@pytest.mark.parametrize("out, said", [("docs", "--out docs: is a folder"), ("/no/such/x.png", "no such folder"),
+                                       ("sheet.jpg", "the sheet is a PNG")])
+def test_an_output_it_cannot_write_is_refused_in_one_line_before_the_work(out, said, capsys):
+    from tools.refusals import main
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--out", out, "--data", "/no/such/mnist.npz"])  # the data would fail later: the out fails first
+    assert raised.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert said in err[-1]
