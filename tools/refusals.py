@@ -1,16 +1,16 @@
 """Which digits the "not a digit" output costs, and what they look like to it:
 
-    python -m tools.refusals [--model runtime/models/model_int8.tflite] [--out docs/figures/refusals.png]
+    python -m tools.refusals [--model runtime/models/model_int8.tflite] [--split test|val] [--out docs/figures/refusals.png]
 
-Runs the model on MNIST's test digits, as the evaluate stage does (the arrays, no finder), and
-takes those answered "not a digit". Beside each one, the training non-digits nearest to it
+Runs the model on MNIST's test digits (or, with `--split val`, the train stage's validation
+split), as the evaluate stage does (the arrays, no finder), and takes those answered "not a digit". Beside each one, the training non-digits nearest to it
 (Euclidean distance between the 28x28 model inputs; pipeline/negatives.py's training stream, as
 the qat stage draws it from qat.seed). The sheet's rows: the test digit (its label, the digit the
 model would answer without the 11th output, and the probability of "not a digit"), then its
 neighbours (their kind, and for a letter or a symbol the glyph drawn). It prints the same as text.
 
-This looks at the test set, to see what the open-set step does; choose settings on the validation
-split (tools/open_set_tune.py), never on what this shows.
+The test split shows what the open-set step costs the reported figure; choose settings on what
+`--split val` shows and on tools/open_set_tune.py's columns, never on the test split.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from tools.figures import count, figures_path
 
 TILE = 56  # px per 28x28 input on the sheet (twice its size)
 CAPTION = 14  # px of text under each tile
+SPLITS = {"test": "test", "val": "validation"}
 # Captions name glyphs beyond Latin (∫, λ, Ж): DejaVu has them (fonts-dejavu-core), Pillow's own font does not.
 CAPTION_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="default: the bundled int8 model")
     parser.add_argument("--engine", default=None, help="litert or onnx (default: by the model's suffix)")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
+    parser.add_argument("--split", choices=("test", "val"), default="test",
+                        help="MNIST's test set, or the train stage's validation split (for tuning)")
     parser.add_argument("--negatives", type=count(1, 1_000_000), default=None,
                         help="training non-digits to search (default: qat.open_set.negatives in params.yaml)")
     parser.add_argument("--neighbours", type=count(1, 20), default=6)
@@ -85,25 +88,30 @@ def main(argv: list[str] | None = None) -> int:
 
     from export.atomic import write_bytes
     from pipeline import negatives, open_set
+    from pipeline.dataset import load_split
     from pipeline.mnist import DataError, load_arrays
     from pipeline.params import qat_params, read_params
     from runtime.errors import InputError
     from runtime.model import Classifier
     from runtime.normalization import to_model_input
 
+    params = qat_params(read_params())
     try:
-        arrays = load_arrays(args.data, ("x_test", "y_test"))
-        x_test, y_test = arrays["x_test"], arrays["y_test"]
+        if args.split == "test":
+            arrays = load_arrays(args.data, ("x_test", "y_test"))
+            x_test, y_test = arrays["x_test"], arrays["y_test"]
+        else:
+            split = load_split(args.data, params.train.validation_size, params.train.seed)
+            x_test, y_test = split.x_val, split.y_val
         classifier = Classifier.load(args.model, engine=args.engine)
     except (DataError, InputError, OSError) as error:
         raise SystemExit(f"refusals: {error}") from None
     probabilities = np.concatenate([classifier.probabilities(to_model_input(x_test[i : i + 1000]))
                                     for i in range(0, len(x_test), 1000)])
     rows = refused(probabilities)
-    print(f"{len(rows)} of {len(x_test):,} MNIST test digits answered 'not a digit'")
+    print(f"{len(rows)} of {len(x_test):,} MNIST {SPLITS[args.split]} digits answered 'not a digit'")
     if not len(rows):
         return 0
-    params = qat_params(read_params())
     wanted = args.negatives or params.qat.open_set.negatives
     print(f"drawing {wanted:,} training non-digits (pipeline/negatives.py, seed "
           f"{params.qat.seed + open_set.TRAIN_SEED_OFFSET})...", file=sys.stderr)
@@ -130,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
             line.append((pool[index], name))
             tally[name] += 1
         picture.append(line)
-        print(f"test #{row}: a {y_test[row]} (without 'not a digit': {int(digits.argmax())}), "
+        print(f"{args.split} #{row}: a {y_test[row]} (without 'not a digit': {int(digits.argmax())}), "
               f"'not a digit' {probabilities[row, -1]:.2f}; nearest: {', '.join(names)}")
     print("nearest non-digits, most often: " + ", ".join(f"{name} {n}" for name, n in tally.most_common(10)))
     if args.out:

@@ -48,3 +48,29 @@ def test_an_output_it_cannot_write_is_refused_in_one_line_before_the_work(out, s
     assert raised.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert said in err[-1]
+
+
+def test_end_to_end_the_pictures_the_model_refuses_are_drawn_beside_their_neighbours(tmp_path, capsys):
+    """Non-digits posing as MNIST's test digits: the bundled model refuses most of them, and each
+    refused one gets a row of the sheet."""
+    from PIL import Image
+
+    from pipeline import negatives
+    from tools.refusals import CAPTION, main
+
+    try:
+        fonts = negatives.train_fonts()[::6]
+    except negatives.NegativesError:
+        pytest.skip(f"training fonts not installed (apt-get install {negatives.APT_FONTS})")
+    images, _ = negatives.make(12, seed=3, fonts=fonts)
+    data = tmp_path / "mnist.npz"
+    np.savez(data, x_test=images, y_test=np.zeros(12, np.int64))
+    out = tmp_path / "sheet.png"
+    assert main(["--data", str(data), "--negatives", "30", "--neighbours", "2",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    refused_count = int(printed[0].split()[0])
+    assert printed[0].endswith("of 12 MNIST test digits answered 'not a digit'") and refused_count >= 1
+    assert sum(line.startswith("test #") for line in printed) == refused_count
+    with Image.open(out) as sheet_image:
+        assert sheet_image.size == (3 * TILE, refused_count * (TILE + CAPTION))
