@@ -60,8 +60,8 @@ from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
-TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "negatives": int, "refusal_budget": float, "hollow": float,
-           "twins": float, "boxes": int, "hooks": int}
+TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "negatives": int, "refusal_budget": float,
+           "hollow": float, "twins": float, "boxes": int, "hooks": int}
 # Each key's allowed values: qat.open_set's own bounds, and a share or a probability for the others.
 RANGES = {**{f.name: f.metadata["bounds"] for f in dataclasses.fields(OpenSet) if f.name in TUNABLE},
           "hollow": Bounds(0.0, 1.0), "twins": Bounds(0.0, 1.0), "boxes": Bounds(0, 1),

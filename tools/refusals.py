@@ -1,13 +1,15 @@
 """Which digits the "not a digit" output costs, and what they look like to it:
 
-    python -m tools.refusals [--model runtime/models/model_int8.tflite] [--split test|val] [--out docs/figures/refusals.png]
+    python -m tools.refusals [--model runtime/models/model_int8.tflite] [--split test|val]
+                             [--out docs/figures/refusals.png]
 
 Runs the model on MNIST's test digits (or, with `--split val`, the train stage's validation
-split), as the evaluate stage does (the arrays, no finder), and takes those answered "not a digit". Beside each one, the training non-digits nearest to it
-(Euclidean distance between the 28x28 model inputs; pipeline/negatives.py's training stream, as
-the qat stage draws it from qat.seed). The sheet's rows: the test digit (its label, the digit the
-model would answer without the 11th output, and the probability of "not a digit"), then its
-neighbours (their kind, and for a letter or a symbol the glyph drawn). It prints the same as text.
+split), as the evaluate stage does (the arrays, no finder), and takes those answered "not a
+digit". Beside each one, the training non-digits nearest to it (Euclidean distance between the
+28x28 model inputs; pipeline/negatives.py's training stream, as the qat stage draws it from
+qat.seed). The sheet's rows: the digit (its label, the digit the model would answer without the
+11th output, and the probability of "not a digit"), then its neighbours (their kind, or for a
+letter or a symbol the glyph drawn). It prints the same as text.
 
 The test split shows what the open-set step costs the reported figure; choose settings on what
 `--split val` shows and on tools/open_set_tune.py's columns, never on the test split.
