@@ -5,7 +5,9 @@
 
 Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share,
 negatives, and refusal_budget, which only the `--qat` row feels: the stage applies it after QAT), or
-`hollow`, the share of glyphs drawn hollow (pipeline/negatives.py's `HOLLOW`), `hooks` (1: the
+`distill`, a weight of the trained 10-class model's own answers in the digits' targets of the
+float fine-tune (`distilled`; the pipeline has no such step), `hollow`, the share of glyphs drawn
+hollow (pipeline/negatives.py's `HOLLOW`), `hooks` (1: the
 glyphs of `HOOKED` are left out of the training non-digits), `boxes` (1: outlined
 rectangles standing upright, taller than wide, are drawn among the shapes: `UPRIGHT_BOXES`), or `twins`: drop the
 non-digits (training and validation) that the trained digit model reads as a digit with at least this
@@ -39,11 +41,13 @@ settings chosen here are then reported there, on pictures they were not chosen o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -61,11 +65,11 @@ from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
 TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "negatives": int, "refusal_budget": float,
-           "hollow": float, "twins": float, "boxes": int, "hooks": int}
+           "hollow": float, "twins": float, "boxes": int, "hooks": int, "distill": float}
 # Each key's allowed values: qat.open_set's own bounds, and a share or a probability for the others.
 RANGES = {**{f.name: f.metadata["bounds"] for f in dataclasses.fields(OpenSet) if f.name in TUNABLE},
           "hollow": Bounds(0.0, 1.0), "twins": Bounds(0.0, 1.0), "boxes": Bounds(0, 1),
-          "hooks": Bounds(0, 1)}
+          "hooks": Bounds(0, 1), "distill": Bounds(0.0, 1.0)}
 # `hooks=1` leaves these out of the training letters and symbols: single strokes with a hook or a tail,
 # which some people's 1 looks like (the nearest training non-digits of the MNIST test 1s that the
 # model answers "not a digit"). Every row is judged on the validation non-digits with them.
@@ -183,6 +187,46 @@ def make_negatives(settings, seed: int, hollow: float, boxes: bool, hooks: bool 
         negatives.HOLLOW, negatives.UPRIGHT_BOXES, negatives.TRAIN_LETTERS, negatives.TRAIN_SYMBOLS = defaults
 
 
+def distilled(batches: Iterator, teacher, weight: float) -> Iterator:
+    """Knowledge distillation: the (images, soft targets) batches of the open-set fine-tune, each
+    digit's target mixed with the trained 10-class model's probabilities (`teacher`: images -> (N, 10)),
+    `weight` of them, where that model gives the digit's label at least one half (a printed digit
+    it reads wrong keeps its label). The non-digits' targets, and "not a digit" (0 for a digit), stay."""
+    for images, targets in batches:
+        digits = targets[:, NUM_LABELS] == 0
+        if weight and digits.any():
+            taught = np.asarray(teacher(images[digits]), np.float32)
+            own = targets[digits]
+            agrees = (taught * own[:, :NUM_LABELS]).sum(axis=1) >= 0.5
+            mixed = own.copy()
+            mixed[agrees, :NUM_LABELS] = (1 - weight) * own[agrees, :NUM_LABELS] + weight * taught[agrees]
+            targets = targets.copy()
+            targets[digits] = mixed
+        yield images, targets
+
+
+@contextlib.contextmanager
+def _distilling(teacher, weight: float):
+    """Within: the qat stage's training batches go through `distilled` (the float fine-tune only:
+    QAT, after it, trains on the plain targets)."""
+    from pipeline import qat as qat_stage
+
+    if not weight:
+        yield
+        return
+    plain = qat_stage._batches
+
+    def batches(*args, **kwargs):
+        stream, steps = plain(*args, **kwargs)
+        return distilled(stream, teacher.predict_on_batch, weight), steps
+
+    qat_stage._batches = batches
+    try:
+        yield
+    finally:
+        qat_stage._batches = plain
+
+
 def drop_twins(pool, predict, threshold: float) -> tuple:
     """The pool without the non-digits (training and validation) that the trained digit model,
     `predict` (model inputs -> digit probabilities), reads as a digit with `threshold` or more
@@ -292,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, overrides in args.sets:
         started = time.perf_counter()
         settings = dataclasses.replace(params.qat.open_set, **{k: v for k, v in overrides.items()
-                                                               if k not in ("hollow", "twins", "boxes", "hooks")})
+                                                               if k not in ("hollow", "twins", "boxes", "hooks",
+                                                                            "distill")})
         kind = (overrides.get("hollow", negatives.HOLLOW), bool(overrides.get("boxes", negatives.UPRIGHT_BOXES)),
                 not overrides.get("hooks", 0), settings.negatives)
         # The validation non-digits every row is judged on: hooked glyphs drawn, as many training ones as
@@ -316,8 +361,11 @@ def main(argv: list[str] | None = None) -> int:
                                      overrides.get("twins", 0.0))
             if twins and not k:
                 print(f"open_set_tune: {name}: {twins:,} non-digits dropped as digits' twins", file=sys.stderr)
+            weight = overrides.get("distill", 0.0)
+            teacher = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))[0] if weight else None
             model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
-            qat.learn_non_digits(model, run, split, pool)
+            with _distilling(teacher, weight):
+                qat.learn_non_digits(model, run, split, pool)
             qat.calibrate(model, split, settings.route, pool)
             floats.append(judge(model, split, pools[judged], scenes, fonts, realworld))
             if args.qat:
