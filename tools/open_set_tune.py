@@ -306,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
                         help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share, negatives, "
-                        "refusal_budget), twins, hollow (negatives.HOLLOW), boxes or hooks; NAME= as is")
+                        "refusal_budget), twins, hollow (negatives.HOLLOW), boxes, hooks or distill; NAME= as is")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
@@ -362,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
             if twins and not k:
                 print(f"open_set_tune: {name}: {twins:,} non-digits dropped as digits' twins", file=sys.stderr)
             weight = overrides.get("distill", 0.0)
-            teacher = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))[0] if weight else None
+            teacher = None  # the trained 10-class model, unchanged, for `distill`
+            if weight:
+                teacher, _ = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))
             model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
             with _distilling(teacher, weight):
                 qat.learn_non_digits(model, run, split, pool)
