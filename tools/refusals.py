@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import sys
 from collections import Counter
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from runtime.digits import NUM_LABELS
 from tools.figures import count, figures_path
 
 TILE = 56  # px per 28x28 input on the sheet (twice its size)
@@ -37,9 +39,9 @@ CAPTION_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 
 def refused(probabilities: np.ndarray) -> np.ndarray:
     """Indices of the rows answered "not a digit" (the 11th output is the largest)."""
-    if probabilities.shape[1] <= 10:
+    if probabilities.shape[1] <= NUM_LABELS:
         return np.zeros(0, np.int64)
-    return np.flatnonzero(probabilities.argmax(axis=1) == probabilities.shape[1] - 1)
+    return np.flatnonzero(probabilities.argmax(axis=1) >= NUM_LABELS)
 
 
 def nearest(digits: np.ndarray, pool: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,17 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.split == "test":
             arrays = load_arrays(args.data, ("x_test", "y_test"))
-            x_test, y_test = arrays["x_test"], arrays["y_test"]
+            x_digits, y_digits = arrays["x_test"], arrays["y_test"]
         else:
             split = load_split(args.data, params.train.validation_size, params.train.seed)
-            x_test, y_test = split.x_val, split.y_val
+            x_digits, y_digits = split.x_val, split.y_val
         classifier = Classifier.load(args.model, engine=args.engine)
     except (DataError, InputError, OSError) as error:
         raise SystemExit(f"refusals: {error}") from None
-    probabilities = np.concatenate([classifier.probabilities(to_model_input(x_test[i : i + 1000]))
-                                    for i in range(0, len(x_test), 1000)])
+    probabilities = np.concatenate([classifier.probabilities(to_model_input(x_digits[i : i + 1000]))
+                                    for i in range(0, len(x_digits), 1000)])
     rows = refused(probabilities)
-    print(f"{len(rows)} of {len(x_test):,} MNIST {SPLITS[args.split]} digits answered 'not a digit'")
+    print(f"{len(rows)} of {len(x_digits):,} MNIST {SPLITS[args.split]} digits answered 'not a digit'")
     if not len(rows):
         return 0
     wanted = args.negatives or params.qat.open_set.negatives
@@ -121,18 +123,13 @@ def main(argv: list[str] | None = None) -> int:
         fonts = negatives.train_fonts()
     except negatives.NegativesError as error:
         raise SystemExit(f"refusals: {error}") from None
-    pool, kinds, texts = [], [], []
-    for image, kind, text in negatives.generate(params.qat.seed + open_set.TRAIN_SEED_OFFSET, fonts, described=True):
-        if len(pool) == wanted:
-            break
-        pool.append(image)
-        kinds.append(kind)
-        texts.append(text)
-    found, distances = nearest(x_test[rows], np.stack(pool), args.neighbours)
+    drawn = negatives.generate(params.qat.seed + open_set.TRAIN_SEED_OFFSET, fonts, described=True)
+    pool, kinds, texts = zip(*itertools.islice(drawn, wanted))  # the first `wanted`, as negatives.make takes them
+    found, distances = nearest(x_digits[rows], np.stack(pool), args.neighbours)
     tally, picture = Counter(), []
     for row, near, far in zip(rows, found, distances):
         digits = probabilities[row, :-1]
-        line = [(x_test[row], f"{y_test[row]}>{int(digits.argmax())} {probabilities[row, -1]:.2f}")]
+        line = [(x_digits[row], f"{y_digits[row]}>{int(digits.argmax())} {probabilities[row, -1]:.2f}")]
         names = []
         for index, distance in zip(near, far):
             name = texts[index] or kinds[index]
@@ -140,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
             line.append((pool[index], name))
             tally[name] += 1
         picture.append(line)
-        print(f"{args.split} #{row}: a {y_test[row]} (without 'not a digit': {int(digits.argmax())}), "
+        print(f"{args.split} #{row}: a {y_digits[row]} (without 'not a digit': {int(digits.argmax())}), "
               f"'not a digit' {probabilities[row, -1]:.2f}; nearest: {', '.join(names)}")
     print("nearest non-digits, most often: " + ", ".join(f"{name} {n}" for name, n in tally.most_common(10)))
     if args.out:
