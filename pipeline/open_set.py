@@ -75,6 +75,25 @@ def validation(x_val: np.ndarray, y_val: np.ndarray, route: OpenSetRoute, pool: 
             np.concatenate([y, targets(np.zeros(len(pool.val), np.int64), route, negative=True)]))
 
 
+def distilled(batches: Iterator, teacher, weight: float) -> Iterator:
+    """Knowledge distillation (Hinton et al. 2015) for the float fine-tune: the (images, soft targets)
+    batches, each digit's ten targets mixed with the trained 10-class model's probabilities
+    (`teacher`: model inputs -> (N, 10)), `weight` of them, where that model gives the digit's label
+    at least one half (a printed digit it reads wrong keeps its label). A digit row is one whose ten
+    targets hold a one; the non-digits' targets, and "not a digit" (0 for a digit), are never changed."""
+    for images, soft in batches:
+        digits = soft[:, :NUM_LABELS].max(axis=1) == 1
+        if weight and digits.any():
+            taught = np.asarray(teacher(images[digits]), np.float32)
+            own = soft[digits]
+            agrees = (taught * own[:, :NUM_LABELS]).sum(axis=1) >= 0.5
+            mixed = own.copy()
+            mixed[agrees, :NUM_LABELS] = (1 - weight) * own[agrees, :NUM_LABELS] + weight * taught[agrees]
+            soft = soft.copy()
+            soft[digits] = mixed
+        yield images, soft
+
+
 def mixed_batches(x: np.ndarray, y: np.ndarray, pool: np.ndarray | None, route: OpenSetRoute, batch_size: int,
                   share: float, seed: int, max_shift: int, recipe: Augmentation | None) -> Iterator:
     """Endless seeded (images, soft targets) batches: `batch_size` augmented digits, as the train

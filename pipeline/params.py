@@ -236,6 +236,7 @@ class OpenSet(Section):
     share: float = bounded(0.0, 1.0, low_open=True)
     printed_digits: int = bounded(0, 1_000_000)
     refusal_budget: float = bounded(0.0, 1.0)
+    distill: float = bounded(0.0, 1.0, default=0.0)  # weight of the trained 10-class model's answers in the digits' targets
 
 
 @dataclass(frozen=True)

@@ -118,9 +118,21 @@ def _digit_validation(split, route: OpenSetRoute):
     return open_set.validation(split.x_val, split.y_val, route, None) if len(split.x_val) else None
 
 
-def learn_non_digits(float_model, params: QatParams, split, pool) -> dict:
+def teach_from(tf_keras, model):
+    """A frozen copy of the trained 10-class model, the teacher of `learn_non_digits` (a copy: the
+    entropic route fine-tunes the very model it grew from)."""
+    teacher = tf_keras.models.clone_model(model)
+    teacher.set_weights(model.get_weights())
+    teacher.trainable = False
+    return teacher
+
+
+def learn_non_digits(float_model, params: QatParams, split, pool, teacher=None) -> dict:
     """Outlier exposure: fine-tune the float model on digits plus non-digits (the train stage's
-    recipe on both), before the temperature fit. Returns the last epoch's logs."""
+    recipe on both), before the temperature fit. With a `teacher` (the trained 10-class model) and
+    `qat.open_set.distill`, the digits' targets are partly its answers (`open_set.distilled`): the
+    fine-tune then keeps more of what the trained model knew of the digits (docs/non-digits.md).
+    Returns the last epoch's logs."""
     from pipeline.legacy_keras import tf, tf_keras
     from pipeline.progress import epoch_logger
 
@@ -128,6 +140,8 @@ def learn_non_digits(float_model, params: QatParams, split, pool) -> dict:
     tf_keras.utils.set_random_seed(params.qat.seed)
     tf.config.experimental.enable_op_determinism()
     batches, steps = _batches(params, split, pool, params.train.max_shift)
+    if teacher is not None and settings.distill:
+        batches = open_set.distilled(batches, teacher.predict_on_batch, settings.distill)
     schedule = tf_keras.optimizers.schedules.CosineDecay(settings.learning_rate, steps * settings.epochs,
                                                          alpha=params.qat.final_learning_rate_fraction)
     float_model.compile(optimizer=tf_keras.optimizers.Adam(schedule),
@@ -249,9 +263,13 @@ def run(args, params: QatParams) -> str:
         print(f"qat: {len(pool.train):,} training and {len(pool.val):,} validation non-digits, and "
               f"{len(pool.printed):,} printed digits (pipeline/negatives.py); route {settings.route.value}",
               file=sys.stderr)
+        teacher = teach_from(tf_keras, float_model) if settings.epochs and settings.distill else None
         float_model = open_set.grow_head(tf_keras, float_model, params.model.variant, settings.route)
         if settings.epochs:
-            open_logs = learn_non_digits(float_model, params, split, pool)
+            if teacher is not None:
+                print(f"qat: the digits' targets are {settings.distill:g} the trained model's answers "
+                      f"(qat.open_set.distill)", file=sys.stderr)
+            open_logs = learn_non_digits(float_model, params, split, pool, teacher)
     temperature = calibrate(float_model, split, settings.route, pool)
     print(f"qat: temperature {temperature:.3f} fitted on the validation split, folded into the logits layer",
           file=sys.stderr)
@@ -274,6 +292,7 @@ def run(args, params: QatParams) -> str:
         "params": int(float_model.count_params()),  # the deployed model's, "not a digit" output included
         "negatives": 0 if pool is None else len(pool.train),
         "printed_digits": 0 if pool is None else len(pool.printed),
+        "distill": settings.distill if open_logs else 0.0,  # the teacher's weight in the digits' targets
         "open_set_val_accuracy": open_logs.get("val_accuracy"),
         "temperature": temperature,
         "not_a_digit_offset": offset,

@@ -4,9 +4,8 @@
     python -m tools.open_set_tune --set base= --set e8=epochs=8 --set share10=share=0.1
 
 Each `--set NAME=KEY=VALUE,...` overrides keys of `qat.open_set` (epochs, learning_rate, share,
-negatives, and refusal_budget, which only the `--qat` row feels: the stage applies it after QAT), or
-`distill`, a weight of the trained 10-class model's own answers in the digits' targets of the
-float fine-tune (`distilled`; the pipeline has no such step), `hollow`, the share of glyphs drawn
+negatives, distill, and refusal_budget, which only the `--qat` row feels: the stage applies it after
+QAT), or `hollow`, the share of glyphs drawn
 hollow (pipeline/negatives.py's `HOLLOW`), `hooks` (1: the
 glyphs of `HOOKED` are left out of the training non-digits), `boxes` (1: outlined
 rectangles standing upright, taller than wide, are drawn among the shapes: `UPRIGHT_BOXES`), or `twins`: drop the
@@ -21,7 +20,7 @@ and the temperature is fitted on the validation split. With `--qat`, the stage's
 - the train stage's validation split of MNIST (right, and answered "not a digit");
 - the validation non-digits (pipeline/negatives.py's validation stream: training fonts and kinds);
 - the `tune` split of the camera-like scenes (tools/make_scenes.py): its digits, its pen-drawn
-  digits apart, and its non-digits;
+  digits apart, and its non-digits; with `--scene NAME` (repeatable), one scene's digits apart too;
 - with `--realworld-tune DIR`, a tuning split of the real-world set's kinds: the same generator as
   realworld/ (pen strokes and DejaVu/Liberation type), another seed (`python -m tools.make_realworld
   --seed 777 --digits-only --out DIR`): pen digits right and answered "not a digit", font digits right;
@@ -41,13 +40,11 @@ settings chosen here are then reported there, on pictures they were not chosen o
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import dataclasses
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +62,11 @@ from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
 
 TUNABLE = {"epochs": int, "learning_rate": float, "share": float, "negatives": int, "refusal_budget": float,
-           "hollow": float, "twins": float, "boxes": int, "hooks": int, "distill": float}
+           "distill": float, "hollow": float, "twins": float, "boxes": int, "hooks": int}
 # Each key's allowed values: qat.open_set's own bounds, and a share or a probability for the others.
 RANGES = {**{f.name: f.metadata["bounds"] for f in dataclasses.fields(OpenSet) if f.name in TUNABLE},
           "hollow": Bounds(0.0, 1.0), "twins": Bounds(0.0, 1.0), "boxes": Bounds(0, 1),
-          "hooks": Bounds(0, 1), "distill": Bounds(0.0, 1.0)}
+          "hooks": Bounds(0, 1)}
 # `hooks=1` leaves these out of the training letters and symbols: single strokes with a hook or a tail,
 # which some people's 1 looks like (the nearest training non-digits of the MNIST test 1s that the
 # model answers "not a digit"). Every row is judged on the validation non-digits with them.
@@ -187,46 +184,6 @@ def make_negatives(settings, seed: int, hollow: float, boxes: bool, hooks: bool 
         negatives.HOLLOW, negatives.UPRIGHT_BOXES, negatives.TRAIN_LETTERS, negatives.TRAIN_SYMBOLS = defaults
 
 
-def distilled(batches: Iterator, teacher, weight: float) -> Iterator:
-    """Knowledge distillation: the (images, soft targets) batches of the open-set fine-tune, each
-    digit's target mixed with the trained 10-class model's probabilities (`teacher`: images -> (N, 10)),
-    `weight` of them, where that model gives the digit's label at least one half (a printed digit
-    it reads wrong keeps its label). The non-digits' targets, and "not a digit" (0 for a digit), stay."""
-    for images, targets in batches:
-        digits = targets[:, NUM_LABELS] == 0
-        if weight and digits.any():
-            taught = np.asarray(teacher(images[digits]), np.float32)
-            own = targets[digits]
-            agrees = (taught * own[:, :NUM_LABELS]).sum(axis=1) >= 0.5
-            mixed = own.copy()
-            mixed[agrees, :NUM_LABELS] = (1 - weight) * own[agrees, :NUM_LABELS] + weight * taught[agrees]
-            targets = targets.copy()
-            targets[digits] = mixed
-        yield images, targets
-
-
-@contextlib.contextmanager
-def _distilling(teacher, weight: float):
-    """Within: the qat stage's training batches go through `distilled` (the float fine-tune only:
-    QAT, after it, trains on the plain targets)."""
-    from pipeline import qat as qat_stage
-
-    if not weight:
-        yield
-        return
-    plain = qat_stage._batches
-
-    def batches(*args, **kwargs):
-        stream, steps = plain(*args, **kwargs)
-        return distilled(stream, teacher.predict_on_batch, weight), steps
-
-    qat_stage._batches = batches
-    try:
-        yield
-    finally:
-        qat_stage._batches = plain
-
-
 def drop_twins(pool, predict, threshold: float) -> tuple:
     """The pool without the non-digits (training and validation) that the trained digit model,
     `predict` (model inputs -> digit probabilities), reads as a digit with `threshold` or more
@@ -266,7 +223,7 @@ def realworld_pictures(folder: Path) -> list[tuple[str, int, np.ndarray | None]]
     return out
 
 
-def judge(model, split, pool, scenes, fonts=(), realworld=()) -> dict[str, float]:
+def judge(model, split, pool, scenes, fonts=(), realworld=(), scene_names=()) -> dict[str, float]:
     answer = lambda x: model.predict(x, batch_size=1000, verbose=0).argmax(1)  # noqa: E731
     val = answer(to_model_input(split.x_val))
     rejected = answer(to_model_input(pool.val)) == NUM_LABELS
@@ -278,6 +235,8 @@ def judge(model, split, pool, scenes, fonts=(), realworld=()) -> dict[str, float
     scores = dict(zip(COLUMNS, (float(np.mean(val == split.y_val)), float(np.mean(val == NUM_LABELS)),
                                 float(rejected.mean()), share(digits), share(pens),
                                 float(np.mean([a == NUM_LABELS for a in others])) if others else float("nan"))))
+    for name in scene_names:
+        scores[f"{name} digits right"] = share([row for row in digits if Path(row[0]).parts[0] == name])
     if fonts:
         typed = _answered(answer, list(fonts))
         for column, styles in zip(FONT_COLUMNS, (FONT_STYLES, ("hollow",), ("blurred",))):
@@ -306,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
                         help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share, negatives, "
-                        "refusal_budget), twins, hollow (negatives.HOLLOW), boxes, hooks or distill; NAME= as is")
+                        "refusal_budget, distill), twins, hollow (negatives.HOLLOW), boxes or hooks; NAME= as is")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
@@ -314,11 +273,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--realworld-tune", type=Path, default=None,
                         help="a tuning split of the real-world set's kinds (python -m tools.make_realworld --seed 777 "
                              "--digits-only --out DIR): its pen and font digits are judged too")
+    parser.add_argument("--scene", dest="scene_names", action="append", default=[], metavar="NAME",
+                        help="a column of this scene's digits right too (a folder of the tune split: whiteboard, "
+                        "seven_segment...); repeat it for more")
     parser.add_argument("--seeds", type=count(1, 20), default=1,
                         help="run each setting this many times, qat.seed, qat.seed + 1, ... (the fine-tune's "
                         "batches and the new head; the non-digits stay the same), and print the mean and the "
                         "lowest and highest of each column: two runs differ by more than many settings do")
     args = parser.parse_args(argv)
+    missing = [name for name in args.scene_names if args.scenes.is_dir() and not (args.scenes / name).is_dir()]
+    if missing:
+        parser.error(f"--scene {missing[0]}: no such scene in {args.scenes} (its scenes: "
+                     f"{', '.join(sorted(p.name for p in args.scenes.iterdir() if p.is_dir()))})")
     from pipeline import qat
     from pipeline.legacy_keras import tf_keras
 
@@ -330,14 +296,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"open_set_tune: note: the tuning fonts are missing, so no font columns (apt-get install "
               f"{TUNE_FONT_PACKAGES})", file=sys.stderr)
     realworld = realworld_pictures(args.realworld_tune) if args.realworld_tune else []
-    columns = COLUMNS + (FONT_COLUMNS if fonts else ()) + (REALWORLD_COLUMNS if realworld else ())
+    columns = (COLUMNS + tuple(f"{name} digits right" for name in args.scene_names)
+               + (FONT_COLUMNS if fonts else ()) + (REALWORLD_COLUMNS if realworld else ()))
     pools = {}  # by the hollow share and the upright boxes: the non-digits are drawn again only where they differ
     rows = []
     for name, overrides in args.sets:
         started = time.perf_counter()
         settings = dataclasses.replace(params.qat.open_set, **{k: v for k, v in overrides.items()
-                                                               if k not in ("hollow", "twins", "boxes", "hooks",
-                                                                            "distill")})
+                                                               if k not in ("hollow", "twins", "boxes", "hooks")})
         kind = (overrides.get("hollow", negatives.HOLLOW), bool(overrides.get("boxes", negatives.UPRIGHT_BOXES)),
                 not overrides.get("hooks", 0), settings.negatives)
         # The validation non-digits every row is judged on: hooked glyphs drawn, as many training ones as
@@ -361,19 +327,16 @@ def main(argv: list[str] | None = None) -> int:
                                      overrides.get("twins", 0.0))
             if twins and not k:
                 print(f"open_set_tune: {name}: {twins:,} non-digits dropped as digits' twins", file=sys.stderr)
-            weight = overrides.get("distill", 0.0)
-            teacher = None  # the trained 10-class model, unchanged, for `distill`
-            if weight:
-                teacher, _ = qat.to_tf_keras(args.model, run.model.variant, to_model_input(split.x_test[:8]))
+            teacher = qat.teach_from(tf_keras, model) if settings.distill else None  # as the stage does
             model = open_set.grow_head(tf_keras, model, run.model.variant, settings.route)
-            with _distilling(teacher, weight):
-                qat.learn_non_digits(model, run, split, pool)
+            qat.learn_non_digits(model, run, split, pool, teacher)
             qat.calibrate(model, split, settings.route, pool)
-            floats.append(judge(model, split, pools[judged], scenes, fonts, realworld))
+            floats.append(judge(model, split, pools[judged], scenes, fonts, realworld, args.scene_names))
             if args.qat:
                 quantized, _ = qat.fine_tune(model, run, split, pool)
                 qat.lower_not_a_digit(model, quantized, split, settings)  # refusal_budget, as the stage does
-                quantized_runs.append(judge(quantized, split, pools[judged], scenes, fonts, realworld))
+                quantized_runs.append(judge(quantized, split, pools[judged], scenes, fonts, realworld,
+                                            args.scene_names))
             if args.seeds > 1:
                 print(f"open_set_tune: {name}, seed {run.qat.seed}: done", file=sys.stderr)
         rows.append((name, overrides, summarize(floats, columns)))

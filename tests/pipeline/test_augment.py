@@ -146,6 +146,33 @@ def test_the_offset_is_taken_off_both_models_and_the_answers_are_the_lowered_mod
                              settings) == (0.0, None)
 
 
+def test_distilled_targets_mix_the_teachers_answers_into_the_digits_it_agrees_with_only():
+    from pipeline.open_set import distilled
+
+    eye = np.eye(11, dtype=np.float32)
+    targets = np.stack([eye[3], eye[7], eye[10]])  # a 3, a 7, a non-digit
+    images = np.zeros((3, 28, 28, 1), np.float32)
+    images[:, 0, 0, 0] = [0.0, 1.0, 2.0]  # which row the teacher sees
+
+    def teacher(x):  # sure of the 3 (0.8); reads the 7 as a 1
+        answers = {0: np.eye(10)[3] * 0.8 + 0.02, 1: np.eye(10)[1]}
+        return np.stack([answers[int(v)] for v in x[:, 0, 0, 0]])
+
+    (seen_images, mixed), = list(distilled(iter([(images, targets)]), teacher, 0.5))
+    assert seen_images is images
+    expected_three = 0.5 * eye[3][:10] + 0.5 * (np.eye(10)[3] * 0.8 + 0.02)
+    assert np.allclose(mixed[0, :10], expected_three) and mixed[0, 10] == 0
+    assert np.array_equal(mixed[1], eye[7])  # the teacher disagrees: the label stays
+    assert np.array_equal(mixed[2], eye[10])  # a non-digit's target is never touched
+    assert np.array_equal(targets[0], eye[3])  # the caller's array is not changed
+    (_, untouched), = list(distilled(iter([(images, targets)]), teacher, 0.0))
+    assert untouched is targets
+    # Ten outputs (the entropic route): a non-digit's target is flat, and is never touched either.
+    flat = np.full(10, 0.1, np.float32)
+    (_, entropic), = list(distilled(iter([(images[:2], np.stack([eye[3][:10], flat]))]), teacher, 0.5))
+    assert np.allclose(entropic[0], expected_three) and np.array_equal(entropic[1], flat)
+
+
 # --- the same recipe on the accelerator (pipeline/augment_device.py), checked against the host ---
 
 def _host_draws(n: int, seed: int = 0) -> dict:

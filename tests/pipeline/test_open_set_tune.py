@@ -19,6 +19,7 @@ def test_a_set_names_overrides_of_the_tunable_keys_with_their_types():
     assert parse_set("t90=twins=0.9") == ("t90", {"twins": 0.9})
     assert parse_set("b5=refusal_budget=0.0005") == ("b5", {"refusal_budget": 0.0005})
     assert parse_set("n36=negatives=36000,hooks=1") == ("n36", {"negatives": 36000, "hooks": 1})
+    assert parse_set("kd=distill=0.5") == ("kd", {"distill": 0.5})
 
 
 def test_without_hooks_the_training_non_digits_leave_out_the_hooked_glyphs_and_the_rest_is_restored():
@@ -131,6 +132,20 @@ def test_judge_scores_the_font_digits_by_style_and_counts_a_refusal_as_wrong():
     scores = judge(AlwaysSeven(), split, pool, scenes)
     assert (scores["scene digits right"], scores["scene pen digits right"], scores["scene non-digits rejected"]) == (
         0.5, 1.0, 0.5)  # a picture the finder refused reads as "not a digit"
+    named = [("whiteboard/7/a.png", 7, tensor), ("whiteboard/1/b.png", 1, tensor), ("ruled/3/c.png", 3, tensor),
+             ("whiteboard/none/d.png", None, tensor)]
+    scores = judge(AlwaysSeven(), split, pool, named, scene_names=("whiteboard", "ruled"))
+    assert (scores["whiteboard digits right"], scores["ruled digits right"]) == (0.5, 0.0)
+
+
+def test_a_scene_that_the_tune_split_lacks_is_refused_before_any_work(tmp_path, capsys):
+    from tools.open_set_tune import main
+
+    for name in ("ruled", "whiteboard"):
+        (tmp_path / name).mkdir()
+    with pytest.raises(SystemExit):
+        main(["--set", "base=", "--scenes", str(tmp_path), "--scene", "whitebord"])
+    assert f"--scene whitebord: no such scene in {tmp_path} (its scenes: ruled, whiteboard)" in capsys.readouterr().err
 
 
 def test_twins_that_the_digit_model_reads_surely_leave_the_pool_and_zero_keeps_all():
@@ -170,27 +185,3 @@ def test_a_bad_seed_count_is_refused_with_what_to_write(text, capsys):
     with pytest.raises(SystemExit):
         main(["--set", "base=", "--seeds", text])
     assert f"argument --seeds: expected a whole number from 1 to 20, got '{text}'" in capsys.readouterr().err
-
-
-def test_distilled_targets_mix_the_teachers_answers_into_the_digits_it_agrees_with_only():
-    from tools.open_set_tune import distilled
-
-    eye = np.eye(11, dtype=np.float32)
-    targets = np.stack([eye[3], eye[7], eye[10]])  # a 3, a 7, a non-digit
-    images = np.zeros((3, 28, 28, 1), np.float32)
-    images[:, 0, 0, 0] = [0.0, 1.0, 2.0]  # which row the teacher sees
-
-    def teacher(x):  # sure of the 3 (0.8); reads the 7 as a 1
-        answers = {0: np.eye(10)[3] * 0.8 + 0.02, 1: np.eye(10)[1]}
-        return np.stack([answers[int(v)] for v in x[:, 0, 0, 0]])
-
-    assert parse_set("kd=distill=0.5") == ("kd", {"distill": 0.5})
-    (seen_images, mixed), = list(distilled(iter([(images, targets)]), teacher, 0.5))
-    assert seen_images is images
-    expected_three = 0.5 * eye[3][:10] + 0.5 * (np.eye(10)[3] * 0.8 + 0.02)
-    assert np.allclose(mixed[0, :10], expected_three) and mixed[0, 10] == 0
-    assert np.array_equal(mixed[1], eye[7])  # the teacher disagrees: the label stays
-    assert np.array_equal(mixed[2], eye[10])  # a non-digit's target is never touched
-    assert np.array_equal(targets[0], eye[3])  # the caller's array is not changed
-    (_, untouched), = list(distilled(iter([(images, targets)]), teacher, 0.0))
-    assert untouched is targets
