@@ -139,7 +139,8 @@ def format_text(result: dict) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m runtime.classify", description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
-    parser.add_argument("--model", type=_model_path, help="a .tflite or .onnx model, or the .cc of a TFLite Micro build (default: the bundled int8 model)")
+    parser.add_argument("--model", type=_model_path, help="a .tflite or .onnx model, the .cc of a TFLite Micro build, or the .c of the plain C "
+                        "build (default: the bundled int8 model)")
     parser.add_argument("--engine", choices=list(ENGINES), help="default: from the suffix")
     parser.add_argument("--top-k", type=int, default=1, metavar="K", help="also report the K best labels")
     parser.add_argument("--json", action="store_true", help="one JSON object per line")

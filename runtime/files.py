@@ -39,6 +39,10 @@ def expand(paths: Iterable[str | os.PathLike]) -> Iterator[tuple[str, str | None
         if not isinstance(raw, (str, bytes, os.PathLike)):
             yield repr(raw), f"not a path ({type(raw).__name__}); pass a file or folder name"
             continue
+        if isinstance(raw, bytes) and b"\0" in raw:  # no file name holds a NUL: an image's contents, likely
+            yield (f"<{len(raw):,} bytes>", "not a file name (it holds a NUL byte); pass an image's contents to "
+                   "predict or predict_batch, and file names here")
+            continue
         raw = os.fsdecode(raw)  # bytes paths too; names that are not UTF-8 round-trip
         if raw == "":
             yield raw, "empty path"

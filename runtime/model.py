@@ -7,7 +7,7 @@ import dataclasses
 import numbers
 import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,9 +106,9 @@ def _check_container(path: Path, engine: str) -> None:
     if engine == "onnx" and is_tflite:
         fix = "pass --engine litert" if path.suffix.lower() == ".tflite" else "rename it to .tflite or pass --engine litert"
         raise ModelLoadError(f"{path}: is a TFLite file, not ONNX; {fix}")
-    if engine == "litert" and not is_tflite:
-        raise ModelLoadError(f"{path}: not a TFLite file (no TFL3 identifier)")
     suffix = path.suffix.lower()
+    if engine == "litert" and not is_tflite:
+        raise ModelLoadError(f"{path}: not a TFLite file (no TFL3 identifier){_other_engine(suffix, engine)}")
     if engine == "tflm" and suffix != ".cc" and not is_tflite:
         raise ModelLoadError(f"{path}: not a TFLite file (no TFL3 identifier) nor the .cc source export/tflm.py writes"
                              f"{_other_engine(suffix, engine)}")
@@ -128,12 +128,7 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
     path = Path(path)
     _check_model_path(path)
     _check_count("threads", threads, most=MAX_THREADS, none_means="the engine's default")
-    if engine is None:
-        try:
-            engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
-        except KeyError:
-            raise ModelLoadError(f"{path}: unknown model type; expected {' or '.join(ENGINE_BY_SUFFIX)}, "
-                                 "or pass an engine") from None
+    engine = _engine_for(path, engine)
     _check_container(path, engine)
     instance = engine_spec(engine).load_class()(path, threads=None if threads is None else int(threads))
     # A symbolic dimension (-1: [N, H, W, 1] models) is accepted; the model must then run at INPUT_SHAPE.
@@ -144,6 +139,17 @@ def open_engine(path: Path | str, engine: str | None = None, threads: int | None
         )
     _check_output(path, instance)
     return instance
+
+
+def _engine_for(path: Path, engine: str | None) -> str:
+    """`engine`, or the one `path`'s suffix names; ModelLoadError for a suffix that names none."""
+    if engine is not None:
+        return engine
+    try:
+        return ENGINE_BY_SUFFIX[path.suffix.lower()]
+    except KeyError:
+        raise ModelLoadError(f"{path}: unknown model type; expected {' or '.join(ENGINE_BY_SUFFIX)}, "
+                             "or pass an engine") from None
 
 
 def _check_model_path(path: Path) -> None:
@@ -168,6 +174,10 @@ def _check_output(path: Path, instance) -> None:
                              f"[N, {NUM_LABELS}] (or [N, {OUTPUT_SIZES[-1]}] with \"{NOT_A_DIGIT}\")")
 
 
+# Where the pipeline writes a model for an engine that has none bundled.
+MADE_FOR = {"c": "the export stage writes artifacts/edge_digits_int8.c, its .h beside it"}
+
+
 def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> Path:
     """The bundled int8 model for `engine`, or for the first installed engine (LiteRT, then onnxruntime)."""
     manifest = read_manifest(directory)
@@ -182,8 +192,9 @@ def default_model(engine: str | None = None, directory: Path = BUNDLED_DIR) -> P
         if spec.name in int8 and spec.installed():
             return directory / int8[spec.name]
     if engine and engine not in int8:
+        made = MADE_FOR.get(engine)
         raise ModelLoadError(f"no bundled model runs in {engine} (bundled: {', '.join(int8) or 'none'}); "
-                             "pass --model PATH")
+                             "pass --model PATH" + (f" ({made})" if made else ""))
     wanted = " or ".join(spec.name for spec in choices)
     install = " or ".join(spec.install for spec in choices)
     raise EngineUnavailableError(f"no usable bundled model for {wanted}: {install}")
@@ -229,6 +240,8 @@ class Classifier:
         bundled = path is None
         path = default_model(engine) if bundled else Path(path)
         _check_model_path(path)
+        _check_container(path, _engine_for(path, engine))  # a file of no model, or of another engine's, says so
+        # before the manifest's "not listed"
         _check_count("threads", threads, most=MAX_THREADS, none_means="the engine's default")
         manifest = read_manifest(path.parent)
         entry = None
@@ -529,5 +542,8 @@ def _check_many_images(items: Any) -> None:
     elif _is_one_image(items):
         raise InputError(f"predict_batch takes an iterable of images, not one ({type(items).__name__}); "
                          "for one image use predict(image)")
+    elif isinstance(items, Mapping):  # iterating one would classify its keys
+        raise InputError(f"predict_batch takes an iterable of images, not a mapping ({type(items).__name__}); "
+                         "pass its values: predict_batch(images.values())")
     elif not isinstance(items, Iterable):
         raise InputError(f"predict_batch takes an iterable of images, got {type(items).__name__}")

@@ -30,6 +30,14 @@ def command_line(prog: str, argv: list[str] | None) -> str:
     return " ".join([prog, shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
 
 
+def tool_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """An argument parser whose --help opens with the docstring's first paragraph, and, where that
+    ends in a colon, the example commands it introduces, laid out as written."""
+    paragraphs = doc.strip().split("\n\n")
+    summary = "\n\n".join(paragraphs[:2] if paragraphs[0].rstrip().endswith(":") else paragraphs[:1])
+    return argparse.ArgumentParser(prog=prog, description=summary, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def count(low: int, high: int | None = None):
     """argparse type: a whole number >= low (and <= high, if given), refused in one line otherwise."""
     wanted = f">= {low}" if high is None else f"from {low} to {high}"

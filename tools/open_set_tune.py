@@ -54,8 +54,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pipeline import negatives, open_set  # noqa: E402
 from pipeline.dataset import load_split  # noqa: E402
-from pipeline.params import Bounds, OpenSet, qat_params, read_params  # noqa: E402
-from tools.figures import count  # noqa: E402
+from pipeline.params import Bounds, OpenSet, ParamsError, qat_params, read_params  # noqa: E402
+from tools.figures import count, tool_parser  # noqa: E402
 from runtime.digits import NUM_LABELS  # noqa: E402
 from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
@@ -83,8 +83,8 @@ FONT_STYLES = ("plain", "hollow", "blurred")
 
 def parse_set(text: str) -> tuple[str, dict]:
     """'NAME=KEY=VALUE,KEY=VALUE' (or 'NAME=' for the params as they are) -> (name, overrides)."""
-    name, _, rest = text.partition("=")
-    if not name:
+    name, equals, rest = text.partition("=")
+    if not name or not equals:
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=KEY=VALUE,... (NAME= for no change)")
     overrides = {}
     for item in filter(None, rest.split(",")):
@@ -262,7 +262,7 @@ def cell(mean: float, low: float, high: float) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.open_set_tune", __doc__)
     parser.add_argument("--set", dest="sets", type=parse_set, action="append", required=True,
                         help="NAME=KEY=VALUE,... over qat.open_set (epochs, learning_rate, share, negatives, "
                         "refusal_budget, distill), twins, hollow (negatives.HOLLOW), boxes or hooks; NAME= as is")
@@ -286,10 +286,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--scene {missing[0]}: no such scene in {args.scenes} (its scenes: "
                      f"{', '.join(sorted(p.name for p in args.scenes.iterdir() if p.is_dir()))})")
     from pipeline import qat
+    from pipeline.architecture import ModelFileError
     from pipeline.legacy_keras import tf_keras
+    from pipeline.mnist import DataError
 
-    params = qat_params(read_params())
-    split = load_split(args.data, params.train.validation_size, params.train.seed)
+    try:  # params.yaml, the data and the float model, checked before minutes of work
+        params = qat_params(read_params())
+        split = load_split(args.data, params.train.validation_size, params.train.seed)
+        qat.to_tf_keras(args.model, params.model.variant, to_model_input(split.x_test[:8]))
+    except (ParamsError, DataError, ModelFileError) as error:
+        raise SystemExit(f"open_set_tune: {error}") from None
     scenes = scene_pictures(args.scenes)
     fonts = font_digits()
     if not fonts:

@@ -17,7 +17,6 @@ The test split shows what the open-set step costs the reported figure; choose se
 
 from __future__ import annotations
 
-import argparse
 import io
 import itertools
 import sys
@@ -28,7 +27,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from runtime.digits import NUM_LABELS
-from tools.figures import count, figures_path
+from tools.figures import count, figures_path, tool_parser
 
 TILE = 56  # px per 28x28 input on the sheet (twice its size)
 CAPTION = 14  # px of text under each tile
@@ -75,15 +74,18 @@ def sheet(rows: list[list[tuple[np.ndarray, str]]]) -> Image.Image:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.refusals", __doc__)
     parser.add_argument("--model", type=Path, default=None, help="default: the bundled int8 model")
-    parser.add_argument("--engine", default=None, help="litert or onnx (default: by the model's suffix)")
-    parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
+    parser.add_argument("--engine", default=None,
+                        help="litert, onnx, tflm or c, as runtime.classify's (default: by the model's suffix)")
+    parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"),
+                        help="MNIST as the data stage writes it (default: data/mnist.npz)")
     parser.add_argument("--split", choices=("test", "val"), default="test",
                         help="MNIST's test set, or the train stage's validation split (for tuning)")
     parser.add_argument("--negatives", type=count(1, 1_000_000), default=None,
                         help="training non-digits to search (default: qat.open_set.negatives in params.yaml)")
-    parser.add_argument("--neighbours", type=count(1, 20), default=6)
+    parser.add_argument("--neighbours", type=count(1, 20), default=6,
+                        help="nearest training non-digits drawn beside each digit (default: 6)")
     parser.add_argument("--out", type=Path, default=None, help="write the sheet here (PNG)")
     args = parser.parse_args(argv)
     figures_path(parser, args.out, "--out")  # a folder, or one in no folder: refused before the work
@@ -94,13 +96,13 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline import negatives, open_set
     from pipeline.dataset import load_split
     from pipeline.mnist import DataError, load_arrays
-    from pipeline.params import qat_params, read_params
+    from pipeline.params import ParamsError, qat_params, read_params
     from runtime.errors import InputError
     from runtime.model import Classifier
     from runtime.normalization import to_model_input
 
-    params = qat_params(read_params())
     try:
+        params = qat_params(read_params())
         if args.split == "test":
             arrays = load_arrays(args.data, ("x_test", "y_test"))
             x_digits, y_digits = arrays["x_test"], arrays["y_test"]
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             split = load_split(args.data, params.train.validation_size, params.train.seed)
             x_digits, y_digits = split.x_val, split.y_val
         classifier = Classifier.load(args.model, engine=args.engine)
-    except (DataError, InputError, OSError) as error:
+    except (ParamsError, DataError, InputError, OSError) as error:
         raise SystemExit(f"refusals: {error}") from None
     probabilities = np.concatenate([classifier.probabilities(to_model_input(x_digits[i : i + 1000]))
                                     for i in range(0, len(x_digits), 1000)])

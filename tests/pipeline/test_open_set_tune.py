@@ -95,7 +95,8 @@ def test_a_font_digit_is_a_picture_with_ink_in_every_style():
         assert int(picture.max()) - int(picture.min()) > 60, style  # ink against paper
 
 
-@pytest.mark.parametrize(("text", "says"), [("=epochs=8", "expected NAME="), ("x=route=entropic", "not one of"),
+@pytest.mark.parametrize(("text", "says"), [("=epochs=8", "expected NAME="), ("bad", "expected NAME="),
+                                            ("x=route=entropic", "not one of"),
                                             ("x=epochs=eight", "is not an integer"),
                                             ("x=twins=-0.1", r"twins must be in \[0.0, 1.0\]"),
                                             ("x=hollow=2", r"hollow must be in \[0.0, 1.0\]"),
@@ -185,3 +186,32 @@ def test_a_bad_seed_count_is_refused_with_what_to_write(text, capsys):
     with pytest.raises(SystemExit):
         main(["--set", "base=", "--seeds", text])
     assert f"argument --seeds: expected a whole number from 1 to 20, got '{text}'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flags", "said"), [
+    (["--data", "{tmp}/none.npz"], "{tmp}/none.npz: no such file; run `dvc repro data` first"),
+    (["--model", "{tmp}/none.keras"], "{tmp}/none.keras: no such model file; run the train stage first (`dvc repro train`)"),
+    (["--params-missing"], "params.yaml: cannot read (No such file or directory); run from the repository root")])
+def test_missing_params_data_or_model_is_one_line_before_any_work(tmp_path, monkeypatch, flags, said):
+    from tests.conftest import FIXTURE, write_test_params
+    from tools.open_set_tune import main
+
+    monkeypatch.chdir(tmp_path)  # the tool reads params.yaml where it runs: the fixture's (a small validation split)
+    if flags != ["--params-missing"]:
+        write_test_params(tmp_path / "params.yaml")
+    flags = [flag.format(tmp=tmp_path) for flag in flags if flag != "--params-missing"]
+    data = [] if "--data" in flags else ["--data", str(FIXTURE)]
+    with pytest.raises(SystemExit) as stop:
+        main(["--set", "base=", *data, *flags])
+    assert str(stop.value) == f"open_set_tune: {said.format(tmp=tmp_path)}"
+
+
+def test_help_opens_with_the_summary_and_its_example_commands(capsys):
+    from tools.open_set_tune import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: python -m tools.open_set_tune")
+    assert "side by side:\n\n    python -m pipeline.scenes --data data/mnist.npz --split tune" in out
+

@@ -134,6 +134,8 @@ def test_predict_batch_of_nothing_is_an_empty_list():
     assert Classifier.load().predict_batch([]) == []
     with pytest.raises(InputError, match="^predict_batch takes an iterable of images, got int$"):
         Classifier.load().predict_batch(7)
+    with pytest.raises(InputError, match=r"not a mapping \(dict\); pass its values: predict_batch\(images.values\(\)\)$"):
+        Classifier.load().predict_batch({"a.png": 1})
 
 
 def test_int8_input_quantization_is_read_from_the_model():
@@ -179,13 +181,28 @@ def test_truncated_model_is_refused_with_or_without_manifest(model_copy, name, c
 
 
 def test_onnx_that_is_really_tflite(model_copy):
+    """The file's kind is named first, with a manifest beside it or without: "not listed" would
+    send the user to the manifest, where the fix is the name or the engine."""
     fake = model_copy / "renamed.onnx"
     shutil.copyfile(model_copy / "model_int8.tflite", fake)
-    with pytest.raises(ModelIntegrityError, match="renamed.onnx: not listed in"):
+    with pytest.raises(ModelLoadError, match="renamed.onnx: is a TFLite file, not ONNX"):
         Classifier.load(fake)
+    listed = model_copy / "model_int8.onnx"
+    with pytest.raises(ModelLoadError, match=r"model_int8.onnx: not a TFLite file \(no TFL3 identifier\); pass --engine onnx$"):
+        Classifier.load(listed, engine="litert")
+    for other in (model_copy / MANIFEST_NAME, model_copy / "notes.h"):
+        other.touch()
+        with pytest.raises(ModelLoadError, match=f"{other.name}: unknown model type; expected .tflite or .onnx"):
+            Classifier.load(other)
     (model_copy / MANIFEST_NAME).unlink()
     with pytest.raises(ModelLoadError, match="renamed.onnx: is a TFLite file, not ONNX"):
         Classifier.load(fake)
+
+
+def test_an_engine_without_a_bundled_model_names_where_the_pipeline_writes_one():
+    with pytest.raises(ModelLoadError, match=r"no bundled model runs in c .*; pass --model PATH \(the export stage "
+                                             r"writes artifacts/edge_digits_int8.c, its .h beside it\)$"):
+        Classifier.load(engine="c")
 
 
 def test_wrong_input_shape_is_refused(tmp_path):

@@ -55,9 +55,12 @@ def test_a_broken_pil_image_is_that_items_error_alone(classifier, files):
 
 
 def test_what_is_not_a_path_is_that_items_error_alone(classifier, files):
-    results = list(classifier.classify_paths([files["seven"], "/tmp/a\0b.png", None, 5, b""]))
-    assert [r.ok for r in results] == [True, False, False, False, False]
+    contents = Path(files["seven"]).read_bytes()  # an image's bytes, passed where names go
+    results = list(classifier.classify_paths([files["seven"], "/tmp/a\0b.png", None, 5, b"", contents]))
+    assert [r.ok for r in results] == [True, False, False, False, False, False]
     assert results[1].error == "not a valid path (it holds a NUL byte)"
+    assert results[5].path == f"<{len(contents):,} bytes>" and results[5].error == (
+        "not a file name (it holds a NUL byte); pass an image's contents to predict or predict_batch, and file names here")
     assert results[2].path == "None" and results[2].error == "not a path (NoneType); pass a file or folder name"
     assert results[3].error == "not a path (int); pass a file or folder name"
     assert results[4].error == "empty path"

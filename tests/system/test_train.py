@@ -87,7 +87,11 @@ jax_only = pytest.mark.skipif(__import__("importlib").util.find_spec("jax") is N
 
 
 def jax_env(cache: Path, virtual_devices: int = 1) -> dict:
+    # Every program is cached, however fast it compiled: the stage caches only those over 0.2 s, and
+    # under load a small one can take 0.19 s in one run and 0.21 s in the next, which would then look
+    # like a program the cache missed.
     return {"JAX_COMPILATION_CACHE_DIR": str(cache), "JAX_PLATFORMS": "cpu",
+            "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
             "XLA_FLAGS": f"--xla_force_host_platform_device_count={virtual_devices}"}
 
 
