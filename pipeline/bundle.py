@@ -14,7 +14,7 @@ from pathlib import Path
 
 from export.atomic import atomic_path, write_json
 from export.formats import FORMATS, MANIFEST_NAME
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph
 from runtime.errors import ModelIntegrityError, ModelLoadError
 from runtime.manifest import read_manifest, verify
 
@@ -45,7 +45,8 @@ def arguments(parser) -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("runtime/models"))
 
 
-STAGE = Stage("bundle", __doc__.splitlines()[0], run, None, arguments, catches=(ModelLoadError, ModelIntegrityError))
+STAGE = Stage("bundle", first_paragraph(__doc__), run, None, arguments,
+              catches=(ModelLoadError, ModelIntegrityError), output_folders=("out_dir",))
 main = STAGE.main
 
 if __name__ == "__main__":

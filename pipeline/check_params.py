@@ -12,7 +12,7 @@ from pathlib import Path
 
 from export.atomic import write_json
 from pipeline.params import validate_all
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph
 
 
 def run(args, sections: list[str]) -> str:
@@ -21,8 +21,9 @@ def run(args, sections: list[str]) -> str:
 
 
 STAGE = Stage(
-    "check_params", __doc__.splitlines()[0], run, validate_all,
+    "check_params", first_paragraph(__doc__), run, validate_all,
     arguments=lambda parser: parser.add_argument("--out", type=Path, default=Path("metrics/params_check.json")),
+    outputs=("out",),
 )
 main = STAGE.main
 

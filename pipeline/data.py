@@ -22,7 +22,7 @@ import numpy as np
 from export.atomic import atomic_path
 from pipeline.mnist import DataError
 from pipeline.params import DataParams, data_params
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph
 from runtime.digits import SIZE
 
 ENV_VAR = "MNIST_PATH"
@@ -117,9 +117,9 @@ def run(args, params: DataParams) -> str:
 
 
 STAGE = Stage(
-    "data", __doc__.splitlines()[0], run, data_params,
+    "data", first_paragraph(__doc__), run, data_params,
     arguments=lambda parser: parser.add_argument("--out", type=Path, default=Path("data/mnist.npz")),
-    catches=(DataError,),
+    catches=(DataError,), outputs=("out",),
 )
 main = STAGE.main
 

@@ -18,7 +18,7 @@ from pipeline import realworld, report
 from pipeline.dataset import MNIST_KEYS, DataError, load_arrays
 from pipeline.architecture import ModelFileError
 from pipeline.params import EvaluateParams, evaluate_params
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph
 from runtime.errors import ClassifierError
 from runtime.normalization import to_model_input
 from runtime.timing import latencies_ms, summary, throughput
@@ -149,8 +149,9 @@ def arguments(parser) -> None:
                         help="camera-like scenes (tools/make_scenes.py): accuracy per scene, wrong with confidence")
 
 
-STAGE = Stage("evaluate", __doc__.splitlines()[0], run, evaluate_params, arguments,
-              catches=(DataError, ModelFileError, ClassifierError, ParityError, TflmExportError, FileNotFoundError))
+STAGE = Stage("evaluate", first_paragraph(__doc__), run, evaluate_params, arguments,
+              catches=(DataError, ModelFileError, ClassifierError, ParityError, TflmExportError, FileNotFoundError),
+              outputs=("metrics", "figures"), output_folders=("plots",))
 main = STAGE.main
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from pipeline import provenance, report
 from pipeline.dataset import DataError, load_arrays
 from pipeline.architecture import ModelFileError, output_size
 from pipeline.params import ExportParams, export_params, for_variant, read_params
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph
 from runtime.digits import OUTPUT_SIZES, labels_for
 from runtime.errors import ClassifierError
 from runtime.normalization import NORMALIZATION, to_model_input
@@ -99,8 +99,9 @@ def arguments(parser) -> None:
     parser.add_argument("--out-dir", type=Path, default=Path("artifacts"))
 
 
-STAGE = Stage("export", __doc__.splitlines()[0], run, export_params, arguments,
-              catches=(DataError, ModelFileError, OnnxExportError, TfliteExportError, TflmExportError, ClassifierError))
+STAGE = Stage("export", first_paragraph(__doc__), run, export_params, arguments,
+              catches=(DataError, ModelFileError, OnnxExportError, TfliteExportError, TflmExportError, ClassifierError),
+              output_folders=("out_dir",))
 main = STAGE.main
 
 if __name__ == "__main__":

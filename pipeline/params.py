@@ -330,7 +330,8 @@ def read_params(path: Path | str = PARAMS_FILE) -> dict[str, Any]:
     try:
         text = path.read_text()
     except OSError as error:
-        raise ParamsError(f"{path}: cannot read ({error.strerror}); run from the repository root") from None
+        advice = "; run from the repository root" if path == PARAMS_FILE else ""
+        raise ParamsError(f"{path}: cannot read ({error.strerror}){advice}") from None
     except UnicodeDecodeError:
         raise ParamsError(f"{path}: not a text file") from None
     try:

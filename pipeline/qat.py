@@ -23,7 +23,7 @@ from pipeline.dataset import load_split, steps_per_epoch
 from pipeline.mnist import DataError
 from pipeline.negatives import NegativesError
 from pipeline.params import OpenSetRoute, QatParams, Variant, qat_params
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph
 from runtime.normalization import to_model_input
 
 COPY_TOLERANCE = 1e-6  # float32 rounding between two kernels of the same math
@@ -317,8 +317,9 @@ def arguments(parser) -> None:
     parser.add_argument("--metrics", type=Path, default=Path("metrics/qat.json"))
 
 
-STAGE = Stage("qat", __doc__.splitlines()[0], run, qat_params, arguments,
-              catches=(DataError, ModelFileError, WeightCopyError, NegativesError))
+STAGE = Stage("qat", first_paragraph(__doc__), run, qat_params, arguments,
+              catches=(DataError, ModelFileError, WeightCopyError, NegativesError),
+              outputs=("float_out", "qat_out", "metrics"))
 main = STAGE.main
 
 if __name__ == "__main__":

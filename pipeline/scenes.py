@@ -13,15 +13,21 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipeline.stage import Stage
+from pipeline.mnist import DataError, load_arrays
+from pipeline.stage import Stage, first_paragraph
 
 
 def run(args, _params) -> str:
     from tools.make_scenes import SCENES, make
 
+    load_arrays(args.data, ("x_test", "y_test"))  # a missing or wrong file says so, in the stage's words
     staging = args.out.with_name(args.out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    written = make(args.split, staging, mnist=args.data)
+    try:
+        written = make(args.split, staging, mnist=args.data)
+    except BaseException:  # stopped (Ctrl-C, SIGTERM) or failed: no half-drawn staging folder is left
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(args.out, ignore_errors=True)
     staging.rename(args.out)
     return f"{len(written)} pictures in {len(SCENES)} scenes, split {args.split}, in {args.out}"
@@ -33,7 +39,8 @@ def arguments(parser) -> None:
     parser.add_argument("--out", type=Path, default=Path("scenes/report"))
 
 
-STAGE = Stage("scenes", __doc__.splitlines()[0], run, None, arguments, catches=(OSError,))
+STAGE = Stage("scenes", first_paragraph(__doc__), run, None, arguments, catches=(DataError,),
+              output_folders=("out",))
 main = STAGE.main
 
 if __name__ == "__main__":

@@ -51,8 +51,33 @@ def install_signal_handlers() -> None:
 
 
 def one_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror and (error.filename2 or error.filename):
+        return f"{error.filename2 or error.filename}: {error.strerror}"  # a rename names where it went
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def first_paragraph(doc: str) -> str:
+    """A module docstring's first paragraph, on one line: the stage's --help description."""
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+def check_outputs(args: argparse.Namespace, files: tuple[str, ...], folders: tuple[str, ...]) -> str | None:
+    """What is wrong with where the stage will write, before any work: a file named where a folder
+    is (or the other way round), or a folder to write in that is a file."""
+    for dest, folder in [(dest, False) for dest in files] + [(dest, True) for dest in folders]:
+        path = getattr(args, dest, None)
+        if path is None:
+            continue
+        option = "--" + dest.replace("_", "-")
+        if not folder and path.is_dir():
+            return f"{option} {path}: is a folder; name the file to write"
+        if folder and path.exists() and not path.is_dir():
+            return f"{option} {path}: is a file; name a folder"
+        parent = next((p for p in path.parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            return f"{option} {path}: {parent} is a file, not a folder"
+    return None
 
 
 @dataclass(frozen=True)
@@ -67,20 +92,31 @@ class Stage:
     params: Callable[[dict], Any] | None = None  # builds the stage's typed params from params.yaml
     arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
     catches: tuple[type[Exception], ...] = field(default=())  # the project errors this stage expects
+    outputs: tuple[str, ...] = ()  # the arguments (dests) that name files the stage writes...
+    output_folders: tuple[str, ...] = ()  # ...and folders: checked before any work
 
     def main(self, argv: list[str] | None = None) -> int:
         started = process_started() if argv is None else time.perf_counter()
         parser = argparse.ArgumentParser(prog=f"python -m pipeline.{self.name}", description=self.description)
         self.arguments(parser)
-        parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="default: params.yaml")
+        parser.add_argument("--params", type=Path, default=PARAMS_FILE, help="the parameters file")
+        for action in parser._actions:  # --help shows each option's default, the path dvc.yaml passes too
+            if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+                action.help = f"{action.help or ''} (default: %(default)s)".strip()
         args = parser.parse_args(argv)
         args.started = started
+        wrong = check_outputs(args, self.outputs, self.output_folders)
+        if wrong:
+            parser.error(wrong)
         install_signal_handlers()
         try:
             params = self.params(read_params(args.params)) if self.params else None
             closing = self.run(args, params)
-        except (ParamsError, *self.catches) as error:
-            print(f"{self.name}: error: {one_line(error)}", file=sys.stderr)
+        except (ParamsError, OSError, *self.catches) as error:
+            message = one_line(error)
+            if isinstance(error, ParamsError) and args.params != PARAMS_FILE:  # the file given, by its name
+                message = message.replace(f"{PARAMS_FILE}: ", f"{args.params}: ", 1)
+            print(f"{self.name}: error: {message}", file=sys.stderr)
             return EXIT_FAILED
         except KeyboardInterrupt:
             print(f"{self.name}: interrupted", file=sys.stderr)

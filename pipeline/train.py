@@ -23,7 +23,7 @@ from pipeline import provenance
 from pipeline.dataset import Split, load_split, one_hot, steps_per_epoch, training_batches
 from pipeline.mnist import DataError
 from pipeline.params import AugmentOn, Backend, DeviceCount, DeviceKind, MixedPrecision, TrainParams, train_params
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph
 
 # One-cycle schedule: linear warm-up over the first tenth of the steps from 1/20 of the peak,
 # then cosine decay to 1% of the peak.
@@ -224,8 +224,9 @@ def arguments(parser) -> None:
     parser.add_argument("--live-dir", type=Path, default=Path("metrics/train"))
 
 
-STAGE = Stage("train", __doc__.splitlines()[0], run, train_params, arguments,
-              catches=(DataError, backend_choice.BackendError))
+STAGE = Stage("train", first_paragraph(__doc__), run, train_params, arguments,
+              catches=(DataError, backend_choice.BackendError), outputs=("model", "metrics"),
+              output_folders=("live_dir",))
 main = STAGE.main
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from pathlib import Path
 from export.atomic import write_json
 from export.formats import FORMATS, Precision
 from pipeline import report
-from pipeline.stage import Stage
+from pipeline.stage import Stage, first_paragraph, one_line
 
 ZOO_FILE = Path("metrics/zoo.json")
 # Published points the project measures itself against: int8 size (kB as published) and MNIST
@@ -37,19 +37,26 @@ REFERENCES = [
 ZOO_COLUMNS = ("accuracy", "size_bytes", "latency_p50_ms", "agreement", "arena_bytes", "macs")
 
 
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: not the JSON a stage writes ({one_line(error)}); run `dvc repro` for it") from None
+
+
 def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.json"),
            train: Path = Path("metrics/train.json"), qat: Path | None = None) -> dict:
     """Add (or replace) the evaluated variant's entry: every evaluate row, keras ones included.
     The parameters are the deployed model's (the qat stage's summary, where given: it counts the
     "not a digit" output that the trained model lacks), else the trained model's."""
-    rows = json.loads(evaluate.read_text())["formats"]
-    summary = json.loads(train.read_text())
+    rows = _json(evaluate)["formats"]
+    summary = _json(train)
     params = summary["params"]
     if qat is not None:
-        params = json.loads(qat.read_text()).get("params", params)
+        params = _json(qat).get("params", params)
     entry = {"variant": summary["variant"], "params": params,
              "formats": {name: {key: row[key] for key in ZOO_COLUMNS if key in row} for name, row in rows.items()}}
-    zoo = json.loads(zoo_file.read_text()) if zoo_file.exists() else {"variants": {}}
+    zoo = _json(zoo_file) if zoo_file.exists() else {"variants": {}}
     for name, kept in zoo["variants"].items():
         if name != entry["variant"] and "formats" not in kept:
             raise ValueError(f"{zoo_file}: variant {name!r} is in an older layout (no 'formats'); re-run it "
@@ -136,14 +143,15 @@ def run(args, _params, formats=FORMATS) -> str:
 def arguments(parser) -> None:
     parser.add_argument("--evaluate", type=Path, default=Path("metrics/evaluate.json"))
     parser.add_argument("--train", type=Path, default=Path("metrics/train.json"))
-    parser.add_argument("--qat", type=Path, default=None,
-                        help="the qat stage's summary (metrics/qat.json): the deployed model's parameter count")
+    parser.add_argument("--qat", type=Path, default=Path("metrics/qat.json"),
+                        help="the qat stage's summary: the deployed model's parameter count")
     parser.add_argument("--zoo", type=Path, default=ZOO_FILE)
     parser.add_argument("--plot", type=Path, default=Path("plots/zoo.png"))
     parser.add_argument("--figures", type=Path, default=Path("docs/figures/zoo.md"))
 
 
-STAGE = Stage("zoo", __doc__.splitlines()[0], run, None, arguments, catches=(OSError, KeyError, ValueError))
+STAGE = Stage("zoo", first_paragraph(__doc__), run, None, arguments, catches=(OSError, KeyError, ValueError),
+              outputs=("zoo", "plot", "figures"))
 main = STAGE.main
 
 if __name__ == "__main__":

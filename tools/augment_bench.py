@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tools.figures import tool_parser
 
 BATCH = 512
 
@@ -32,7 +33,7 @@ def images_per_second(fn, batch: int, seconds: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.augment_bench", __doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement (default 5)")
     parser.add_argument("--batch", type=int, default=BATCH)
     parser.add_argument("--json", type=Path, help="also write the figures here")

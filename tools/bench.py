@@ -27,7 +27,7 @@ import numpy as np
 from runtime.engines import ENGINE_BY_SUFFIX, ENGINES
 from runtime.model import BUNDLED_DIR
 from runtime.timing import latencies_ms, summary, throughput
-from tools.figures import command_line, count, figures_path, write_figures
+from tools.figures import command_line, count, figures_path, write_figures, tool_parser
 
 
 def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:
@@ -155,7 +155,7 @@ def report_lines(report: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.bench", __doc__)
     parser.add_argument("--models", type=Path, default=BUNDLED_DIR, help="folder of .tflite/.onnx files")
     parser.add_argument("--runs", type=count(1), default=2000, help="timed batch-1 calls per model (and runs/100 batch-256 calls, 2 to 20)")
     parser.add_argument("--threads", type=count(0), default=0, help="threads for batch-256 (default: the runtime's)")

@@ -252,9 +252,9 @@ def print_app(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools.figures import command_line, count, figures_path, write_figures
+    from tools.figures import command_line, count, figures_path, write_figures, tool_parser
 
-    parser = argparse.ArgumentParser(prog="python -m tools.bench_app", description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.bench_app", __doc__)
     parser.add_argument("--runs", type=count(1), default=200,
                         help="timed calls per case, 20 to 200 (the 28x28 array cases: 5 times as many)")
     parser.add_argument("--json", action="store_true")

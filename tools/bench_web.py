@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from tools.figures import tool_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "web" / "dist"
@@ -157,7 +158,7 @@ def lines(rows: list[dict], runs: int) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.bench_web", __doc__)
     parser.add_argument("--runs", type=int, default=20, help="timed calls per step and picture (default 20)")
     parser.add_argument("--figures", type=Path, help="also write what is printed as a Markdown page")
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.params import DeviceKind, MixedPrecision, read_params, train_params
+from tools.figures import tool_parser
 
 CONFIGS = {
     # The pipeline's GPU path: large batch, bf16 compute, XLA, data prefetched on the host.
@@ -64,7 +65,7 @@ def run_one(name: str, data: Path, params_path: Path, epochs: int | None, device
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.gpu_bench", __doc__)
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     parser.add_argument("--epochs", type=int, default=None)

@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from tools.figures import tool_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_RECIPE_ACCURACY = ROOT / "metrics" / "evaluate.json"  # keras_float: the CPU recipe's test accuracy
@@ -110,7 +111,7 @@ def verdict(rows: list[dict], augment: dict | None) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.gpu_check", __doc__)
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_out")))
     parser.add_argument("--data", type=Path, default=ROOT / "gpu_data" / "mnist.npz")
     parser.add_argument("--small", action="store_true", help="CPU rehearsal: the MNIST sample, one epoch")

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from tools.figures import tool_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "realworld" / "heldout_nondigits"
@@ -581,7 +582,7 @@ def make(out: Path = OUT, count: int = COUNT, seed: int = SEED, force: bool = Fa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.make_nondigits", description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.make_nondigits", __doc__)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--count", type=int, default=COUNT, help=f"pictures (default {COUNT})")
     parser.add_argument("--force", action="store_true", help="replace an existing --out folder")

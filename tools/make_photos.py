@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+from tools.figures import tool_parser
 
 cv2.setNumThreads(1)
 
@@ -1150,7 +1151,7 @@ class Ctx:
 
 def main(argv: list[str] | None = None) -> int:
     global MNIST
-    ap = argparse.ArgumentParser(prog="python -m tools.make_photos", description=__doc__.splitlines()[0])
+    ap = tool_parser("python -m tools.make_photos", __doc__)
     ap.add_argument("--split", choices=list(SPLIT_SEEDS), required=True)
     ap.add_argument("--out", type=Path, default=Path("photos"), help="the split goes to OUT/<split> (default photos)")
     ap.add_argument("--scenes", default=",".join(SCENES), help="a comma-separated subset (default: all)")

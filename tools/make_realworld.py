@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from tools.figures import count
+from tools.figures import count, tool_parser
 from tools.synthetic import STROKES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -185,7 +185,7 @@ def labelled_files(root: Path = OUT) -> list[tuple[Path, int]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.make_realworld", description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.make_realworld", __doc__)
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--seed", type=int, default=SEED,
                         help=f"another seed than {SEED} (the committed set's) makes a tuning split of the same kinds, "

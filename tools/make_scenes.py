@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from tools.synthetic import STROKES
+from tools.figures import tool_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "scenes"
@@ -903,7 +904,7 @@ def labelled_files(root: Path) -> list[tuple[Path, str, int | None]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.make_scenes", description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.make_scenes", __doc__)
     parser.add_argument("--split", choices=SPLITS, required=True)
     parser.add_argument("--out", type=Path, default=None, help="default: scenes/<split>")
     parser.add_argument("--per-scene", type=int, default=PER_SCENE, help="digit pictures per scene (default 60)")

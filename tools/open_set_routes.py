@@ -34,6 +34,7 @@ from runtime.digits import NUM_LABELS  # noqa: E402
 from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
+from tools.figures import tool_parser
 
 PICTURES = (".png", ".jpg", ".jpeg")
 
@@ -76,7 +77,7 @@ def judge(route: OpenSetRoute, p_digits: np.ndarray, labels: np.ndarray, p_none:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.open_set_routes", __doc__)
     parser.add_argument("--digits", type=int, default=20000, help="training digits for the fine-tune")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--learning-rate", type=float, default=None, help="default: qat.open_set.learning_rate")

@@ -12,10 +12,11 @@ import sys
 from pathlib import Path
 
 from pipeline.report import results_table
+from tools.figures import tool_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.results_table", description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.results_table", __doc__)
     parser.add_argument("metrics", nargs="?", type=Path, default=Path("metrics/evaluate.json"),
                         help="the evaluate stage's metrics (default: %(default)s)")
     args = parser.parse_args(argv)

@@ -81,9 +81,9 @@ def table(results: list[tuple[dict, int | None, float]]) -> tuple[list[str], lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools.figures import command_line, figures_path, write_figures
+    from tools.figures import command_line, figures_path, write_figures, tool_parser
 
-    parser = argparse.ArgumentParser(prog="python -m tools.score_photos", description=__doc__.splitlines()[0])
+    parser = tool_parser("python -m tools.score_photos", __doc__)
     parser.add_argument("folder", type=Path, help="a split made by tools.make_photos (e.g. photos/judge)")
     parser.add_argument("--engine", choices=("litert", "onnx"), default=None, help="default: the runtime's")
     parser.add_argument("--fails", type=Path, metavar="FILE", help="write the digit pictures not answered right here")

@@ -208,7 +208,7 @@ def test_bad_params_are_refused_before_tensorflow_loads(tmp_path, stage, key, va
             "sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 1
-    assert done.stderr.strip() == f"{stage}: error: params.yaml: {message}"
+    assert done.stderr.strip() == f"{stage}: error: {path}: {message}"  # the file given, by its name
     assert done.stdout.strip() == "[]"
 
 

@@ -361,8 +361,11 @@ def test_zoo_stage_records_a_variant_and_keeps_the_others(evaluated, tiny_pipeli
 
     root, _, _ = evaluated
     zoo_file = tmp_path / "zoo.json"
+    plain = tmp_path / "qat_plain.json"  # a qat summary without a count: the train stage's stands
+    plain.write_text(json.dumps({"outputs": 10}))
     args = ["--evaluate", str(root / "evaluate.json"), "--train", str(tiny_pipeline.train_metrics),
-            "--zoo", str(zoo_file), "--plot", str(tmp_path / "zoo.png"), "--figures", str(tmp_path / "zoo.md")]
+            "--zoo", str(zoo_file), "--plot", str(tmp_path / "zoo.png"), "--figures", str(tmp_path / "zoo.md"),
+            "--qat", str(plain)]
     old_layout = json.dumps({"variants": {"tiny": {"variant": "tiny", "params": 1}}})
     zoo_file.write_text(old_layout)
     assert zoo.main(args) == 1  # an entry without per-file rows cannot be drawn: say so, change nothing
