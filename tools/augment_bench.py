@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from tools.figures import tool_parser
+from tools.figures import count, figures_path, seconds, tool_parser
 
 BATCH = 512
 
@@ -34,10 +34,11 @@ def images_per_second(fn, batch: int, seconds: float) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = tool_parser("python -m tools.augment_bench", __doc__)
-    parser.add_argument("--seconds", type=float, default=5.0, help="time per measurement (default 5)")
-    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--seconds", type=seconds, default=5.0, help="time per measurement (default 5)")
+    parser.add_argument("--batch", type=count(1, 65536), default=BATCH)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    figures_path(parser, args.json, "--json")  # refused before the timing, not after it
 
     import keras
     from pipeline.augment import augment

@@ -191,7 +191,6 @@ def app_rows(runs: int) -> list[dict]:
     from runtime.model import Classifier
 
     rows = []
-    runs = max(20, min(runs, 200))
     with tempfile.TemporaryDirectory() as tmp:
         pictures = picture_set(Path(tmp))
         from tools.synthetic import draw_digit
@@ -255,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     from tools.figures import command_line, count, figures_path, write_figures, tool_parser
 
     parser = tool_parser("python -m tools.bench_app", __doc__)
-    parser.add_argument("--runs", type=count(1), default=200,
+    parser.add_argument("--runs", type=count(20, 200), default=200,
                         help="timed calls per case, 20 to 200 (the 28x28 array cases: 5 times as many)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--figures", type=Path, metavar="PATH",

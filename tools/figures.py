@@ -4,6 +4,7 @@ of what it printed (docs/figures/bench.md, bench_app.md), naming the command tha
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -13,6 +14,8 @@ def figures_path(parser: argparse.ArgumentParser, path: Path | None, option: str
     """--figures PATH (or `option`): refused at once (before minutes of timing) if it cannot be written there."""
     if path is not None and (path.is_dir() or not path.parent.is_dir()):
         parser.error(f"{option} {path}: " + ("is a folder" if path.is_dir() else f"no such folder {path.parent}"))
+    if path is not None and not os.access(path.parent, os.W_OK):
+        parser.error(f"{option} {path}: cannot write in {path.parent}")
     return path
 
 
@@ -23,7 +26,10 @@ def write_figures(path: Path, title: str, command: str, facts: str, lines: list[
 
     block = "\n".join(lines)
     text = f"# {title}\n\nWritten by `{command}`; do not edit.\n\n{facts}\n\n```\n{block}\n```\n"
-    write_bytes(path, text.encode())
+    try:
+        write_bytes(path, text.encode())
+    except OSError as error:  # what was measured is printed above; the page alone is lost
+        raise SystemExit(f"{path}: cannot write the page ({error.strerror}); the figures are printed above") from None
 
 
 def command_line(prog: str, argv: list[str] | None) -> str:
@@ -36,6 +42,17 @@ def tool_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     paragraphs = doc.strip().split("\n\n")
     summary = "\n\n".join(paragraphs[:2] if paragraphs[0].rstrip().endswith(":") else paragraphs[:1])
     return argparse.ArgumentParser(prog=prog, description=summary, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def seconds(text: str) -> float:
+    """argparse type: a duration in seconds, more than 0 and finite."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
 
 
 def count(low: int, high: int | None = None):

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.params import DeviceKind, MixedPrecision, read_params, train_params
-from tools.figures import tool_parser
+from tools.figures import count, tool_parser
 
 CONFIGS = {
     # The pipeline's GPU path: large batch, bf16 compute, XLA, data prefetched on the host.
@@ -68,11 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = tool_parser("python -m tools.gpu_bench", __doc__)
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--epochs", type=int, default=None)
+    parser.add_argument("--epochs", type=count(1), default=None, help="default: train.epochs of --params")
     parser.add_argument("--device", choices=[d.value for d in DeviceKind], default="gpu")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--one", choices=sorted(CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    for option, path in (("--data", args.data), ("--params", args.params)):
+        if not path.is_file():  # said here, not as three children's tracebacks
+            parser.error(f"{option} {path}: no such file")
     if args.one:
         print(json.dumps(run_one(args.one, args.data, args.params, args.epochs, args.device)))
         return 0

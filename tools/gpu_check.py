@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from tools.figures import tool_parser
+from tools.figures import count, tool_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_RECIPE_ACCURACY = ROOT / "metrics" / "evaluate.json"  # keras_float: the CPU recipe's test accuracy
@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "gpu_out")))
     parser.add_argument("--data", type=Path, default=ROOT / "gpu_data" / "mnist.npz")
     parser.add_argument("--small", action="store_true", help="CPU rehearsal: the MNIST sample, one epoch")
-    parser.add_argument("--bench-limit", type=int, default=330, help="seconds for the three training runs")
-    parser.add_argument("--augment-limit", type=int, default=120, help="seconds for the augmentation benchmark")
+    parser.add_argument("--bench-limit", type=count(1), default=330, help="seconds for the three training runs")
+    parser.add_argument("--augment-limit", type=count(1), default=120, help="seconds for the augmentation benchmark")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     log = Log(args.out / "gpu_check.log")

@@ -1163,6 +1163,12 @@ def main(argv: list[str] | None = None) -> int:
     MNIST = str(args.mnist or MNIST)
     if not Path(MNIST).is_file():
         ap.error(f"{MNIST}: MNIST not found; pass --mnist PATH or set MNIST_PATH (dvc repro data fetches it)")
+    from pipeline.mnist import DataError, load_arrays
+
+    try:
+        load_arrays(MNIST, ("x_train", "y_train", "x_test", "y_test"))
+    except DataError as error:
+        ap.error(str(error))
     seed = SPLIT_SEEDS[args.split]
     root = os.path.join(args.out, args.split)
     ctx = Ctx()

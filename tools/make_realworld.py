@@ -187,12 +187,14 @@ def labelled_files(root: Path = OUT) -> list[tuple[Path, int]]:
 def main(argv: list[str] | None = None) -> int:
     parser = tool_parser("python -m tools.make_realworld", __doc__)
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--seed", type=int, default=SEED,
+    parser.add_argument("--seed", type=count(0), default=SEED,
                         help=f"another seed than {SEED} (the committed set's) makes a tuning split of the same kinds, "
                              "for tools.open_set_tune --realworld-tune")
     parser.add_argument("--digits-only", action="store_true", help="no non-digit pictures")
     parser.add_argument("--per-digit", type=count(1), default=PER_DIGIT, help="pictures of each digit")
     args = parser.parse_args(argv)
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out}: is a file; name a folder")
     other = args.seed != SEED or args.digits_only or args.per_digit != PER_DIGIT
     if other and args.out.resolve() == OUT.resolve():
         parser.error(f"{OUT} is the committed set (seed {SEED}, {PER_DIGIT} per digit, with non-digits); "

@@ -122,11 +122,18 @@ def check_splits() -> None:
 def load_mnist_test(split: str, path: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images, labels, test indices) of the split's share of MNIST x_test (from `path`, else
     $MNIST_PATH, else ../shared/data/mnist.npz)."""
+    from pipeline.mnist import DataError, load_arrays
+
+    given = path is not None
     path = Path(path or os.environ.get("MNIST_PATH", str(MNIST_DEFAULT)))
     if not path.is_file():
-        raise SystemExit(f"make_scenes: error: no MNIST at {path}; set MNIST_PATH to mnist.npz")
-    with np.load(path) as data:
-        x, y = data["x_test"], data["y_test"]
+        where = "pass the mnist.npz that `dvc repro data` writes" if given else "set MNIST_PATH to mnist.npz"
+        raise SystemExit(f"make_scenes: error: no MNIST at {path}; {where}")
+    try:
+        data = load_arrays(path, ("x_test", "y_test"))
+    except DataError as error:
+        raise SystemExit(f"make_scenes: error: {error}") from None
+    x, y = data["x_test"], data["y_test"]
     indices = np.asarray(MNIST_RANGES[split])
     return x[indices], y[indices].astype(int), indices
 

@@ -34,7 +34,7 @@ from runtime.digits import NUM_LABELS  # noqa: E402
 from runtime.errors import InputError  # noqa: E402
 from runtime.normalization import to_model_input  # noqa: E402
 from runtime.preprocess import prepare_image  # noqa: E402
-from tools.figures import tool_parser
+from tools.figures import count, tool_parser
 
 PICTURES = (".png", ".jpg", ".jpeg")
 
@@ -78,20 +78,29 @@ def judge(route: OpenSetRoute, p_digits: np.ndarray, labels: np.ndarray, p_none:
 
 def main(argv: list[str] | None = None) -> int:
     parser = tool_parser("python -m tools.open_set_routes", __doc__)
-    parser.add_argument("--digits", type=int, default=20000, help="training digits for the fine-tune")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--digits", type=count(1), default=20000, help="training digits for the fine-tune")
+    parser.add_argument("--epochs", type=count(1), default=1)
     parser.add_argument("--learning-rate", type=float, default=None, help="default: qat.open_set.learning_rate")
     parser.add_argument("--routes", default="class,entropic")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
     parser.add_argument("--nondigits", type=Path, default=Path("realworld/heldout_nondigits"))
     args = parser.parse_args(argv)
+    names = [route.value for route in OpenSetRoute if route is not OpenSetRoute.OFF]
+    unknown = [name for name in args.routes.split(",") if name not in names]
+    if unknown:
+        parser.error(f"--routes: {unknown[0]!r} is not a route; choose from {', '.join(names)}")
 
     from pipeline import qat as stage
     from pipeline.legacy_keras import tf_keras
+    from pipeline.mnist import DataError
+    from pipeline.params import ParamsError
 
-    params = qat_params(read_params())
-    full = load_split(args.data, params.train.validation_size, params.train.seed)
+    try:
+        params = qat_params(read_params())
+        full = load_split(args.data, params.train.validation_size, params.train.seed)
+    except (ParamsError, DataError) as error:
+        raise SystemExit(f"open_set_routes: {error}") from None
     split = dataclasses.replace(full, x_train=full.x_train[: args.digits], y_train=full.y_train[: args.digits])
     none, refused, kinds = held_out(args.nondigits)
     print(f"held-out non-digits: {len(none) + refused} ({refused} refused by the finder)", file=sys.stderr)

@@ -28,8 +28,9 @@ def answers(folder: Path, engine: str | None) -> list[tuple[dict, int | None, fl
 
     labels = folder / "labels.csv"
     if not labels.is_file():
-        raise SystemExit(f"score_photos: {labels} not found; make the split first: python -m tools.make_photos "
-                         f"--split {folder.name} --out {folder.parent}")
+        split = folder.name if folder.name in ("look", "judge") else "judge"
+        raise SystemExit(f"score_photos: {labels} not found; make a split first: python -m tools.make_photos "
+                         f"--split {split} --out {folder.parent if folder.name == split else folder}")
     classifier = Classifier.load(engine=engine)
     out = []
     with labels.open() as handle:
@@ -90,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--figures", type=Path, metavar="PATH", help="also write what is printed as a Markdown page")
     args = parser.parse_args(argv)
     figures = figures_path(parser, args.figures)
+    figures_path(parser, args.fails, "--fails")  # before the scoring, not after it
     lines, fails = table(answers(args.folder, args.engine))
     print("\n".join(lines))
     if args.fails:
