@@ -45,6 +45,9 @@ def measure(engine, path: Path, x: np.ndarray, y: np.ndarray, reference: np.ndar
 def evaluate(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS):
     """Every row of metrics/evaluate.json, plus each row's probabilities and the labels."""
     arrays = load_arrays(args.data, MNIST_KEYS)
+    # The picture sets first: one that is missing says so before minutes of measuring.
+    real = realworld.load(args.realworld)
+    scenes = realworld.load_scenes(args.scenes) if args.scenes is not None else None
     from pipeline.keras_engine import KerasEngine
     from pipeline.legacy_keras import load_float, load_qat  # TensorFlow, once the data is known good
     from runtime.model import Classifier
@@ -75,7 +78,6 @@ def evaluate(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS
         print(f"evaluate: {fmt.name:<13} acc {row['accuracy']:.4%}  agree {row['agreement']:.4%}  "
               f"max|diff| {row['max_abs_diff']:.2g}  p50 {row['latency_p50_ms']:.4f} ms  "
               f"{report.kib(row['size_bytes'])}", file=sys.stderr, flush=True)
-    real = realworld.load(args.realworld)
     for name, (engine, _path) in engines.items():
         rows[name].update(realworld.scores(engine.run, real, params.min_confidence))
         print(f"evaluate: {name:<13} real-world {rows[name]['realworld_accuracy']:.2%}  "
@@ -93,8 +95,7 @@ def evaluate(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS
     result = {"formats": rows, "test_images": int(len(y)), "realworld_digits": real.digits,
               "realworld_refused": real.refused, "realworld_nondigits": real.nondigits,
               "heldout_nondigits": real.heldout, "heldout_refused_by_finder": real.heldout_refused}
-    if args.scenes is not None:
-        scenes = realworld.load_scenes(args.scenes)
+    if scenes is not None:
         for name, (engine, _path) in engines.items():
             rows[name].update(realworld.scene_scores(engine.run, scenes, params.min_confidence))
             print(f"evaluate: {name:<13} camera-like scenes {rows[name]['scenes_accuracy']:.2%}  wrong with "

@@ -423,3 +423,19 @@ def test_the_results_table_tool_prints_the_table_and_refuses_what_it_cannot_read
     with pytest.raises(SystemExit) as exit_info:
         table_main(["--help"])
     assert exit_info.value.code == 0
+
+
+def test_evaluate_names_a_missing_picture_set_before_it_measures_anything(tmp_path, capsys, monkeypatch):
+    from pipeline import evaluate, legacy_keras
+    from tests.conftest import FIXTURE
+
+    def measured(*_args, **_kwargs):
+        raise AssertionError("a model was loaded before the picture sets were checked")
+
+    monkeypatch.setattr(legacy_keras, "load_float", measured)
+    assert evaluate.main(["--data", str(FIXTURE), "--realworld", str(tmp_path / "none"),
+                          "--metrics", str(tmp_path / "e.json"), "--figures", str(tmp_path / "e.md"),
+                          "--plots", str(tmp_path / "plots")]) == 1
+    assert capsys.readouterr().err == (f"evaluate: error: {tmp_path / 'none' / 'digits'}: no pictures; "
+                                       "run `python -m tools.make_realworld`\n")
+    assert not (tmp_path / "e.json").exists()
