@@ -188,9 +188,12 @@ def bundled_engines() -> list[str]:
 
 
 def app_rows(runs: int) -> list[dict]:
+    """`runs` timed calls per case, held to 20-200: `python -m tools.bench --app` passes its own
+    --runs (2000 by default, sized for one model call each), ten times what these cases need."""
     from runtime.model import Classifier
 
     rows = []
+    runs = max(20, min(runs, 200))
     with tempfile.TemporaryDirectory() as tmp:
         pictures = picture_set(Path(tmp))
         from tools.synthetic import draw_digit
