@@ -20,7 +20,7 @@ from .engines import ENGINE_BY_SUFFIX, ENGINES, TFLITE_MAGIC, engine_spec
 from .errors import (EngineUnavailableError, InputError, ModelIntegrityError, ModelLoadError, NoDigitError,
                      UnverifiedModelWarning)
 from .manifest import MANIFEST_NAME, read_manifest, verify
-from .preprocess import Prepared, digits_note, prepare_digits, prepare_image
+from .preprocess import LEVEL_INK, Prepared, digits_note, mnist_levels, prepare_digits, prepare_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
 MAX_THREADS = 256  # an engine's CPU threads; far more than any CPU has (LiteRT crashes at 100,000)
@@ -213,6 +213,9 @@ class Classifier:
         self.engine = engine
         self.manifest_entry = manifest_entry
         self.always_digit = always_digit
+        # An MNIST array's levels, as the engine's own input (see `predict`): one table per polarity.
+        encode = getattr(engine, "encode", None) if hasattr(engine, "run_encoded") else None
+        self._level_feeds = None if encode is None else tuple(encode(ink) for ink in LEVEL_INK)
 
     @classmethod
     def load(
@@ -280,6 +283,12 @@ class Classifier:
         _check_count("top_k", top_k, most=NUM_LABELS)
         _check_confidence(min_confidence)
         _check_one_image(image)
+        if self._level_feeds is not None and isinstance(image, np.ndarray):
+            found = mnist_levels(image)  # a uint8 array already in MNIST's form: its levels go straight
+            if found is not None:  # to the model's input type, the same input as below to the bit
+                levels, light = found
+                raw = self.engine.run_encoded(self._level_feeds[light][levels][None, ..., None])
+                return to_prediction((digits_only(raw) if self.always_digit else raw)[0], top_k, min_confidence)
         prepared = prepare_image(image)
         row, digits, _note = _choose(*self._rows(_inputs(prepared)), prepared)
         prediction = to_prediction(row, top_k, min_confidence)

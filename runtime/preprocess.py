@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .decode import array_to_gray, image_to_gray, load_image, open_image, upright
+from .decode import SMALL_INTEGER_RANGE, array_to_gray, image_to_gray, load_image, open_image, upright
 from .digits import SIZE
 from .errors import InputError, NoDigitError
 from .find import find_all_digits, find_digits, scale_box
@@ -33,6 +33,12 @@ DIGIT_BOX = 20
 # The longer side of the ink's box in an MNIST array: 20 px (19 in 3 of MNIST's 10,000 test digits,
 # where the anti-aliased edge is blank).
 MNIST_BOX = (DIGIT_BOX - 1, DIGIT_BOX)
+# The ink of each level 0-255, as a float32 model input: on a black field (the level / 255, as
+# `np.divide` gives it for a uint8 picture), and on a white one (1 minus that).
+_LEVELS = np.divide(np.arange(256, dtype=np.uint8), np.float32(255.0), dtype=np.float32)
+LEVEL_INK = (_LEVELS, np.float32(1.0) - _LEVELS)
+LEVEL_INK[0].setflags(write=False)
+LEVEL_INK[1].setflags(write=False)
 MIN_SIDE = 8  # the longer side; a tight crop of a 1 may be 3 px wide
 INK_THRESHOLD = 0.2  # fraction of peak ink that counts for the bounding box
 
@@ -78,6 +84,13 @@ def digits_note(note: str | None, count: int) -> str | None:
 def center_by_mass(digit: np.ndarray) -> np.ndarray:
     """Paste a digit (at most 20x20) into 28x28 so that its centre of mass is at the centre."""
     canvas = np.zeros((SIZE, SIZE), dtype=np.float32)
+    top, left = _mass_place(digit)
+    canvas[top : top + digit.shape[0], left : left + digit.shape[1]] = digit
+    return canvas
+
+
+def _mass_place(digit: np.ndarray) -> tuple[int, int]:
+    """Where `center_by_mass` pastes a float32 digit (at most 20x20): (top, left) in the 28x28 field."""
     h, w = digit.shape
     # OpenCV's moments sum in float64, so that a symmetric digit's centre is exactly .5, as in
     # web/src/preprocess.js: both then round the half to even. (It reads an array of two columns as
@@ -90,8 +103,7 @@ def center_by_mass(digit: np.ndarray) -> np.ndarray:
         cy, cx = (h - 1) / 2, (w - 1) / 2
     top = min(max(round(SIZE / 2 - cy), 0), SIZE - h)  # MNIST puts the mass at (14, 14)
     left = min(max(round(SIZE / 2 - cx), 0), SIZE - w)
-    canvas[top : top + h, left : left + w] = digit
-    return canvas
+    return top, left
 
 
 def crop_and_scale(ink: np.ndarray) -> np.ndarray:
@@ -149,11 +161,13 @@ def as_mnist(gray: np.ndarray) -> np.ndarray | None:
     field of exactly 0 (or, inverted, of exactly 1: a clean dark-on-white canvas). Scaling that box
     to 20 px would change nothing but rounding, and nothing in it needs finding, so the digit is
     only centred by mass; an MNIST array comes back unchanged. Anything else takes the full path.
+    uint8 levels (what `_gray` gives for an 8-bit picture) go through `mnist_levels`.
     """
     if gray.shape != (SIZE, SIZE):
         return None
     if gray.dtype == np.uint8:
-        gray = np.divide(gray, np.float32(255.0), dtype=np.float32)
+        found = mnist_levels(gray)
+        return None if found is None else LEVEL_INK[found[1]][found[0]]
     if (gray.size - cv2.countNonZero(gray)) * 2 >= gray.size:
         ink = gray
     elif np.count_nonzero(gray == 1) * 2 >= gray.size:
@@ -164,6 +178,36 @@ def as_mnist(gray: np.ndarray) -> np.ndarray | None:
     if max(width, height) not in MNIST_BOX:
         return None
     return center_by_mass(ink[top : top + height, left : left + width])
+
+
+def mnist_levels(array: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """A uint8 array (28, 28) or (28, 28, 1) in MNIST's form (`as_mnist`) -> (its levels centred by
+    mass on its own field, uint8 (28, 28); its polarity: 0 for light ink on a black field, 1 for
+    dark ink on a white one), else None. `LEVEL_INK[polarity][levels]` is its model input, the
+    values that `prepare_image` gives to the bit, made without a float copy of the picture: the
+    engines map the levels straight to their own input type (`Classifier.predict`). An array that
+    `array_to_gray` reads otherwise (a mask of levels 0-15) is None too.
+    """
+    if array.dtype != np.uint8 or array.shape[:2] != (SIZE, SIZE) or array.shape[2:] not in ((), (1,)):
+        return None
+    levels = np.ascontiguousarray(array.reshape(SIZE, SIZE))
+    zeros = levels.size - cv2.countNonZero(levels)
+    if zeros * 2 >= levels.size:
+        light, mask = 0, levels  # ink > 0 where the level is above 0...
+    elif np.count_nonzero(levels == 255) * 2 >= levels.size:
+        light, mask = 1, cv2.bitwise_not(levels)  # ...or, on white, below 255
+    else:
+        return None
+    left, top, width, height = cv2.boundingRect(mask)  # the box of the non-zero pixels
+    if max(width, height) not in MNIST_BOX:
+        return None
+    crop = levels[top : top + height, left : left + width]
+    if not light and int(crop.max()) <= SMALL_INTEGER_RANGE:  # (on white, half the levels are 255)
+        return None
+    place_top, place_left = _mass_place(LEVEL_INK[light][crop])  # the same float ink as the float path's
+    canvas = np.full((SIZE, SIZE), 255 * light, np.uint8)  # the field, whose ink is 0 either way
+    canvas[place_top : place_top + height, place_left : place_left + width] = crop
+    return canvas, light
 
 
 def prepare_image(image: Any) -> Prepared:

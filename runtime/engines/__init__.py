@@ -96,6 +96,17 @@ class Engine(Protocol):
     def run(self, x: np.ndarray) -> np.ndarray: ...
 
 
+class EncodingEngine(Engine, Protocol):
+    """An engine that also takes input already in the model's own type: `encode` maps float32 model
+    input (any shape) to it, and `run_encoded(encode(x))` is `run(x)`. The runtime's LiteRT and
+    onnxruntime engines are; `Classifier.predict` then maps an MNIST array's levels straight to the
+    model's input through a table of 256 values (`runtime.preprocess.mnist_levels`)."""
+
+    def encode(self, x: np.ndarray) -> np.ndarray: ...
+
+    def run_encoded(self, feed: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class EngineSpec:
     """One inference engine: the files it opens, where its wrapper lives, what to install."""

@@ -105,16 +105,24 @@ class LiteRtEngine:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) -> float32 probabilities (N, 10), a new array on every call."""
-        if len(x) <= SMALL_BATCH and self._threads > 1:
+        return self.run_encoded(self.encode(x))
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """float32 model input -> what the model takes (int8 for an int8 model), any shape."""
+        quant = self.input_quantization
+        return quant.quantize(x) if quant else x
+
+    def run_encoded(self, feed: np.ndarray) -> np.ndarray:
+        """`run` on input already in the model's own type (`encode`)."""
+        if len(feed) <= SMALL_BATCH and self._threads > 1:
             bound = self._small()
         else:
             bound = getattr(self._local, "bound", None)
             if bound is None:
                 bound = self._local.bound = self._new_bound()
-        if x.shape[0] != bound.batch:
-            bound.bind(x.shape[0])
-        quant = self.input_quantization
-        bound.in_view()[...] = quant.quantize(x) if quant else x
+        if feed.shape[0] != bound.batch:
+            bound.bind(feed.shape[0])
+        bound.in_view()[...] = feed
         bound.interpreter.invoke()
         out = bound.out_view()
         return self.output_quantization.dequantize(out) if self.output_quantization else out.copy()

@@ -85,7 +85,14 @@ class OnnxEngine:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) -> float32 probabilities (N, 10)."""
-        feed = self.input_quantization.quantize(x) if self.input_quantization else x.astype(self._input_type, copy=False)
+        return self.run_encoded(self.encode(x))
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """float32 model input -> what the model takes (its integer or float type), any shape."""
+        return self.input_quantization.quantize(x) if self.input_quantization else x.astype(self._input_type, copy=False)
+
+    def run_encoded(self, feed: np.ndarray) -> np.ndarray:
+        """`run` on input already in the model's own type (`encode`)."""
         if self._fixed_batch and len(feed) != self._fixed_batch:
             out = self._run_in_chunks(feed, self._fixed_batch)
         else:

@@ -12,7 +12,7 @@ from PIL import Image
 from tools.synthetic import draw_digit, png_bytes, render_digit, variants
 from runtime import Classifier, InputError, NoDigitError
 from runtime.normalization import to_model_input
-from runtime.preprocess import as_mnist, prepare_image, preprocess_image
+from runtime.preprocess import LEVEL_INK, as_mnist, mnist_levels, prepare_image, preprocess_image
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +88,52 @@ def test_an_mnist_array_is_its_own_model_input_and_is_only_recentred(mnist_sampl
     assert as_mnist(small / np.float32(255)) is None  # a 10 px digit is scaled up to 20 px by the recipe
     assert check_mnist_like(preprocess_image(small)) is None
     assert as_mnist(np.pad(digit, ((0, 0), (0, 1))) / np.float32(255)) is None  # 28x29
+
+
+def test_an_mnist_arrays_levels_are_the_float_paths_input_to_the_bit(mnist_sample):
+    """`mnist_levels` (uint8 arrays, which `predict` maps straight to the engine's input) gives what
+    the float path gives for the same picture read as level / 255: both polarities, (28, 28, 1)
+    too, moved off centre; a mask of levels 0-15 and anything not in MNIST's form give None."""
+    checked = 0
+    for image in mnist_sample["x_test"]:
+        rows, cols = np.flatnonzero(image.any(1)), np.flatnonzero(image.any(0))
+        moved = np.roll(image, (min(3, 27 - rows[-1]), -min(2, cols[0])), axis=(0, 1))
+        for picture, light in ((image, 0), (255 - image, 1), (moved, 0), (255 - moved, 1)):
+            as_float = np.divide(picture, np.float32(255.0), dtype=np.float32)
+            expected = as_mnist(as_float)  # the float path: no levels anywhere
+            found = mnist_levels(picture)
+            if expected is None:
+                assert found is None
+                continue
+            levels, polarity = found
+            assert polarity == light and levels.dtype == np.uint8
+            assert np.array_equal(LEVEL_INK[polarity][levels], expected)
+            assert np.array_equal(mnist_levels(picture[..., None])[0], levels)
+            checked += 1
+    assert checked >= 4 * len(mnist_sample["x_test"]) - 8  # nearly every MNIST digit is in MNIST's form
+    digit = mnist_sample["x_test"][0]
+    assert mnist_levels((digit > 127).astype(np.uint8)) is None  # a 0/1 mask: read as a mask
+    assert mnist_levels(digit.astype(np.uint16)) is None
+    assert mnist_levels(np.pad(digit, ((0, 0), (0, 1)))) is None
+    assert mnist_levels(np.stack([digit] * 3, axis=-1)) is None  # RGB: the full path
+
+
+@pytest.mark.parametrize("engine", ["litert", "onnx"])
+def test_predict_on_an_mnist_array_answers_as_the_full_path(mnist_sample, engine):
+    """`predict` on a uint8 MNIST array skips the float canvas, and answers the same to the bit as
+    the model run on `prepare_image`'s input, with `always_digit` too."""
+    for always in (False, True):
+        classifier = Classifier.load(engine=engine, always_digit=always)
+        assert classifier._level_feeds is not None
+        for image in mnist_sample["x_test"][:40]:
+            for picture in (image, 255 - image):
+                rows = classifier.probabilities(prepare_image(picture / np.float32(255)).tensor[None])
+                try:
+                    answer = classifier.predict(picture, top_k=10)
+                except NoDigitError:
+                    assert rows[0].argmax() == 10 and not always
+                    continue
+                assert np.array_equal(answer.probabilities, rows[0])
 
 
 def test_mnist_digits_cropped_to_their_ink_are_classified_not_refused(classifier, mnist_sample):
