@@ -58,6 +58,8 @@ class Opened(NamedTuple):
 
 MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut in the middle
 PAGED_FORMATS = ("TIFF",)  # formats whose frames are pages; Pillow reads both as frames
+PRIMARY_FORMATS = ("MPO",)  # a multi-picture JPEG (many phones and cameras write one): the photo comes first
+DRAFT_FORMATS = ("JPEG", *PRIMARY_FORMATS)  # decoded at reduced scale (Pillow's JPEG decoder)
 BROKEN = (OSError, ValueError, SyntaxError, EOFError, struct.error)  # what Pillow raises for a broken picture
 
 
@@ -161,12 +163,14 @@ def open_image(source: Any) -> Opened:
             with _open_handle(source, name) as handle:
                 image = Image.open(handle)
                 width, height = image.size
-                if image.format == "JPEG":
+                if image.format in DRAFT_FORMATS:
                     image.draft(image.mode, _decode_size(width, height))
                 elif width * height > MAX_PIXELS:
                     raise InputError(f"{name}: image too large to decode safely ({width}x{height}, over "
                                      f"{MAX_PIXELS:,} pixels)")
-                frames = getattr(image, "n_frames", 1)  # before load: counting frames seeks the file
+                # Before load: counting frames seeks the file. A multi-picture JPEG's other pictures are
+                # the photo's own preview or depth map, not frames of it: the first is the photo.
+                frames = 1 if image.format in PRIMARY_FORMATS else getattr(image, "n_frames", 1)
                 pages = image.format in PAGED_FORMATS
                 image.load()
     except FileNotFoundError:

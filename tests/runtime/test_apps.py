@@ -318,6 +318,26 @@ def test_multi_page_tiff_is_named_by_its_pages(tmp_path):
     assert result.note == "image with 2 pages: the first page was classified"
 
 
+def test_a_multi_picture_jpeg_is_read_as_its_photo_at_reduced_scale(tmp_path):
+    """A phone's MPO (a JPEG whose further pictures are its preview or depth map) decodes like the
+    same JPEG: the first picture, at reduced scale (draft), with no note of frames."""
+    from runtime.decode import open_image
+
+    photo = Image.new("L", (2600, 1900), 235)
+    photo.paste(draw_digit(4, 600, 400, (90, 90)), (1000, 700))
+    photo = photo.convert("RGB")
+    mpo, jpeg = tmp_path / "phone.jpg", tmp_path / "plain.jpg"
+    photo.save(mpo, "MPO", save_all=True, append_images=[photo.resize((260, 190))], quality=90)
+    photo.save(jpeg, "JPEG", quality=90)
+    assert Image.open(mpo).format == "MPO"
+    opened, plain = open_image(mpo), open_image(jpeg)
+    assert opened.image.size == plain.image.size == (650, 475)  # decoded at a quarter of each side
+    assert np.array_equal(np.asarray(opened.image), np.asarray(plain.image))
+    assert opened.note is None
+    (result,) = Classifier.load().classify_paths([mpo])
+    assert result.ok and result.prediction.label == 4 and result.note is None
+
+
 def test_min_confidence_marks_uncertain_answers_in_text_and_json(tmp_path, capsys):
     from runtime.classify import main
 
