@@ -1,7 +1,8 @@
 """Decode a picture safely: any file, bytes, PIL image or numpy array -> float32 luminance in [0, 1].
 
 Files are opened with one-line errors for whatever is wrong with them (missing, a folder, a
-FIFO, not an image, truncated, a decompression bomb). JPEGs are decoded at reduced scale (draft)
+FIFO, not an image, truncated, a decompression bomb); an iPhone's HEIC through pillow-heif, where
+it is installed. JPEGs are decoded at reduced scale (draft)
 and other formats box-reduced, so that memory and time stay bounded for camera frames; EXIF
 orientation is applied; transparency is composited onto the paper. An animated file's frame count,
 and an EXIF block too broken to read, come back with the image as a note, so that the caller can
@@ -59,6 +60,8 @@ class Opened(NamedTuple):
 MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut in the middle
 PAGED_FORMATS = ("TIFF",)  # formats whose frames are pages; Pillow reads both as frames
 PRIMARY_FORMATS = ("MPO",)  # a multi-picture JPEG (many phones and cameras write one): the photo comes first
+# The ISO base media brands of a HEIC or HEIF still image or sequence (bytes 8-12 of the file).
+HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 DRAFT_FORMATS = ("JPEG", *PRIMARY_FORMATS)  # decoded at reduced scale (Pillow's JPEG decoder)
 BROKEN = (OSError, ValueError, SyntaxError, EOFError, struct.error)  # what Pillow raises for a broken picture
 
@@ -142,6 +145,29 @@ def _open_handle(source: Any, name: str):
     return open(source, "rb")
 
 
+def _open(handle, name: str) -> Image.Image:
+    """`Image.open`, and for a HEIC or HEIF photo (an iPhone's own format, which Pillow does not read)
+    pillow-heif's reader, where it is installed (`pip install pillow-heif`; the `heic` extra). It is
+    used without registering it in Pillow, whose formats stay as the host app set them."""
+    try:
+        return Image.open(handle)
+    except UnidentifiedImageError:
+        handle.seek(0)
+        head = handle.read(12)
+        if head[4:8] != b"ftyp" or head[8:12] not in HEIF_BRANDS:
+            raise
+    try:
+        from pillow_heif.as_plugin import HeifImageFile
+    except ImportError:
+        raise InputError(f"{name}: a HEIC/HEIF photo, which needs pillow-heif: pip install pillow-heif "
+                         "(or save the photo as JPEG)") from None
+    handle.seek(0)
+    try:
+        return HeifImageFile(handle)
+    except (ValueError, RuntimeError, SyntaxError) as error:  # libheif's own errors for a broken file
+        raise InputError(f"{name}: corrupt or truncated image ({_first_line(error)})") from None
+
+
 def _decode_size(width: int, height: int) -> tuple[int, int]:
     """The smallest size that keeps WORK_SIDE on the longer side (the full size if already small)."""
     scale = min(1.0, WORK_SIDE / max(width, height))
@@ -161,7 +187,7 @@ def open_image(source: Any) -> Opened:
             warnings.simplefilter("always")
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, per file
             with _open_handle(source, name) as handle:
-                image = Image.open(handle)
+                image = _open(handle, name)
                 width, height = image.size
                 if image.format in DRAFT_FORMATS:
                     image.draft(image.mode, _decode_size(width, height))

@@ -27,7 +27,8 @@ from pathlib import Path
 
 from .errors import WorkerStartError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm", ".pnm"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".mpo", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".avif", ".heic", ".heif",
+                  ".pgm", ".ppm", ".pbm", ".pnm"}
 BATCH = 256
 POOL_CHUNK = 16
 BROKEN_LINK = "broken symbolic link (its target does not exist)"

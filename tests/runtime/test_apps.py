@@ -338,6 +338,50 @@ def test_a_multi_picture_jpeg_is_read_as_its_photo_at_reduced_scale(tmp_path):
     assert result.ok and result.prediction.label == 4 and result.note is None
 
 
+def _heic(picture: Image.Image, **options) -> bytes:
+    heif = pytest.importorskip("pillow_heif")
+    buffer = io.BytesIO()
+    heif.from_pillow(picture.convert("RGB")).save(buffer, quality=90, **options)
+    return buffer.getvalue()
+
+
+def test_an_iphone_heic_photo_is_classified_without_touching_pillows_formats(tmp_path):
+    """HEIC (an iPhone's default) through pillow-heif: right, turned upright once by its EXIF
+    orientation, found in a folder, and Pillow's own formats left as they were (no opener registered)."""
+    from runtime.decode import open_image
+
+    photo = Image.new("L", (1200, 900), 230)
+    photo.paste(draw_digit(5, 300, 200, (40, 40)), (400, 300))
+    turned = Image.Exif()
+    turned[0x0112] = 6  # stored on its side: read 90 degrees clockwise
+    (tmp_path / "IMG_0001.HEIC").write_bytes(_heic(photo))
+    on_its_side = photo.transpose(Image.Transpose.ROTATE_90)  # 900x1200, the 5 lying on its back
+    (tmp_path / "IMG_0002.heic").write_bytes(_heic(on_its_side, exif=turned.tobytes()))
+    formats = dict(Image.OPEN)
+    assert open_image(tmp_path / "IMG_0002.heic").image.size == (1200, 900)
+    results = list(Classifier.load().classify_paths([tmp_path]))
+    assert [Path(r.path).name for r in results] == ["IMG_0001.HEIC", "IMG_0002.heic"]
+    assert all(r.ok and r.prediction.label == 5 and r.note is None for r in results), results
+    assert dict(Image.OPEN) == formats
+
+
+def test_a_broken_heic_or_one_without_pillow_heif_is_one_line(tmp_path, monkeypatch):
+    from runtime.classify import main
+
+    photo = Image.new("L", (200, 150), 230)
+    photo.paste(draw_digit(5, 100, 80, (20, 20)), (50, 35))
+    data = _heic(photo)
+    (tmp_path / "cut.heic").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut\.heic: corrupt or truncated image \("):
+        Classifier.load().predict(tmp_path / "cut.heic")
+    (tmp_path / "whole.heic").write_bytes(data)
+    monkeypatch.setitem(sys.modules, "pillow_heif.as_plugin", None)  # as where it is not installed
+    with pytest.raises(InputError, match=r"^\S*whole\.heic: a HEIC/HEIF photo, which needs pillow-heif: "
+                                         r"pip install pillow-heif \(or save the photo as JPEG\)$"):
+        Classifier.load().predict(tmp_path / "whole.heic")
+    assert main([str(tmp_path / "whole.heic")]) != 0
+
+
 def test_min_confidence_marks_uncertain_answers_in_text_and_json(tmp_path, capsys):
     from runtime.classify import main
 

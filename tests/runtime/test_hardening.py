@@ -419,7 +419,7 @@ def test_wheel_holds_the_runtime_the_license_and_the_int8_models_only(wheel):
     assert "edge_digits/models/model_float.onnx" not in names
     metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
     extras = {line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Provides-Extra:")}
-    assert extras == {"onnx", "litert", "runtime", "dev"}, extras
+    assert extras == {"onnx", "litert", "runtime", "heic", "dev"}, extras
     assert "License: Apache-2.0" in metadata
 
 
