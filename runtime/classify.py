@@ -67,7 +67,8 @@ from .files import BATCH  # noqa: E402
 def to_json(result) -> dict:
     """A Result as the CLI's JSON object."""
     if not result.ok:
-        return {"path": result.path, "error": result.error}
+        failed = {"path": result.path, "error": result.error}
+        return {**failed, "note": result.note} if result.note else failed
     if result.reading is not None:
         return _reading_json(result)
     out = {"path": result.path, **_prediction_json(result.prediction)}
@@ -258,7 +259,8 @@ def _run(args: argparse.Namespace) -> int:
                 if args.json:
                     print(json.dumps(line))
                 else:
-                    print(f"{escape_path(result.path)}: error: {result.error}", file=sys.stderr)
+                    note = f"  ({result.note})" if result.note else ""  # a photo left on its side...
+                    print(f"{escape_path(result.path)}: error: {result.error}{note}", file=sys.stderr)
             else:
                 print(json.dumps(line) if args.json else format_text(line))
         sys.stdout.flush()

@@ -14,22 +14,24 @@ web/src/decode.js is the browser's twin: the browser decodes the file itself (we
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
 import struct
+import threading
 import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError, features
 
 from .errors import InputError
 
 __all__ = ["Opened", "open_image", "upright", "image_to_gray", "array_to_gray"]
 MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond this, a possible bomb
-# JPEGs decode at 1/2, 1/4 or 1/8 scale (draft), so phone photos of 50 MP and more are fine up to
-# Pillow's own hard limit, above which it refuses the file as a decompression bomb.
+# JPEGs decode at 1/2, 1/4 or 1/8 scale (draft), so phone photos of 50 MP and more are fine, beyond
+# Pillow's own limit too (a 200 MP photo), as long as an eighth of each side stays within MAX_PIXELS.
 WORK_SIDE = 640  # work at no less than this on the longer side: thin strokes survive the 20 px box
 _TURNED = range(2, 9)  # EXIF orientations other than upright
 _FLOAT32_HALF_MAX = float(np.finfo(np.float32).max) / 2
@@ -45,13 +47,17 @@ class Opened(NamedTuple):
     exif: str | None = None
     size: tuple[int, int] | None = None  # the picture's own (width, height), upright, before any reduction
     pages: bool = False  # the frames are a document's pages (a multi-page TIFF), not an animation
+    cut: bool = False  # the file breaks off after its first frame (or page), which was read
 
     @property
     def note(self) -> str | None:
         """Where it matters, how the file was read: an animated image uses its first frame, a
         multi-page one its first page; a picture whose EXIF block is broken is read as stored."""
         notes = []
-        if self.frames > 1:
+        if self.cut:
+            notes.append(f"the file breaks off after its first {'page' if self.pages else 'frame'}, "
+                         "which was classified")
+        elif self.frames > 1:
             notes.append(f"image with {self.frames} pages: the first page was classified" if self.pages
                          else f"animated image with {self.frames} frames: the first frame was classified")
         return "; ".join(notes + ([self.exif] if self.exif else [])) or None
@@ -59,11 +65,41 @@ class Opened(NamedTuple):
 
 MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut in the middle
 PAGED_FORMATS = ("TIFF",)  # formats whose frames are pages; Pillow reads both as frames
-PRIMARY_FORMATS = ("MPO",)  # a multi-picture JPEG (many phones and cameras write one): the photo comes first
+# A multi-picture JPEG (many phones and cameras write one), a HEIF collection: the photo comes first.
+PRIMARY_FORMATS = ("MPO", "HEIF")
 # The ISO base media brands of a HEIC or HEIF still image or sequence (bytes 8-12 of the file).
+AVIF_BRANDS = {b"avif", b"avis"}
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 DRAFT_FORMATS = ("JPEG", *PRIMARY_FORMATS)  # decoded at reduced scale (Pillow's JPEG decoder)
 BROKEN = (OSError, ValueError, SyntaxError, EOFError, struct.error)  # what Pillow raises for a broken picture
+# ...and what it, or a plugin (AVIF, pillow-heif), raises for some broken files too (a GIF or TIFF cut
+# short while its frames are counted, a colour plane that does not decode).
+DECODE_ERRORS = (*BROKEN, MemoryError, TypeError, IndexError, KeyError, RuntimeError)
+# Pillow's own mapping of the EXIF orientations 2-8 to the turn that makes the picture upright
+# (ImageOps.exif_transpose, which would read the EXIF block once more, outside `_recorded`).
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+            5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+_PILLOW = os.path.dirname(Image.__file__)
+# Pillow reports a broken EXIF block or tag as a warning that names no file. Recording warnings swaps
+# process-wide state (warnings.catch_warnings), so two threads recording at once lose or swap each
+# other's: a note on the wrong file, a photo left on its side. One thread records at a time, around
+# the short steps that read a file's header and its EXIF block, never around the decoding itself.
+_RECORDING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _recorded():
+    """Pillow's warnings in the block, recorded (as a list) rather than shown, one thread at a time."""
+    with _RECORDING, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, per file
+        yield caught
+
+
+def _pillows(caught) -> list[warnings.WarningMessage]:
+    """The recorded warnings that Pillow gave (another thread's own, from elsewhere, are not the file's)."""
+    return [w for w in caught if os.path.dirname(os.path.abspath(w.filename)).startswith(_PILLOW)]
 
 
 def _first_line(error: Exception) -> str:
@@ -82,19 +118,22 @@ def load_image(image: Image.Image) -> Image.Image:
 
 
 def upright(image: Image.Image, warned: tuple[str, ...] = ()) -> tuple[Image.Image, str | None]:
-    """The picture turned as its EXIF orientation says, and None; or, where the EXIF block cannot be
-    read (Pillow warned, while opening the file: `warned`, or here), the picture as stored and a note
-    saying so. Pillow's own warning names no file, so it comes back to the caller, which knows it."""
-    broken = warned[0] if warned else None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    """The picture turned as its EXIF orientation says, and None; or, where the orientation cannot be
+    read because the EXIF block is broken (Pillow warned, while opening the file: `warned`, or here),
+    the picture as stored and a note saying so. An orientation that reads well is used even where
+    another tag of the block is broken. Pillow's own warning names no file, so it comes back to the
+    caller, which knows it."""
+    broken = None
+    with _recorded() as caught:
         try:
-            # Pillow's exif_transpose copies an upright picture; only a turned one needs it.
-            if broken is None and image.getexif().get(ExifTags.Base.Orientation, 1) in _TURNED:
-                image = ImageOps.exif_transpose(image)
-            broken = broken or next((str(w.message) for w in caught), None)
+            exif = image.getexif()
+            orientation = exif.get(ExifTags.Base.Orientation) if ExifTags.Base.Orientation in exif else None
         except Exception as error:  # a malformed EXIF block must not stop classification
-            broken = _first_line(error)
+            orientation, broken = None, _first_line(error)
+        heard = [str(w.message) for w in _pillows(caught)]
+    if isinstance(orientation, int) and 1 <= orientation <= 8:
+        return (image.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else image), None
+    broken = broken or next(iter([*warned, *heard]), None)
     if broken is None:
         return image, None
     detail = " ".join(broken.split())[:MAX_NAME].rstrip(". ")
@@ -151,9 +190,21 @@ def _open(handle, name: str) -> Image.Image:
     used without registering it in Pillow, whose formats stay as the host app set them."""
     try:
         return Image.open(handle)
+    except Image.DecompressionBombError:
+        # Past Pillow's limit (a 200 MP phone photo is), a JPEG still decodes at an eighth of each side
+        # (draft, at most MAX_PIXELS: see open_image): Pillow's own reader, without the check at open.
+        handle.seek(0)
+        if handle.read(3) != b"\xff\xd8\xff":
+            raise
+        from PIL.JpegImagePlugin import JpegImageFile
+
+        handle.seek(0)
+        return JpegImageFile(handle)
     except UnidentifiedImageError:
         handle.seek(0)
         head = handle.read(12)
+        if head[4:8] == b"ftyp" and head[8:12] in AVIF_BRANDS and features.check("avif"):
+            raise InputError(f"{name}: corrupt or truncated image (an AVIF file that does not decode)") from None
         if head[4:8] != b"ftyp" or head[8:12] not in HEIF_BRANDS:
             raise
     try:
@@ -182,23 +233,31 @@ def open_image(source: Any) -> Opened:
     stay bounded for camera frames. Pillow's global limits are left as the host app set them.
     """
     name = _source_name(source)
+    cut = False
     try:
-        with warnings.catch_warnings(record=True) as caught:  # Pillow's warnings name no file: see below
-            warnings.simplefilter("always")
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit, per file
-            with _open_handle(source, name) as handle:
+        with _open_handle(source, name) as handle:
+            with _recorded() as caught:  # the header, where Pillow reads a TIFF's tags and an MPO's index
                 image = _open(handle, name)
                 width, height = image.size
                 if image.format in DRAFT_FORMATS:
                     image.draft(image.mode, _decode_size(width, height))
-                elif width * height > MAX_PIXELS:
+                if image.size[0] * image.size[1] > MAX_PIXELS:
+                    scaled = " even at an eighth of each side" if image.format in DRAFT_FORMATS else ""
                     raise InputError(f"{name}: image too large to decode safely ({width}x{height}, over "
-                                     f"{MAX_PIXELS:,} pixels)")
-                # Before load: counting frames seeks the file. A multi-picture JPEG's other pictures are
-                # the photo's own preview or depth map, not frames of it: the first is the photo.
-                frames = 1 if image.format in PRIMARY_FORMATS else getattr(image, "n_frames", 1)
+                                     f"{MAX_PIXELS:,} pixels{scaled})")
                 pages = image.format in PAGED_FORMATS
-                image.load()
+                # Before load: counting frames seeks the file. A multi-picture JPEG's (or a HEIF
+                # collection's) other pictures are the photo's own preview, depth map or companions,
+                # not frames of it: the first is the photo.
+                try:
+                    frames = 1 if image.format in PRIMARY_FORMATS else getattr(image, "n_frames", 1)
+                except DECODE_ERRORS:  # a GIF or TIFF cut short after its first frame: that one is read
+                    frames, cut = 1, True
+                    handle.seek(0)
+                    image = _open(handle, name)
+                    image.load()  # here, where the broken rest's warnings are recorded (a rare file)
+                heard = _pillows(caught)
+            image.load()
     except FileNotFoundError:
         raise InputError(f"{name}: no such file") from None
     except IsADirectoryError:
@@ -211,19 +270,21 @@ def open_image(source: Any) -> Opened:
         raise InputError(f"{name}: not an image (or an unsupported format)") from None
     except InputError:
         raise
-    except (*BROKEN, MemoryError) as error:
+    except DECODE_ERRORS as error:
         raise InputError(f"{name}: corrupt or truncated image ({_first_line(error)})") from None
     factor = max(image.size) // WORK_SIDE
     if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others: box-reduced as arrays
         image = image.reduce(factor)  # box average: a thin stroke fades but is not lost
-    exif = tuple(str(w.message) for w in caught if "exif" in str(w.message).lower())
-    for warning in caught:  # any other, as Pillow gave it, with the file's name
-        if str(warning.message) not in exif:
-            warnings.warn(f"{name}: {warning.message}", warning.category, stacklevel=2)
+    exif = tuple(str(w.message) for w in heard if "exif" in str(w.message).lower())
+    others = [w for w in heard if str(w.message) not in exif]
+    if others:
+        with _RECORDING:  # shown, not recorded by another thread's `_recorded` (nor shown in its place)
+            for warning in others:  # as Pillow gave it, with the file's name
+                warnings.warn(f"{name}: {warning.message}", warning.category, stacklevel=2)
     stored = image.size
     image, problem = upright(image, exif)
     turned = image.size != stored  # a quarter turn swaps the sides
-    return Opened(image, frames, problem, (height, width) if turned else (width, height), pages)
+    return Opened(image, frames, problem, (height, width) if turned else (width, height), pages, cut)
 
 
 def image_to_gray(image: Image.Image, levels: bool = False) -> np.ndarray:

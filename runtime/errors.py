@@ -21,7 +21,11 @@ class EngineUnavailableError(ClassifierError, ImportError):
 
 
 class InputError(ClassifierError, ValueError):
-    """An input cannot be turned into a digit image."""
+    """An input cannot be turned into a digit image. `note`: how the file was read, where that
+    matters to the failure (an EXIF block too broken to turn the photo upright, an animation's
+    first frame), or None."""
+
+    note: str | None = None
 
 
 class NoDigitError(InputError):

@@ -27,8 +27,11 @@ from pathlib import Path
 
 from .errors import WorkerStartError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".mpo", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".avif", ".heic", ".heif",
-                  ".pgm", ".ppm", ".pbm", ".pnm"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".avif",
+                  ".heic", ".heif", ".hif", ".pgm", ".ppm", ".pbm", ".pnm"}
+# In a folder, macOS's AppleDouble files ("._IMG_0002.JPG": a copied file's metadata, beside it on a
+# USB stick or a network share) are not pictures: they are left out, as the files they describe are read.
+APPLE_DOUBLE = "._"
 BATCH = 256
 POOL_CHUNK = 16
 BROKEN_LINK = "broken symbolic link (its target does not exist)"
@@ -85,7 +88,7 @@ def _walk(folder: str) -> Iterator[tuple[str, str | None]]:
                 found = True
                 yield os.path.join(root, name), "symlinked folder not followed; pass it explicitly to classify it"
         for name in sorted(files):
-            if Path(name).suffix.lower() not in IMAGE_SUFFIXES:
+            if Path(name).suffix.lower() not in IMAGE_SUFFIXES or name.startswith(APPLE_DOUBLE):
                 continue
             path = os.path.join(root, name)
             found = True
@@ -126,7 +129,7 @@ def prepare(item: tuple[str, str | None], every: bool = False):
         prepared = prepare_image(path)
         return path, prepared, None, prepared.note, prepared.digits
     except InputError as exc:
-        return path, None, _strip_path(str(exc), path), None, 0
+        return path, None, _strip_path(str(exc), path), exc.note, 0
     except Exception as exc:  # never a traceback for one bad file; the others still run
         detail = str(exc).splitlines()[0] if str(exc) else ""
         return path, None, f"cannot read image ({type(exc).__name__}: {detail})", None, 0

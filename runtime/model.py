@@ -325,9 +325,10 @@ class Classifier:
                 seen[index] = prepared
             except InputError as error:
                 errors[index] = type(error)(f"item {index}: {error}")
+                errors[index].note = error.note
         raw, answered = self._rows(np.concatenate(images)) if images else (None, None)
         raws, rows = _per_item(raw, images), _per_item(answered, images)
-        return [Result(name, error=str(errors[i]), exception=errors[i]) if i in errors else
+        return [Result(name, error=str(errors[i]), note=errors[i].note, exception=errors[i]) if i in errors else
                 _answer(name, *_choose(next(raws), next(rows), seen[i]), top_k, min_confidence, prefix=f"item {i}: ")
                 for i, name in enumerate(names)]
 
@@ -362,7 +363,7 @@ class Classifier:
                 start = 0
                 for path, images, error, note, found in prepared:
                     if images is None:
-                        yield Result(path, error=error)
+                        yield Result(path, error=error, note=note)
                         continue
                     boxes, parts, beside, among = found
                     try:
@@ -376,9 +377,9 @@ class Classifier:
             inputs = [_inputs(image) for image in good]
             raw, answered = self._rows(np.concatenate(inputs)) if inputs else (None, None)
             raws, rows = _per_item(raw, inputs), _per_item(answered, inputs)
-            for path, image, error, _note, _digits in prepared:
+            for path, image, error, note, _digits in prepared:
                 if image is None:
-                    yield Result(path, error=error)
+                    yield Result(path, error=error, note=note)
                 else:
                     yield _answer(path, *_choose(next(raws), next(rows), image), top_k, min_confidence)
 

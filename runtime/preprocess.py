@@ -15,6 +15,7 @@ that this path keeps MNIST's accuracy.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Any, NamedTuple
 
@@ -217,7 +218,8 @@ def prepare_image(image: Any) -> Prepared:
     canvas = as_mnist(gray)
     if canvas is not None:
         return Prepared(canvas[..., None], 1, note, None, note)
-    found = find_digits(gray)
+    with _noted(note):
+        found = find_digits(gray)
     tensor = _recipe(found.ink)[..., None]
     parts = []
     for part in sorted(found.parts if _apart(found.parts) else (), key=lambda part: -float(part.ink.sum())):
@@ -227,6 +229,16 @@ def prepare_image(image: Any) -> Prepared:
             continue
     return Prepared(tensor, found.count, digits_note(note, found.count),
                     np.stack(parts)[..., None] if len(parts) > 1 else None, note)
+
+
+@contextlib.contextmanager
+def _noted(note: str | None):
+    """An InputError raised in the block carries `note` (how the file was read), unless it has one."""
+    try:
+        yield
+    except InputError as error:
+        error.note = error.note or note
+        raise
 
 
 def _apart(parts) -> bool:
@@ -255,13 +267,15 @@ def prepare_digits(image: Any) -> PreparedDigits:
         return _recipe(item.ink), scale_box(item.box, seen, (width, height))
 
     found, refused = [], None
-    every = find_all_digits(gray)
+    with _noted(note):
+        every = find_all_digits(gray)
     for item in every:
         try:
             found.append((item, *recipe(item)))
         except NoDigitError as error:  # too little ink to scale: not a digit, the others still are
             refused = refused or error
     if not found:
+        refused.note = refused.note or note
         raise refused
     tensors, boxes, parts = [tensor for _, tensor, _ in found], [box for _, _, box in found], []
     for item, _, _ in found:

@@ -199,7 +199,8 @@ def test_pillows_other_warnings_name_the_file(tmp_path, monkeypatch):
     def warning_open(*args, **kwargs):
         import warnings
 
-        warnings.warn("a Pillow warning without a file name", UserWarning)
+        # as Pillow's own code gives it (a warning from anywhere else is not the file's)
+        warnings.warn_explicit("a Pillow warning without a file name", UserWarning, Image.__file__, 1)
         return real_open(*args, **kwargs)
 
     monkeypatch.setattr(decode.Image, "open", warning_open)
