@@ -88,6 +88,15 @@ _PILLOW = os.path.dirname(Image.__file__)
 _RECORDING = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A child forked while another thread of its parent was recording starts with the lock free."""
+    global _RECORDING
+    _RECORDING = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @contextlib.contextmanager
 def _recorded():
     """Pillow's warnings in the block, recorded (as a list) rather than shown, one thread at a time."""
