@@ -28,14 +28,26 @@ TFLITE_MAGIC = b"TFL3"  # a TFLite flatbuffer's file identifier, at bytes 4-8
 _STDERR_LOCK = threading.RLock()  # fd 2 is process-wide: one swap at a time (re-entrant: the pool nests it)
 
 
+def _after_fork_in_child() -> None:
+    """A child forked while another thread of its parent held fd 2 starts with the lock free."""
+    global _STDERR_LOCK
+    _STDERR_LOCK = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @contextlib.contextmanager
 def quiet_stderr(captured: list[str] | None = None):
     """Silence the C-level stderr while an engine loads, and only then: LiteRT prints an INFO line
-    on every load, and importing onnxruntime prints a coloured warning when it cannot persist its
-    telemetry ID (an unprivileged user). The host's own logging settings are never changed.
+    on its first load in a process, and importing onnxruntime prints a coloured warning when it
+    cannot persist its telemetry ID (an unprivileged user). The host's own logging settings are
+    never changed. fd 2 is the whole process's, so other threads' output is lost meanwhile: the
+    engines silence it as rarely as they can (LiteRtEngine: its first allocation in the process).
 
     With a `captured` list, what C code wrote is appended to it as one string on exit (TFLite
-    Micro reports its arena there). Failures still surface as Python exceptions.
+    Micro reports its arena there). Failures still surface as Python exceptions. An interrupt
+    (KeyboardInterrupt) anywhere inside still gives fd 2 back.
     """
     with _STDERR_LOCK:
         try:
@@ -45,14 +57,14 @@ def quiet_stderr(captured: list[str] | None = None):
             return
         try:
             with tempfile.TemporaryFile() if captured is not None else open(os.devnull, "wb") as sink:
-                os.dup2(sink.fileno(), 2)
                 try:
+                    os.dup2(sink.fileno(), 2)
                     yield
                 finally:
                     os.dup2(saved, 2)
-                    if captured is not None:
-                        sink.seek(0)
-                        captured.append(sink.read().decode(errors="replace"))
+                if captured is not None:
+                    sink.seek(0)
+                    captured.append(sink.read().decode(errors="replace"))
         finally:
             os.close(saved)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import os
 import threading
 from pathlib import Path
@@ -32,14 +32,29 @@ class _Bound:
         self.in_view = self.out_view = None
 
     def bind(self, batch: int) -> None:
-        """(Re)size for `batch`; views pin the buffers, so they are dropped before resizing."""
+        """(Re)size for `batch`; views pin the buffers, so they are dropped before resizing. The
+        batch is recorded last: a bind cut short (an interrupt) is done again on the next call."""
+        self.batch = -1
         self.in_view = self.out_view = None
         self.interpreter.resize_tensor_input(self.input_index, [batch, *self.shape[1:]])
-        with quiet_stderr():  # the XNNPACK delegate announces itself here
-            self.interpreter.allocate_tensors()
+        _allocate(self.interpreter)
+        in_view, out_view = self.interpreter.tensor(self.input_index), self.interpreter.tensor(self.output_index)
+        self.in_view, self.out_view = in_view, out_view
         self.batch = batch
-        self.in_view = self.interpreter.tensor(self.input_index)
-        self.out_view = self.interpreter.tensor(self.output_index)
+
+
+_announced = threading.Event()  # LiteRT's XNNPACK delegate prints an INFO line on its first allocation only
+
+
+def _allocate(interpreter) -> None:
+    """`allocate_tensors`, with fd 2 silenced for the process's first one only (its INFO line): fd 2
+    is the whole process's, and swapping it on every resize or new thread lost other threads' output."""
+    if _announced.is_set():
+        interpreter.allocate_tensors()
+        return
+    with quiet_stderr():
+        interpreter.allocate_tensors()
+    _announced.set()
 
 
 SMALL_BATCH = 4  # up to this many images run on one CPU thread (see LiteRtEngine)
@@ -71,8 +86,9 @@ class LiteRtEngine:
         self._model = path.read_bytes()
         # Two threads cut batch-1 latency by a quarter here (0.035 vs 0.047 ms on 2 cores).
         self._threads = threads or min(4, os.cpu_count() or 1)
-        self._make = lambda: Interpreter(model_content=self._model, num_threads=self._threads)
-        self._make_single = lambda: Interpreter(model_content=self._model, num_threads=1)
+        # partial, not a lambda over self: a dropped engine is freed at once, not at the next gc cycle
+        self._make = functools.partial(Interpreter, model_content=self._model, num_threads=self._threads)
+        self._make_single = functools.partial(Interpreter, model_content=self._model, num_threads=1)
         try:
             interpreter = self._make()
         except (ValueError, RuntimeError) as error:
