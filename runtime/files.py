@@ -182,19 +182,26 @@ class _QuietSpawnProcess(multiprocessing.context.SpawnProcess):
     def start(self) -> None:
         from .engines import quiet_stderr
 
-        global _STARTED
         with quiet_stderr():  # the child inherits fd 2 as it is while it is started
             super().start()
         _WORKERS.add(self)
-        _STARTED += 1
 
 
 class _QuietSpawnContext(multiprocessing.context.SpawnContext):
-    Process = _QuietSpawnProcess
+    """One pool's context: it makes the pool's workers, and counts them (`started`), so that a pool
+    whose workers keep dying at start-up is told from the pools of other threads' jobs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = 0
+        self.Process = self._process  # what the pool calls for each worker it starts, or restarts
+
+    def _process(self, *args, **kwargs) -> _QuietSpawnProcess:
+        self.started += 1
+        return _QuietSpawnProcess(*args, **kwargs)
 
 
 _WORKERS: weakref.WeakSet = weakref.WeakSet()  # every decoding worker started, for `kill_workers`
-_STARTED = 0  # how many decoding workers this process has started, ever
 RESTARTS = 2  # a pool that has started this many workers per place has workers that die at start-up
 WAIT_S = 0.5  # how often a wait for a batch checks for that
 UNGUARDED = ("decoding worker processes keep failing to start: a script that calls classify_paths(processes=True) "
@@ -203,13 +210,16 @@ UNGUARDED = ("decoding worker processes keep failing to start: a script that cal
 
 
 def _start_pool(workers: int):
+    """(a pool of `workers` spawned decoding workers, its context, which counts the workers it starts)."""
     from .engines import quiet_stderr
 
+    context = _QuietSpawnContext()
     # The pool's resource tracker starts here too: with /dev/null as its stderr, a parent that
     # ends at once (`kill_workers`, then `os._exit`) leaves no "leaked semaphore" warning behind.
     with quiet_stderr():
-        return multiprocessing.pool.Pool(workers, initializer=_leave_process_group, initargs=(os.getpid(),),
-                                         context=_QuietSpawnContext())
+        pool = multiprocessing.pool.Pool(workers, initializer=_leave_process_group, initargs=(os.getpid(),),
+                                         context=context)
+    return pool, context
 
 
 def kill_workers() -> None:
@@ -224,13 +234,13 @@ def kill_workers() -> None:
                 pass
 
 
-def _pool_map(pool, work, chunk: list, most_started: int) -> list:
+def _pool_map(pool, context: _QuietSpawnContext, work, chunk: list, most_started: int) -> list:
     """`pool.map`, which would wait for ever on workers that die as they start (the pool starts
-    new ones): WorkerStartError once `most_started` workers have been started in all."""
+    new ones): WorkerStartError once the pool has started `most_started` workers in all."""
     pending = pool.map_async(work, chunk, chunksize=POOL_CHUNK)
     while not pending.ready():
         pending.wait(WAIT_S)
-        if not pending.ready() and _STARTED > most_started:
+        if not pending.ready() and context.started > most_started:
             raise WorkerStartError(UNGUARDED)
     return pending.get()
 
@@ -273,9 +283,9 @@ def prepared_batches(paths: Iterable[str | os.PathLike], batch: int = BATCH,
     try:
         for index, chunk in enumerate(chunks(expand(paths), batch)):
             if index == 1 and use_processes:
-                pool, started = _start_pool(workers), _STARTED
+                pool, context = _start_pool(workers)
             if pool is not None:
-                yield _pool_map(pool, work, chunk, started + RESTARTS * workers)
+                yield _pool_map(pool, context, work, chunk, (1 + RESTARTS) * workers)
             elif threads is not None:
                 yield list(threads.map(work, chunk))
             else:

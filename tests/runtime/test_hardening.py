@@ -481,3 +481,25 @@ def test_worker_processes_from_an_unguarded_script_end_in_one_error_not_a_hang(t
     script.write_text(guarded)
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.strip() == "done 40", done.stderr
+
+
+def test_jobs_on_worker_processes_in_several_threads_at_once_are_not_taken_for_an_unguarded_script(tmp_path):
+    """Each job's pool counts its own workers: five threads' jobs at once (each pool starting its
+    workers) used to add up to the limit of one pool and end in WorkerStartError."""
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for index in range(48):
+        draw_digit(index % 10, 320, 120, (100, 100)).save(folder / f"{index:02d}.png")
+    script = tmp_path / "jobs.py"
+    script.write_text(
+        f"import sys\nsys.path.insert(0, {str(ROOT)!r})\n"
+        "from concurrent.futures import ThreadPoolExecutor\nfrom runtime import Classifier\n"
+        "def job(classifier):\n"
+        f"    return [r.ok for r in classifier.classify_paths([{str(folder)!r}], batch=8, processes=True)]\n"
+        "if __name__ == '__main__':\n"
+        "    classifier = Classifier.load()\n"
+        "    with ThreadPoolExecutor(5) as pool:\n"
+        "        done = list(pool.map(job, [classifier] * 5))\n"
+        "    print(' '.join(str(len(d)) for d in done))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.strip() == "48 48 48 48 48", done.stderr[-1500:]
