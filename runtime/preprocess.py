@@ -23,10 +23,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .decode import SMALL_INTEGER_RANGE, array_to_gray, image_to_gray, load_image, open_image, upright
+from .decode import array_to_gray, image_to_gray, load_image, open_image, upright
 from .digits import SIZE
 from .errors import InputError, NoDigitError
-from .find import find_all_digits, find_digits, scale_box
+from .find import MIN_CONTRAST, find_all_digits, find_digits, scale_box
 from .strokes import fill_outline, restore_contrast
 
 __all__ = ["Prepared", "PreparedDigits", "digits_note", "prepare_image", "prepare_digits", "preprocess_image"]
@@ -178,7 +178,10 @@ def as_mnist(gray: np.ndarray) -> np.ndarray | None:
     left, top, width, height = cv2.boundingRect(cv2.compare(ink, 0, cv2.CMP_GT))  # the box of ink > 0
     if max(width, height) not in MNIST_BOX:
         return None
-    return center_by_mass(ink[top : top + height, left : left + width])
+    digit = ink[top : top + height, left : left + width]
+    if float(digit.max()) < MIN_CONTRAST:  # near blank (an array divided by 255 twice): the finder says so
+        return None
+    return center_by_mass(digit)
 
 
 def mnist_levels(array: np.ndarray) -> tuple[np.ndarray, int] | None:
@@ -187,7 +190,7 @@ def mnist_levels(array: np.ndarray) -> tuple[np.ndarray, int] | None:
     dark ink on a white one), else None. `LEVEL_INK[polarity][levels]` is its model input, the
     values that `prepare_image` gives to the bit, made without a float copy of the picture: the
     engines map the levels straight to their own input type (`Classifier.predict`). An array that
-    `array_to_gray` reads otherwise (a mask of levels 0-15) is None too.
+    `array_to_gray` reads otherwise (a mask of levels 0-15) is None too, as is a near-blank one.
     """
     if array.dtype != np.uint8 or array.shape[:2] != (SIZE, SIZE) or array.shape[2:] not in ((), (1,)):
         return None
@@ -203,9 +206,10 @@ def mnist_levels(array: np.ndarray) -> tuple[np.ndarray, int] | None:
     if max(width, height) not in MNIST_BOX:
         return None
     crop = levels[top : top + height, left : left + width]
-    if not light and int(crop.max()) <= SMALL_INTEGER_RANGE:  # (on white, half the levels are 255)
+    ink = LEVEL_INK[light][crop]  # the same float ink as the float path's
+    if float(ink.max()) < MIN_CONTRAST:  # near blank, or a mask of levels 0-15 (`array_to_gray` scales those)
         return None
-    place_top, place_left = _mass_place(LEVEL_INK[light][crop])  # the same float ink as the float path's
+    place_top, place_left = _mass_place(ink)
     canvas = np.full((SIZE, SIZE), 255 * light, np.uint8)  # the field, whose ink is 0 either way
     canvas[place_top : place_top + height, place_left : place_left + width] = crop
     return canvas, light

@@ -259,3 +259,18 @@ def test_grainy_unevenly_lit_paper_still_holds_a_digit(classifier):
     grain = np.random.default_rng(0).normal(0, 6, digit.shape)
     picture = Image.fromarray(np.clip(digit * light + grain, 0, 255).astype(np.uint8))
     assert classifier.predict(picture).label == 4
+
+
+def test_a_near_blank_array_in_mnists_form_is_no_digit(classifier, mnist_sample):
+    """An array divided by 255 twice, or levels up to 20 of 255, is in MNIST's form but holds no ink the
+    finder would call a digit (its MIN_CONTRAST): no digit found, as the same picture larger gets."""
+    digit = mnist_sample["x_test"][0]
+    for faint in (digit / np.float32(255) / np.float32(255), np.round(digit * (20 / 255)).astype(np.uint8),
+                  (digit > 0) * np.float32(1e-45)):
+        assert as_mnist(faint) is None and mnist_levels(faint) is None
+        with pytest.raises(NoDigitError, match=r"^no digit found \(blank or ink-less image\)$"):
+            classifier.predict(faint)
+        with pytest.raises(NoDigitError, match=r"^no digit found \(blank or ink-less image\)$"):
+            classifier.predict(np.kron(faint, np.ones((2, 2), faint.dtype)))  # 56x56: the finder's own answer
+    just = np.round(digit * (21 / 255)).astype(np.uint8)  # its peak at MIN_CONTRAST: a faint digit, read
+    assert mnist_levels(just) is not None and classifier.predict(just).label == classifier.predict(digit).label

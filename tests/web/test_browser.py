@@ -60,6 +60,11 @@ def parity_images(folder: Path, mnist: dict) -> list[str]:
         name = f"mnist_{index:03d}.png"
         Image.fromarray(image).save(folder / name)
         names.append(name)
+    for index, peak in enumerate((20, 21)):  # in MNIST's form, its ink's peak just under and at MIN_CONTRAST
+        name = f"mnist_faint_{peak}.png"
+        faint = mnist["x_test"][index].astype(np.float32) * (peak / 255.0)
+        Image.fromarray(np.round(faint).astype(np.uint8)).save(folder / name)
+        names.append(name)
     for index, (_label, _description, picture) in enumerate(variants(seed=3)):
         name = f"drawn_{index:03d}.png"
         picture.save(folder / name)

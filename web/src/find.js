@@ -10,7 +10,7 @@ import { WORK_SIDE } from "./decode.js";
 
 export class NoDigitError extends Error {}
 
-const MIN_CONTRAST = 0.08;
+export const MIN_CONTRAST = 0.08;
 const PEAK_PERCENTILE = 99.9;
 const SMALL_INK = 0.0002;
 const SMALL_INK_PX = 16;

@@ -10,7 +10,7 @@
 // Change one, change the other.
 
 import { reduceRgba, rgbaToGray, rgbaToLevels } from "./decode.js";
-import { NoDigitError, findDigits, inkOf, loadFinder, roundHalfEven } from "./find.js";
+import { MIN_CONTRAST, NoDigitError, findDigits, inkOf, loadFinder, roundHalfEven } from "./find.js";
 import { fillOutline, restoreContrast } from "./strokes.js";
 
 export { NoDigitError, loadFinder };
@@ -203,7 +203,12 @@ export function asMnist(gray, width, height) {
   if (bottom < 0 || !MNIST_BOX.includes(Math.max(bottom - top, right - left) + 1)) return null;
   const h = bottom - top + 1, w = right - left + 1;
   const data = new Float32Array(h * w);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data[y * w + x] = ink[(y + top) * SIZE + x + left];
+  let peak = 0;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    data[y * w + x] = ink[(y + top) * SIZE + x + left];
+    peak = Math.max(peak, data[y * w + x]);
+  }
+  if (peak < MIN_CONTRAST) return null; // near blank: the finder says so (as_mnist)
   return centerByMass({ data, width: w, height: h });
 }
 
