@@ -23,6 +23,7 @@ from .manifest import MANIFEST_NAME, read_manifest, verify
 from .preprocess import LEVEL_INK, Prepared, digits_note, mnist_levels, prepare_digits, prepare_image
 
 BUNDLED_DIR = Path(__file__).parent / "models"
+ENGINE_BATCH = 256  # the most images one engine call takes (`classify_paths` batches as many)
 MAX_THREADS = 256  # an engine's CPU threads; far more than any CPU has (LiteRT crashes at 100,000)
 MODEL_INPUT = ", ".join(str(dim) for dim in INPUT_SHAPE)  # "28, 28, 1", for messages
 
@@ -268,7 +269,12 @@ class Classifier:
     def _rows(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the model's own rows, the rows answered: with `always_digit`, the digits' shares). Which
         digit of a number to answer is the model's own call (`_choose`), with the flag or without."""
-        raw = self.engine.run(np.ascontiguousarray(batch, dtype=np.float32))
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        if len(batch) <= ENGINE_BATCH:
+            raw = self.engine.run(batch)
+        else:  # in slices: an engine sized for the whole batch would keep that memory for good
+            raw = np.concatenate([self.engine.run(batch[start : start + ENGINE_BATCH])
+                                  for start in range(0, len(batch), ENGINE_BATCH)])
         return raw, (digits_only(raw) if self.always_digit else raw)
 
     def predict(self, image: Any, top_k: int = 3, min_confidence: float = 0.0) -> Prediction:

@@ -122,3 +122,21 @@ def test_a_child_forked_while_a_thread_holds_fd_2_can_still_load_a_model():
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung on the stderr lock")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+@pytest.mark.parametrize("engine", ["litert", "onnx"])
+def test_a_large_batch_runs_in_slices_and_answers_as_small_ones(digits, engine, monkeypatch):
+    """10,000 arrays in one predict_batch: the engine never sees more than ENGINE_BATCH at once (an
+    engine sized for the whole batch kept hundreds of MB), and the answers are the small batches'."""
+    from runtime import model
+
+    classifier = Classifier.load(engine=engine)
+    sizes = []
+    real = classifier.engine.run
+    monkeypatch.setattr(classifier.engine, "run", lambda x: sizes.append(len(x)) or real(x))
+    many = np.tile(digits[:8], (80, 1, 1))  # 640 images
+    results = classifier.predict_batch(many)
+    assert max(sizes) <= model.ENGINE_BATCH and sum(sizes) == len(many)
+    one = [classifier.predict(image) for image in digits[:8]]
+    assert all(r.prediction == one[i % 8] for i, r in enumerate(results) if r.ok)
+    assert sum(r.ok for r in results) == 80 * sum(1 for _ in one)
