@@ -15,6 +15,7 @@ web/src/decode.js is the browser's twin: the browser decodes the file itself (we
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import os
 import stat
@@ -152,7 +153,11 @@ def upright(image: Image.Image, warned: tuple[str, ...] = ()) -> tuple[Image.Ima
 def _source_name(source: Any) -> str:
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>"
-    name = str(getattr(source, "name", "<file object>")) if hasattr(source, "read") else os.fsdecode(source)
+    if hasattr(source, "read"):  # a temporary file's name may be None, or its descriptor (an int)
+        name = getattr(source, "name", None)
+        name = os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else "<file object>"
+    else:
+        name = os.fsdecode(source)
     return name if len(name) <= MAX_NAME else f"{name[:MAX_NAME // 2]}...{name[-MAX_NAME // 2:]}"
 
 
@@ -161,18 +166,31 @@ def _open_handle(source: Any, name: str):
         if not len(source):
             raise InputError(f"{name}: empty (0 bytes); pass the image file's contents")
         return io.BytesIO(bytes(source))
-    if isinstance(source, io.TextIOBase) or "b" not in getattr(source, "mode", "b"):
+    if isinstance(source, io.TextIOBase):  # (a binary stream's `mode` may be "r", or an int: its reads tell)
         raise InputError(f"{name}: file object is open in text mode; open it in binary mode ('rb')")
     if hasattr(source, "read"):
         if getattr(source, "closed", False):
             raise InputError(f"{name}: file object is closed; pass an open one, or the path")
-        data = source.read()
+        try:
+            start = source.tell() if source.seekable() else 0
+        except (AttributeError, OSError, ValueError):
+            start = 0
+        try:
+            data = source.read()
+        except OSError as error:  # a network stream that broke off, a disk error: not the picture's fault
+            raise InputError(f"{name}: cannot read the file object ({type(error).__name__}: "
+                             f"{_first_line(error)})") from None
+        if inspect.isawaitable(data):
+            getattr(data, "close", lambda: None)()  # never awaited, and never warned about
+            raise InputError(f"{name}: the file object's read() is asynchronous; await it, and pass the bytes")
         if not isinstance(data, (bytes, bytearray)):
             raise InputError(f"{name}: file object gave {type(data).__name__}, not bytes; open it in binary mode")
         if not data:
             raise InputError(f"{name}: file object gave no bytes (an empty file, or one already read to its end: "
                              "seek(0) first)")
-        return io.BytesIO(data)
+        handle = io.BytesIO(data)
+        handle.start = start  # where its reading began: a picture read from its middle is not one
+        return handle
     if os.fsdecode(source) == "":
         raise InputError("empty path; pass an image file")
     try:
@@ -276,7 +294,9 @@ def open_image(source: Any) -> Opened:
     except Image.DecompressionBombError:
         raise InputError(f"{name}: image too large to decode safely (a possible decompression bomb)") from None
     except UnidentifiedImageError:
-        raise InputError(f"{name}: not an image (or an unsupported format)") from None
+        start = getattr(handle, "start", 0)
+        where = f"; it was read from position {start}: seek(0) first?" if start else ""
+        raise InputError(f"{name}: not an image (or an unsupported format){where}") from None
     except InputError:
         raise
     except DECODE_ERRORS as error:

@@ -105,7 +105,7 @@ def _check_container(path: Path, engine: str) -> None:
         raise ModelLoadError(f"{path}: empty file")
     is_tflite = head[4:8] == TFLITE_MAGIC
     if engine == "onnx" and is_tflite:
-        fix = "pass --engine litert" if path.suffix.lower() == ".tflite" else "rename it to .tflite or pass --engine litert"
+        fix = _use("litert") if path.suffix.lower() == ".tflite" else f"rename it to .tflite or {_use('litert')}"
         raise ModelLoadError(f"{path}: is a TFLite file, not ONNX; {fix}")
     suffix = path.suffix.lower()
     if engine == "litert" and not is_tflite:
@@ -119,9 +119,15 @@ def _check_container(path: Path, engine: str) -> None:
 
 
 def _other_engine(suffix: str, engine: str) -> str:
-    """'; pass --engine NAME' where the file's suffix names another engine, else ''."""
+    """'; use the NAME engine ...' where the file's suffix names another engine, else ''."""
     other = ENGINE_BY_SUFFIX.get(suffix)
-    return f"; pass --engine {other}" if other and other != engine else ""
+    return f"; {_use(other)}" if other and other != engine else ""
+
+
+def _use(engine: str) -> str:
+    """How to choose `engine`, in the CLI and in the API: the message may reach either."""
+    return f'use the {engine} engine (--engine {engine}, or engine="{engine}")'
+
 
 
 def open_engine(path: Path | str, engine: str | None = None, threads: int | None = None):
@@ -258,6 +264,10 @@ class Classifier:
             warnings.warn(f"{path}: no {MANIFEST_NAME} beside it; the model is not verified",
                           UnverifiedModelWarning, stacklevel=2)
         return cls(path, opened, entry, bool(always_digit))
+
+    def __reduce__(self):
+        raise TypeError(f"a Classifier holds an open {self.engine.name} engine and cannot be pickled or copied; "
+                        f"pass its path ({self.path}) and call Classifier.load where it is needed")
 
     def probabilities(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 28, 28, 1) model input -> (N, 10) probabilities, or (N, 11) for a model
@@ -540,6 +550,9 @@ def _is_one_image(item: Any) -> bool:
 def _check_one_image(image: Any, name: str = "predict") -> None:
     """`predict`'s (and `read`'s) rule: one image in; several get an error naming `predict_batch`."""
     if isinstance(image, np.ndarray):
+        if image.ndim == 3 and image.shape[-1] == 2:  # grey and alpha, or a stack of images 2 px wide
+            raise InputError(f"{name} takes one image (H, W) or (H, W, 1|3|4), not shape {image.shape}: for grey "
+                             "with alpha pass (H, W, 4) or a PIL image in mode 'LA'; for a batch use predict_batch(images)")
         if image.ndim == 4 or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
             raise InputError(f"{name} takes one image, an array (H, W) or (H, W, 1|3|4), not shape {image.shape}; "
                              "for a batch use predict_batch(images)")

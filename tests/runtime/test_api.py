@@ -188,7 +188,7 @@ def test_onnx_that_is_really_tflite(model_copy):
     with pytest.raises(ModelLoadError, match="renamed.onnx: is a TFLite file, not ONNX"):
         Classifier.load(fake)
     listed = model_copy / "model_int8.onnx"
-    with pytest.raises(ModelLoadError, match=r"model_int8.onnx: not a TFLite file \(no TFL3 identifier\); pass --engine onnx$"):
+    with pytest.raises(ModelLoadError, match=r"model_int8.onnx: not a TFLite file \(no TFL3 identifier\); use the onnx engine \(--engine onnx, or engine=\"onnx\"\)$"):
         Classifier.load(listed, engine="litert")
     for other in (model_copy / MANIFEST_NAME, model_copy / "notes.h"):
         other.touch()

@@ -259,11 +259,11 @@ def test_model_path_errors_say_what_is_wrong(tmp_path, capsys):
     copy = tmp_path / "copy" / "model.tflite"
     copy.parent.mkdir()
     shutil.copy(BUNDLED_DIR / "model_int8.tflite", copy)
-    with pytest.raises(ModelLoadError, match="is a TFLite file, not ONNX; pass --engine litert$"):
+    with pytest.raises(ModelLoadError, match="is a TFLite file, not ONNX; use the litert engine \(--engine litert, or engine=\"litert\"\)$"):
         Classifier.load(copy, "onnx")
     renamed = tmp_path / "copy" / "model.onnx"
     shutil.copy(copy, renamed)
-    with pytest.raises(ModelLoadError, match="not ONNX; rename it to .tflite or pass --engine litert$"):
+    with pytest.raises(ModelLoadError, match="not ONNX; rename it to .tflite or use the litert engine \(--engine litert, or engine=\"litert\"\)$"):
         Classifier.load(renamed)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model at all")
@@ -289,11 +289,11 @@ def test_the_microcontroller_engines_refuse_a_file_of_another_kind_in_one_line(t
     cut.write_bytes((BUNDLED_DIR / "model_int8.tflite").read_bytes()[:30000])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # these copies have no manifest
-        with pytest.raises(ModelLoadError, match=r"model.onnx: not a C model \(the .c file .*; pass --engine onnx$"):
+        with pytest.raises(ModelLoadError, match=r"model.onnx: not a C model \(the .c file .*; use the onnx engine \(--engine onnx, or engine=\"onnx\"\)$"):
             Classifier.load(onnx, "c")
         if importlib.util.find_spec("tflite_micro") is None:
             return
-        with pytest.raises(ModelLoadError, match=r"model.onnx: not a TFLite file .*; pass --engine onnx$"):
+        with pytest.raises(ModelLoadError, match=r"model.onnx: not a TFLite file .*; use the onnx engine \(--engine onnx, or engine=\"onnx\"\)$"):
             Classifier.load(onnx, "tflm")
         with pytest.raises(ModelLoadError, match=r"cut.tflite: .*\(the model bytes are truncated or corrupt\)$"):
             Classifier.load(cut, "tflm")
@@ -315,3 +315,65 @@ def test_a_spent_or_closed_file_object_is_named_as_such(classifier, files):
     handle.close()
     with pytest.raises(InputError, match="seven.png: file object is closed; pass an open one, or the path$"):
         classifier.predict(handle)
+
+
+def test_binary_streams_of_every_kind_and_their_failures_are_named_rightly():
+    """A member of a zip (mode "r") or a gzip stream (mode an int) is binary, and read; a stream whose
+    read fails, an async one, an unnamed temporary file at its end and a stream read from its middle
+    each get a message that says what happened, not that the picture is corrupt."""
+    import gzip
+    import io
+    import tempfile
+    import zipfile
+
+    from tools.synthetic import draw_digit
+
+    buffer = io.BytesIO()
+    draw_digit(3, 100, 60, (20, 20)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    classifier = Classifier.load()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as writer:
+        writer.writestr("x.png", png)
+    assert classifier.predict(zipfile.ZipFile(archive).open("x.png")).label == 3
+    packed = io.BytesIO()
+    with gzip.GzipFile(fileobj=packed, mode="wb") as writer:
+        writer.write(png)
+    packed.seek(0)
+    assert classifier.predict(gzip.GzipFile(fileobj=packed)).label == 3
+
+    class Broken(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def read(self, size=-1):
+            raise ConnectionResetError("client went away")
+
+    class Upload:
+        name = "upload.png"
+
+        async def read(self):
+            return png
+
+    spooled = tempfile.SpooledTemporaryFile()
+    spooled.write(png)  # not rewound
+    middle = io.BytesIO(png)
+    middle.seek(10)
+    for source, message in (
+        (Broken(), "<file object>: cannot read the file object (ConnectionResetError: client went away)"),
+        (Upload(), "upload.png: the file object's read() is asynchronous; await it, and pass the bytes"),
+        (spooled, "<file object>: file object gave no bytes (an empty file, or one already read to its end: "
+                  "seek(0) first)"),
+        (middle, "<file object>: not an image (or an unsupported format); it was read from position 10: "
+                 "seek(0) first?"),
+    ):
+        with pytest.raises(InputError) as error:
+            classifier.predict(source)
+        assert str(error.value) == message
+
+
+def test_a_grey_and_alpha_array_is_told_how_to_pass_it():
+    grey = np.full((28, 28), 255, np.uint8)
+    with pytest.raises(InputError, match=r"not shape \(28, 28, 2\): for grey with alpha pass \(H, W, 4\) or a PIL "
+                                         r"image in mode 'LA'; for a batch use predict_batch\(images\)$"):
+        Classifier.load().predict(np.dstack([grey, grey]))

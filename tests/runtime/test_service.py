@@ -140,3 +140,15 @@ def test_a_large_batch_runs_in_slices_and_answers_as_small_ones(digits, engine, 
     one = [classifier.predict(image) for image in digits[:8]]
     assert all(r.prediction == one[i % 8] for i, r in enumerate(results) if r.ok)
     assert sum(r.ok for r in results) == 80 * sum(1 for _ in one)
+
+
+@pytest.mark.parametrize("engine", ["litert", "onnx"])
+def test_a_classifier_says_how_to_share_it_instead_of_being_pickled(engine):
+    import copy
+    import pickle
+
+    classifier = Classifier.load(engine=engine)
+    for attempt in (pickle.dumps, copy.deepcopy, copy.copy):
+        with pytest.raises(TypeError, match=rf"^a Classifier holds an open {engine} engine and cannot be pickled "
+                                            r"or copied; pass its path \(.*\) and call Classifier.load"):
+            attempt(classifier)
