@@ -551,8 +551,9 @@ def _check_one_image(image: Any, name: str = "predict") -> None:
     """`predict`'s (and `read`'s) rule: one image in; several get an error naming `predict_batch`."""
     if isinstance(image, np.ndarray):
         if image.ndim == 3 and image.shape[-1] == 2:  # grey and alpha, or a stack of images 2 px wide
-            raise InputError(f"{name} takes one image (H, W) or (H, W, 1|3|4), not shape {image.shape}: for grey "
-                             "with alpha pass (H, W, 4) or a PIL image in mode 'LA'; for a batch use predict_batch(images)")
+            raise InputError(f"{name} takes one image, an array (H, W) or (H, W, 1|3|4), not shape {image.shape}: "
+                             "for grey with alpha pass (H, W, 4) or a PIL image in mode 'LA'; for a batch use "
+                             "predict_batch(images)")
         if image.ndim == 4 or (image.ndim == 3 and image.shape[-1] not in (1, 3, 4)):
             raise InputError(f"{name} takes one image, an array (H, W) or (H, W, 1|3|4), not shape {image.shape}; "
                              "for a batch use predict_batch(images)")
