@@ -117,3 +117,43 @@ def keras_references(tiny_pipeline, mnist_sample):
         "x": x,
         "y": mnist_sample["y_test"].astype(np.int64),
     }
+
+
+@pytest.fixture
+def fork_while_held():
+    """`run(hold, child) -> exit code`: fork while another thread is inside the context manager
+    `hold`, and run `child()` (True for success) in the forked child; a child that hangs (a lock
+    held at the fork) fails the test after 20 s."""
+    import threading
+    import time
+
+    def run(hold, child) -> int:
+        holding, release = threading.Event(), threading.Event()
+
+        def holder() -> None:
+            with hold():
+                holding.set()
+                release.wait(10)
+
+        thread = threading.Thread(target=holder)
+        thread.start()
+        assert holding.wait(5)
+        pid = os.fork()
+        if pid == 0:  # the child says how it went by its exit status, and nothing else
+            try:
+                os._exit(0 if child() else 1)
+            except BaseException:
+                os._exit(2)
+        release.set()
+        thread.join(10)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return os.waitstatus_to_exitcode(status)
+            time.sleep(0.05)
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung (a lock held at the fork)")
+
+    return run

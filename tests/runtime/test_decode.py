@@ -181,39 +181,8 @@ def test_a_heif_collection_is_read_as_its_first_photo_without_a_note(tmp_path):
     assert result.ok and result.prediction.label == 4 and result.note is None
 
 
-def test_a_child_forked_while_a_thread_records_can_still_decode(tmp_path):
+def test_a_child_forked_while_a_thread_records_can_still_decode(tmp_path, fork_while_held):
     """`os.fork` while another thread holds the recording lock: the child starts with it free."""
-    import os
-    import time
-
     path = tmp_path / "seven.png"
     _photo(7).save(path)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with decode._recorded():
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(5)
-    pid = os.fork()
-    if pid == 0:  # the child: decode, and say how it went by the exit status
-        try:
-            os._exit(0 if decode.open_image(path).image.size == (300, 400) else 1)
-        except BaseException:
-            os._exit(2)
-    release.set()
-    holder.join(10)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung on the recording lock")
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert fork_while_held(decode._recorded, lambda: decode.open_image(path).image.size == (300, 400)) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import threading
-import time
 import weakref
 
 import numpy as np
@@ -90,38 +89,12 @@ def test_a_dropped_classifier_is_freed_at_once(digits, engine):
         gc.enable()
 
 
-def test_a_child_forked_while_a_thread_holds_fd_2_can_still_load_a_model():
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
+def test_a_child_forked_while_a_thread_holds_fd_2_can_still_silence_it(fork_while_held):
+    def child() -> bool:
         with quiet_stderr():
-            holding.set()
-            release.wait(10)
+            return True
 
-    holder = threading.Thread(target=hold)
-    holder.start()
-    assert holding.wait(5)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            with quiet_stderr():
-                pass
-            os._exit(0)
-        except BaseException:
-            os._exit(2)
-    release.set()
-    holder.join(10)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung on the stderr lock")
-    assert os.waitstatus_to_exitcode(status) == 0
+    assert fork_while_held(quiet_stderr, child) == 0
 
 
 @pytest.mark.parametrize("engine", ["litert", "onnx"])
