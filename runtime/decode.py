@@ -34,7 +34,6 @@ MAX_PIXELS = 64_000_000  # formats decoded at full size (PNG, TIFF...): beyond t
 # JPEGs decode at 1/2, 1/4 or 1/8 scale (draft), so phone photos of 50 MP and more are fine, beyond
 # Pillow's own limit too (a 200 MP photo), as long as an eighth of each side stays within MAX_PIXELS.
 WORK_SIDE = 640  # work at no less than this on the longer side: thin strokes survive the 20 px box
-_TURNED = range(2, 9)  # EXIF orientations other than upright
 _FLOAT32_HALF_MAX = float(np.finfo(np.float32).max) / 2
 SMALL_INTEGER_RANGE = 15  # integer arrays whose values stay within 0-15 are masks or 4-bit images
 
@@ -68,7 +67,7 @@ MAX_NAME = 200  # characters of a file's name in a message; a longer one is cut 
 PAGED_FORMATS = ("TIFF",)  # formats whose frames are pages; Pillow reads both as frames
 # A multi-picture JPEG (many phones and cameras write one), a HEIF collection: the photo comes first.
 PRIMARY_FORMATS = ("MPO", "HEIF")
-# The ISO base media brands of a HEIC or HEIF still image or sequence (bytes 8-12 of the file).
+# The ISO base media brands (bytes 8-12 of the file) of an AVIF, and of a HEIC or HEIF still image or sequence.
 AVIF_BRANDS = {b"avif", b"avis"}
 HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
 DRAFT_FORMATS = ("JPEG", *PRIMARY_FORMATS)  # decoded at reduced scale (Pillow's JPEG decoder)
@@ -108,8 +107,10 @@ def _recorded():
 
 
 def _pillows(caught) -> list[warnings.WarningMessage]:
-    """The recorded warnings that Pillow gave (another thread's own, from elsewhere, are not the file's)."""
-    return [w for w in caught if os.path.dirname(os.path.abspath(w.filename)).startswith(_PILLOW)]
+    """The recorded warnings that Pillow (or pillow-heif) gave: another thread's own, from elsewhere,
+    are not the file's."""
+    return [w for w in caught if os.path.abspath(w.filename).startswith(_PILLOW)
+            or f"{os.sep}pillow_heif{os.sep}" in os.path.abspath(w.filename)]
 
 
 def _first_line(error: Exception) -> str:
