@@ -303,7 +303,7 @@ def open_image(source: Any) -> Opened:
     except DECODE_ERRORS as error:
         raise InputError(f"{name}: corrupt or truncated image ({_first_line(error)})") from None
     factor = max(image.size) // WORK_SIDE
-    if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others: box-reduced as arrays
+    if factor >= 2 and image.mode in ("L", "RGB", "RGBA", "LA", "I", "F"):  # others (P, 1, CMYK): grey at full size
         image = image.reduce(factor)  # box average: a thin stroke fades but is not lost
     exif = tuple(str(w.message) for w in heard if "exif" in str(w.message).lower())
     others = [w for w in heard if str(w.message) not in exif]

@@ -569,6 +569,10 @@ def _check_many_images(items: Any) -> None:
             hint = "; for one image use predict(image)" if items.ndim == 2 else ""
             raise InputError(f"predict_batch takes images stacked as (N, H, W) or (N, H, W, C), not an array of "
                              f"shape {items.shape}{hint}")
+        if items.ndim == 3 and items.shape[-1] in (3, 4):  # one colour picture, not N grey ones 3 or 4 px wide
+            raise InputError(f"predict_batch takes images stacked as (N, H, W) or (N, H, W, C), not one colour image "
+                             f"of shape {items.shape}; for one image use predict(image) (grey images 3 or 4 px wide: "
+                             "stack them as (N, H, W, 1))")
     elif _is_one_image(items):
         raise InputError(f"predict_batch takes an iterable of images, not one ({type(items).__name__}); "
                          "for one image use predict(image)")

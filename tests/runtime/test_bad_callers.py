@@ -377,3 +377,16 @@ def test_a_grey_and_alpha_array_is_told_how_to_pass_it():
     with pytest.raises(InputError, match=r"not shape \(28, 28, 2\): for grey with alpha pass \(H, W, 4\) or a PIL "
                                          r"image in mode 'LA'; for a batch use predict_batch\(images\)$"):
         Classifier.load().predict(np.dstack([grey, grey]))
+
+
+def test_one_colour_picture_passed_to_predict_batch_is_refused_not_read_as_rows():
+    """An (H, W, 3) array used to be H pictures of W x 3 pixels, some answered with made-up digits."""
+    from tools.synthetic import draw_digit
+
+    colour = np.asarray(draw_digit(7, 120, 80, (20, 20)).convert("RGB"))
+    with pytest.raises(InputError, match=r"^predict_batch takes images stacked as .*not one colour image of shape "
+                                         r"\(120, 120, 3\); for one image use predict\(image\)"):
+        Classifier.load().predict_batch(colour)
+    assert Classifier.load().predict(colour).label == 7
+    grey_columns = np.zeros((5, 20, 3), np.uint8)[..., None]  # (N, H, W, 1): still a batch
+    assert len(Classifier.load().predict_batch(grey_columns)) == 5
