@@ -109,8 +109,8 @@ def _recorded():
 def _pillows(caught) -> list[warnings.WarningMessage]:
     """The recorded warnings that Pillow (or pillow-heif) gave: another thread's own, from elsewhere,
     are not the file's."""
-    return [w for w in caught if os.path.abspath(w.filename).startswith(_PILLOW)
-            or f"{os.sep}pillow_heif{os.sep}" in os.path.abspath(w.filename)]
+    where = [(w, os.path.abspath(w.filename)) for w in caught]
+    return [w for w, path in where if path.startswith(_PILLOW) or f"{os.sep}pillow_heif{os.sep}" in path]
 
 
 def _first_line(error: Exception) -> str:
@@ -138,7 +138,7 @@ def upright(image: Image.Image, warned: tuple[str, ...] = ()) -> tuple[Image.Ima
     with _recorded() as caught:
         try:
             exif = image.getexif()
-            orientation = exif.get(ExifTags.Base.Orientation) if ExifTags.Base.Orientation in exif else None
+            orientation = exif.get(ExifTags.Base.Orientation)
         except Exception as error:  # a malformed EXIF block must not stop classification
             orientation, broken = None, _first_line(error)
         heard = [str(w.message) for w in _pillows(caught)]

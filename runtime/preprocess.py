@@ -273,14 +273,13 @@ def prepare_digits(image: Any) -> PreparedDigits:
     found, refused = [], None
     with _noted(note):
         every = find_all_digits(gray)
-    for item in every:
-        try:
-            found.append((item, *recipe(item)))
-        except NoDigitError as error:  # too little ink to scale: not a digit, the others still are
-            refused = refused or error
-    if not found:
-        refused.note = refused.note or note
-        raise refused
+        for item in every:
+            try:
+                found.append((item, *recipe(item)))
+            except NoDigitError as error:  # too little ink to scale: not a digit, the others still are
+                refused = refused or error
+        if not found:
+            raise refused
     tensors, boxes, parts = [tensor for _, tensor, _ in found], [box for _, _, box in found], []
     for item, _, _ in found:
         indices = []

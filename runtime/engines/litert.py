@@ -38,8 +38,8 @@ class _Bound:
         self.in_view = self.out_view = None
         self.interpreter.resize_tensor_input(self.input_index, [batch, *self.shape[1:]])
         _allocate(self.interpreter)
-        in_view, out_view = self.interpreter.tensor(self.input_index), self.interpreter.tensor(self.output_index)
-        self.in_view, self.out_view = in_view, out_view
+        self.in_view = self.interpreter.tensor(self.input_index)
+        self.out_view = self.interpreter.tensor(self.output_index)
         self.batch = batch
 
 
