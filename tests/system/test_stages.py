@@ -60,7 +60,7 @@ def closure(module: str) -> set[Path]:
             continue
         seen.add(path)
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-        stack += [m for m in imported_modules(path, package) if m.split(".")[0] in ("pipeline", "export", "runtime")]
+        stack += [m for m in imported_modules(path, package) if m.split(".")[0] in ("pipeline", "export", "runtime", "tools")]
     return seen
 
 
