@@ -9,7 +9,9 @@ be tested alone; `augment` chains them with the probabilities and ranges of `Aug
   displacement on top (a coarse random grid, bilinearly upsampled), sampled bilinearly;
 - pen width: a 3x3 grey dilation (thicker pen) or erosion (thinner pen);
 - blur: a 3x3 binomial blur (a defocused camera, a soft scan);
-- gamma: stroke edges harder or softer (printer and scanner response).
+- gamma: stroke edges harder or softer (printer and scanner response);
+- fade: part of the digit washed out by a soft elliptical spot (glare on a whiteboard or a glossy
+  page), which the digit finder hands the model as strokes that fade out and come back.
 """
 
 from __future__ import annotations
@@ -117,6 +119,44 @@ def gamma_for(images: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.rint(255 * (images.astype(np.float32) / 255) ** g).astype(np.uint8)
 
 
+FADE_RADII = ((3.0, 10.0), (2.0, 6.0))  # px: the spot's long and short half-axes, (low, high)
+FADE_STRENGTH = (0.5, 1.0)  # the share of the ink washed out at the spot's middle
+FADE_PLATEAU = 1 / 3  # the spot is full strength out to this share of its radius, then falls off linearly
+
+
+def fade(images: np.ndarray, rng: np.random.Generator, probability: float) -> np.ndarray:
+    """Part of the digit washed out, for some images: a soft elliptical spot anywhere in MNIST's
+    20 px box, at a random angle, takes FADE_STRENGTH of the ink at its middle."""
+    n = len(images)
+    chosen = rng.random(n) < probability
+    centre = rng.uniform(4, 24, (n, 2))
+    radii = np.stack([rng.uniform(*FADE_RADII[0], n), rng.uniform(*FADE_RADII[1], n)], -1)
+    return fade_for(images, chosen, centre, radii, rng.uniform(0, np.pi, n), rng.uniform(*FADE_STRENGTH, n))
+
+
+def fade_weights(centre: np.ndarray, radii: np.ndarray, angle: np.ndarray, strength: np.ndarray,
+                 size: int) -> np.ndarray:
+    """(n, size, size) float32: the share of the ink each pixel keeps under each spot (1: all)."""
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    dy = ys[None] - centre[:, 0, None, None].astype(np.float32)
+    dx = xs[None] - centre[:, 1, None, None].astype(np.float32)
+    cos, sin = np.cos(angle).astype(np.float32)[:, None, None], np.sin(angle).astype(np.float32)[:, None, None]
+    along, across = dx * cos + dy * sin, -dx * sin + dy * cos
+    distance = np.sqrt((along / radii[:, 0, None, None]) ** 2 + (across / radii[:, 1, None, None]) ** 2)
+    spot = np.clip((1 - distance) / (1 - FADE_PLATEAU), 0, 1)
+    return (1 - strength.astype(np.float32)[:, None, None] * spot).astype(np.float32)
+
+
+def fade_for(images: np.ndarray, chosen: np.ndarray, centre: np.ndarray, radii: np.ndarray,
+             angle: np.ndarray, strength: np.ndarray) -> np.ndarray:
+    """The chosen images under their spots (`fade_weights`); the others as they are."""
+    out = images.copy()
+    if chosen.any():
+        keep = fade_weights(centre[chosen], radii[chosen], angle[chosen], strength[chosen], images.shape[1])
+        out[chosen] = np.rint(images[chosen].astype(np.float32) * keep).astype(np.uint8)
+    return out
+
+
 def augment(images: np.ndarray, rng: np.random.Generator, recipe: Augmentation) -> np.ndarray:
     """uint8 (N, 28, 28) -> uint8 (N, 28, 28), every transform of `recipe` applied at random."""
     if not recipe.enabled:
@@ -130,4 +170,6 @@ def augment(images: np.ndarray, rng: np.random.Generator, recipe: Augmentation) 
         out = blur(out, rng, recipe.blur)
     if recipe.gamma:
         out = gamma(out, rng, recipe.gamma)
+    if recipe.fade:
+        out = fade(out, rng, recipe.fade)
     return out

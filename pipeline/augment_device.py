@@ -18,6 +18,7 @@ import math
 import keras
 from keras import ops
 
+from pipeline.augment import FADE_PLATEAU, FADE_RADII, FADE_STRENGTH
 from pipeline.params import Augmentation
 from runtime.digits import SIZE
 
@@ -42,6 +43,13 @@ def draw(n: int, recipe: Augmentation, max_shift: int, seed) -> dict:
         "pen": keras.random.uniform((n,), 0, 1, seed=seed),
         "blur": keras.random.uniform((n,), 0, 1, seed=seed),
         "gamma": ops.power(2.0, uniform(recipe.gamma)),
+        # Drawn only when asked for, so a recipe without it draws what it drew before.
+        **({"fade": keras.random.uniform((n,), 0, 1, seed=seed),
+            "fade_centre": keras.random.uniform((n, 2), 4, 24, seed=seed),  # (y, x)
+            "fade_radii": ops.stack([keras.random.uniform((n,), *FADE_RADII[0], seed=seed),
+                                     keras.random.uniform((n,), *FADE_RADII[1], seed=seed)], -1),
+            "fade_angle": keras.random.uniform((n,), 0, math.pi, seed=seed),
+            "fade_strength": keras.random.uniform((n,), *FADE_STRENGTH, seed=seed)} if recipe.fade else {}),
     }
 
 
@@ -107,7 +115,21 @@ def transform(images, d: dict, recipe: Augmentation):
         out = ops.where((d["blur"] < recipe.blur)[:, None, None], blurred, out)
     if recipe.gamma:
         out = ops.power(ops.clip(out, 0, 1), d["gamma"][:, None, None])
+    if recipe.fade:
+        out = ops.where((d["fade"] < recipe.fade)[:, None, None], out * fade_weights(d), out)
     return ops.clip(out, 0, 1)
+
+
+def fade_weights(d: dict):
+    """(n, 28, 28): the share of the ink each pixel keeps under its image's spot (augment.fade_weights)."""
+    grid = ops.arange(SIZE, dtype="float32")
+    dy = grid[None, :, None] - d["fade_centre"][:, 0, None, None]
+    dx = grid[None, None, :] - d["fade_centre"][:, 1, None, None]
+    cos, sin = ops.cos(d["fade_angle"])[:, None, None], ops.sin(d["fade_angle"])[:, None, None]
+    along, across = dx * cos + dy * sin, -dx * sin + dy * cos
+    distance = ops.sqrt((along / d["fade_radii"][:, 0, None, None]) ** 2 + (across / d["fade_radii"][:, 1, None, None]) ** 2)
+    spot = ops.clip((1 - distance) / (1 - FADE_PLATEAU), 0, 1)
+    return 1 - d["fade_strength"][:, None, None] * spot
 
 
 class DeviceAugmentation(keras.layers.Layer):

@@ -49,8 +49,13 @@ def load_verified(path: Path | str, expected: dict[str, ArraySpec] = EXPECTED) -
     """Load an npz and check keys, shapes, dtype and the sha256 of every array."""
     path = Path(path)
     try:
+        with path.open("rb") as handle:  # np.load reads anything else as a pickle, and says so
+            if handle.read(4) != b"PK\x03\x04":
+                raise DataError(f"{path}: not an .npz file (no zip header); set {ENV_VAR} to a copy of mnist.npz")
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files if key in expected}
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; set {ENV_VAR} to a copy of mnist.npz") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:

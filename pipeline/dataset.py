@@ -46,6 +46,13 @@ def load_split(path: Path | str, validation_size: int, seed: int) -> Split:
     return Split(x[train], y[train], x[val], y[val], x_test, y_test)
 
 
+def check_batch_size(split: Split, batch_size: int, key: str) -> None:
+    """A batch must fit in the training images (every batch is full: a larger one would never come)."""
+    if batch_size > len(split.x_train):
+        raise DataError(f"{key} {batch_size} is larger than the {len(split.x_train)} training images left after "
+                        f"validation; lower {key}")
+
+
 def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
     """Translate each uint8 image by up to `max_shift` pixels in x and y, filling with 0."""
     if max_shift == 0:

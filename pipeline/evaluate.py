@@ -12,7 +12,7 @@ import numpy as np
 
 from export.atomic import write_json
 from export.formats import FORMATS, Format, Reference, dependency_order
-from export.parity import Gates, ParityError, agreement, check, compare
+from export.parity import Gates, ParityError, agreement, check, compare, gate_failures
 from export.tflm import TflmExportError
 from pipeline import realworld, report
 from pipeline.dataset import MNIST_KEYS, DataError, load_arrays
@@ -125,13 +125,19 @@ def draw(args, result: dict, outputs: dict[str, np.ndarray], y: np.ndarray, real
 def run(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS) -> str:
     result, outputs, y, real = evaluate(args, params, formats)
     draw(args, result, outputs, y, real, formats)
-    write_json(args.metrics, result)  # written even when a gate fails, so the failure can be inspected
+    gates = Gates(**dataclasses.asdict(params.gates))
+    # Written even when a gate fails, so the failure can be inspected; the failures go with the figures, so
+    # that a failed run is never read as a result.
+    result["gate_failures"] = gate_failures(result["formats"], result["formats"]["keras_float"]["accuracy"], gates,
+                                            formats)
+    write_json(args.metrics, result)
+    failed = ("**Parity gates failed; these figures are not a result:** " + "; ".join(result["gate_failures"])
+              if result["gate_failures"] else "")
     report.write(args.figures, "Evaluation: every file on the MNIST test set and the real-world set",
                  f"the evaluate stage (`dvc repro evaluate`) from `{args.metrics}`, {result['test_images']:,} MNIST "
                  f"test images and {result['realworld_digits']:,} real-world pictures",
-                 report.results_table(result), report.open_set_table(result), report.footprint_table(result),
+                 failed, report.results_table(result), report.open_set_table(result), report.footprint_table(result),
                  report.scenes_table(result))
-    gates = Gates(**dataclasses.asdict(params.gates))
     check(result["formats"], result["formats"]["keras_float"]["accuracy"], gates, formats)
     return "all parity gates passed; " + json.dumps({k: v["accuracy"] for k, v in result["formats"].items()})
 

@@ -65,7 +65,14 @@ def load_sources(args, params: ExportParams) -> dict[Source, object]:
 
 
 def provenance_of(args, raw_params: dict) -> dict:
-    training = json.loads(args.train_metrics.read_text()) if args.train_metrics.exists() else {}
+    try:
+        training = json.loads(args.train_metrics.read_text()) if args.train_metrics.exists() else {}
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise DataError(f"{args.train_metrics}: not the JSON the train stage writes ({error}); run the train "
+                        "stage again, or pass --train-metrics") from None
+    if not isinstance(training, dict):
+        raise DataError(f"{args.train_metrics}: not the JSON the train stage writes (no mapping); run the train "
+                        "stage again, or pass --train-metrics")
     return {
         "git_commit": provenance.git_commit(),
         "data": provenance.file_sha256(args.data),
@@ -78,6 +85,7 @@ def provenance_of(args, raw_params: dict) -> dict:
 def run(args, params: ExportParams, formats: tuple[Format, ...] = FORMATS) -> str:
     from runtime.model import open_engine
 
+    origin = provenance_of(args, read_params(args.params))  # read first: a bad file costs no export
     calibration = calibration_images(args.data, params.export.calibration_samples)
     models = load_sources(args, params)
     # Files carry what a consumer needs to run them; versions and provenance live in the manifest.
@@ -85,8 +93,7 @@ def run(args, params: ExportParams, formats: tuple[Format, ...] = FORMATS) -> st
     common = {"variant": params.model.variant.value, "labels": labels, "normalization": NORMALIZATION}
     written = export_all(models, args.out_dir, ExportOptions(params.export.opset, calibration, common), formats)
     engines = {fmt.name: open_engine(written[fmt.name], fmt.engine) for fmt in formats}
-    manifest = manifest_mod.build(args.out_dir, common, provenance_of(args, read_params(args.params)), engines,
-                                  formats)
+    manifest = manifest_mod.build(args.out_dir, common, origin, engines, formats)
     manifest_mod.write(args.out_dir, manifest)
     return f"wrote {len(written)} files and {args.out_dir / manifest_mod.MANIFEST_NAME}"
 

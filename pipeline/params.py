@@ -200,6 +200,7 @@ class Augmentation(Section):
     stroke: float = bounded(0.0, 1.0, default=0.0)  # probability of a thicker or thinner pen
     blur: float = bounded(0.0, 1.0, default=0.0)  # probability of a blur
     gamma: float = bounded(0.0, 2.0, default=0.0)  # +- log2 range of the intensity gamma
+    fade: float = bounded(0.0, 1.0, default=0.0)  # probability of a spot that washes part of the digit out
 
     @property
     def enabled(self) -> bool:
@@ -213,13 +214,13 @@ class TrainSection(Section):
     backend: Backend
     device: DeviceKind
     devices: DeviceCount
-    seed: int = bounded(0)
+    seed: int = bounded(0, 2**32 - 1)
     epochs: int = bounded(1, 1000)
     batch_size: int = bounded(1, 65536)
     learning_rate: float = bounded(0.0, 10.0, low_open=True)
     label_smoothing: float = bounded(0.0, 0.5)
     max_shift: int = bounded(0, 8)
-    validation_size: int = bounded(0, 30000)
+    validation_size: int = bounded(1, 30000)  # the temperature and the gates' figures need one
     mixed_precision: MixedPrecision
     augment_on: AugmentOn
     augment: Augmentation
@@ -243,7 +244,7 @@ class OpenSet(Section):
 class QatSection(Section):
     """qat: how the QAT model is fine-tuned."""
 
-    seed: int = bounded(0)
+    seed: int = bounded(0, 2**32 - 1)
     epochs: int = bounded(1, 1000)
     batch_size: int = bounded(1, 65536)
     learning_rate: float = bounded(0.0, 10.0, low_open=True)
@@ -318,6 +319,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen = set()
         for key_node, _value in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                raise yaml.MarkedYAMLError(problem="a key must be a plain name, not a list or a mapping",
+                                           problem_mark=key_node.start_mark)
             if key in seen:
                 raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}; keep only one",
                                            problem_mark=key_node.start_mark)
@@ -384,7 +388,7 @@ def for_variant(params: dict[str, Any]) -> dict[str, Any]:
                 raise ParamsError(f"params.yaml: variants.{name}.{section} must be a mapping of keys to change")
     model = params.get("model")
     variant = model.get("variant") if isinstance(model, dict) else None
-    chosen = table.get(variant) or {}
+    chosen = table.get(variant) or {} if isinstance(variant, str) else {}  # else model.variant's own check says
     out = {key: value for key, value in params.items() if key != VARIANTS}
     for section, changes in chosen.items():
         out[section] = _merged(params.get(section) or {}, changes, f"{VARIANTS}.{variant}.{section}")

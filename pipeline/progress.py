@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from pipeline.stage import deferred_signals, raise_pending
+
 
 def epoch_logger(keras_module, stage: str, total_epochs: int, live_dir: Path | None = None):
     """A Callback instance for `keras_module` (the `keras` or the `tf_keras` package)."""
@@ -26,6 +28,16 @@ def epoch_logger(keras_module, stage: str, total_epochs: int, live_dir: Path | N
             self.live = live_class(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False) if live_class else None
             self.epoch_times: list[float] = []
             self.history: list[dict[str, float]] = []
+
+        def on_train_begin(self, logs=None):
+            self._signals = deferred_signals()  # Ctrl-C and SIGTERM stop the loop at a batch's end
+            self._signals.__enter__()
+
+        def on_train_batch_end(self, batch, logs=None):
+            raise_pending()
+
+        def on_test_batch_end(self, batch, logs=None):
+            raise_pending()
 
         def on_epoch_begin(self, epoch, logs=None):
             self._start = time.perf_counter()
@@ -44,6 +56,7 @@ def epoch_logger(keras_module, stage: str, total_epochs: int, live_dir: Path | N
                 self.live.next_step()
 
         def on_train_end(self, logs=None):
+            self._signals.__exit__(None, None, None)
             if self.live:
                 self.live.end()
 

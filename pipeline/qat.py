@@ -19,7 +19,7 @@ import numpy as np
 from export.atomic import atomic_path, write_json
 from pipeline.architecture import ModelFileError, build_model
 from pipeline import open_set
-from pipeline.dataset import load_split, steps_per_epoch
+from pipeline.dataset import check_batch_size, load_split, steps_per_epoch
 from pipeline.mnist import DataError
 from pipeline.negatives import NegativesError
 from pipeline.params import OpenSetRoute, QatParams, Variant, qat_params
@@ -253,6 +253,7 @@ def run(args, params: QatParams) -> str:
 
     # The train stage's split: QAT never validates on images the float model was trained on
     split = load_split(args.data, params.train.validation_size, params.train.seed)
+    check_batch_size(split, params.qat.batch_size, "qat.batch_size")
     probe = to_model_input(split.x_test[:COPY_PROBE_IMAGES])
     float_model, copy_diff = to_tf_keras(args.model, params.model.variant, probe)
     print(f"qat: tf_keras rebuild matches Keras 3 (max |diff| {copy_diff:.2g})", file=sys.stderr)

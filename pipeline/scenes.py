@@ -20,6 +20,7 @@ from pipeline.stage import Stage, first_paragraph
 def run(args, _params) -> str:
     from tools.make_scenes import SCENES, make
 
+    args.out = args.out if args.out is not None else Path("scenes") / args.split
     load_arrays(args.data, ("x_test", "y_test"))  # a missing or wrong file says so, in the stage's words
     staging = args.out.with_name(args.out.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -36,7 +37,8 @@ def run(args, _params) -> str:
 def arguments(parser) -> None:
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--split", choices=("tune", "report"), default="report")
-    parser.add_argument("--out", type=Path, default=Path("scenes/report"))
+    parser.add_argument("--out", type=Path, default=None,
+                        help="(default: scenes/<split>; the tune split never lands on the report split's folder)")
 
 
 STAGE = Stage("scenes", first_paragraph(__doc__), run, None, arguments, catches=(DataError,),

@@ -9,9 +9,11 @@ writes clean up, and turns the declared errors into `<stage>: error: <one line>`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,13 +43,43 @@ class Terminated(BaseException):
     """SIGTERM, raised like KeyboardInterrupt so `finally` blocks and atomic writes clean up."""
 
 
-def _raise_terminated(signum: int, _frame: Any) -> None:
-    raise Terminated()
+_received: list[int] = []  # the signals this stage has been sent
+_deferred = [False]  # inside a training loop: a signal is raised at the next batch's end (`raise_pending`)
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    _received.append(signum)
+    if not _deferred[0]:
+        raise_pending()
+
+
+def raise_pending() -> None:
+    """Raise the signal this stage was sent (KeyboardInterrupt, or Terminated for SIGTERM), if any. An
+    exception raised by the handler itself can be swallowed where the signal lands (inside a garbage
+    collector callback, such as JAX's: "Exception ignored in"), or land inside a library's C code and
+    break it; training loops call this at every batch's end instead (`deferred_signals`), and the
+    runner once more after the work."""
+    if _received:
+        raise Terminated() if _received[-1] == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def deferred_signals():
+    """Within: a signal is recorded, and raised by the next `raise_pending` (the training callbacks')."""
+    _deferred[0] = True
+    try:
+        yield
+    finally:
+        _deferred[0] = False
+    raise_pending()
 
 
 def install_signal_handlers() -> None:
-    """Make SIGTERM unwind the stack (running cleanups) like Ctrl-C does."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    """Make SIGTERM unwind the stack (running cleanups) like Ctrl-C does, and record both."""
+    _received.clear()
+    _deferred[0] = False
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
 
 
 def one_line(error: BaseException) -> str:
@@ -77,6 +109,12 @@ def check_outputs(args: argparse.Namespace, files: tuple[str, ...], folders: tup
         parent = next((p for p in path.parents if p.exists()), None)
         if parent is not None and not parent.is_dir():
             return f"{option} {path}: {parent} is a file, not a folder"
+        if parent is not None:  # found now, not after hours of training: try it (root ignores permission bits)
+            try:
+                with tempfile.TemporaryFile(dir=parent):
+                    pass
+            except OSError as error:
+                return f"{option} {path}: cannot write in {parent} ({error.strerror}); choose a folder you can write to"
     return None
 
 
@@ -112,6 +150,7 @@ class Stage:
         try:
             params = self.params(read_params(args.params)) if self.params else None
             closing = self.run(args, params)
+            raise_pending()  # a signal whose exception was swallowed: the stage did not finish as asked
         except (ParamsError, OSError, *self.catches) as error:
             message = one_line(error)
             if isinstance(error, ParamsError) and args.params != PARAMS_FILE:  # the file given, by its name

@@ -20,7 +20,7 @@ import numpy as np
 from export.atomic import atomic_dir, atomic_path, write_json
 from pipeline import backend as backend_choice
 from pipeline import provenance
-from pipeline.dataset import Split, load_split, one_hot, steps_per_epoch, training_batches
+from pipeline.dataset import Split, check_batch_size, load_split, one_hot, steps_per_epoch, training_batches
 from pipeline.mnist import DataError
 from pipeline.params import AugmentOn, Backend, DeviceCount, DeviceKind, MixedPrecision, TrainParams, train_params
 from pipeline.stage import Stage, first_paragraph
@@ -200,6 +200,7 @@ def train(params: TrainParams, data_path: Path, model_out: Path, live_dir: Path 
     """
     started = time.perf_counter() if started is None else started
     split = load_split(data_path, params.train.validation_size, params.train.seed)
+    check_batch_size(split, params.train.batch_size, "train.batch_size")
     setup = set_up(params)
     with atomic_dir(live_dir) if live_dir else contextlib.nullcontext() as live_tmp:
         model, logger, fit_seconds = fit(setup, params, split, live_tmp)

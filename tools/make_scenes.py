@@ -44,7 +44,7 @@ from tools.figures import tool_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "scenes"
-MNIST_DEFAULT = ROOT.parent / "shared" / "data" / "mnist.npz"
+MNIST_DEFAULTS = (ROOT / "data" / "mnist.npz", ROOT.parent / "shared" / "data" / "mnist.npz")  # the data stage's, then CI's
 FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/truetype/liberation"))
 SKIP_FONTS = {"DejaVuMathTeXGyre.ttf"}
 
@@ -121,13 +121,15 @@ def check_splits() -> None:
 
 def load_mnist_test(split: str, path: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images, labels, test indices) of the split's share of MNIST x_test (from `path`, else
-    $MNIST_PATH, else ../shared/data/mnist.npz)."""
+    $MNIST_PATH, else the data stage's data/mnist.npz, else ../shared/data/mnist.npz)."""
     from pipeline.mnist import DataError, load_arrays
 
     given = path is not None
-    path = Path(path or os.environ.get("MNIST_PATH", str(MNIST_DEFAULT)))
+    found = next((candidate for candidate in MNIST_DEFAULTS if candidate.is_file()), MNIST_DEFAULTS[0])
+    path = Path(path or os.environ.get("MNIST_PATH", str(found)))
     if not path.is_file():
-        where = "pass the mnist.npz that `dvc repro data` writes" if given else "set MNIST_PATH to mnist.npz"
+        where = ("pass the mnist.npz that `dvc repro data` writes" if given
+                 else "run `dvc repro data`, or set MNIST_PATH to mnist.npz")
         raise SystemExit(f"make_scenes: error: no MNIST at {path}; {where}")
     try:
         data = load_arrays(path, ("x_test", "y_test"))
@@ -915,11 +917,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=SPLITS, required=True)
     parser.add_argument("--out", type=Path, default=None, help="default: scenes/<split>")
     parser.add_argument("--per-scene", type=int, default=PER_SCENE, help="digit pictures per scene (default 60)")
-    parser.add_argument("--mnist", type=Path, default=None, help="mnist.npz (default: $MNIST_PATH)")
+    parser.add_argument("--mnist", type=Path, default=None, help="mnist.npz (default: $MNIST_PATH, else data/mnist.npz)")
     args = parser.parse_args(argv)
     if args.per_scene < 1:
         parser.error("--per-scene must be at least 1")
     out = args.out if args.out is not None else OUT / args.split
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out}: is a file; name a folder")
     start = time.monotonic()
     written = make(args.split, out, args.per_scene, args.mnist)
     size = sum(path.stat().st_size for path, *_ in written) + (out / "boxes.csv").stat().st_size

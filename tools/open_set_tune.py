@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
                         "refusal_budget, distill), twins, hollow (negatives.HOLLOW), boxes or hooks; NAME= as is")
     parser.add_argument("--data", type=Path, default=Path("data/mnist.npz"))
     parser.add_argument("--model", type=Path, default=Path("models/float.keras"))
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
+                        help="the parameters file (default: params.yaml): a copy with another train.augment "
+                        "fine-tunes with that recipe, as the qat stage would")
     parser.add_argument("--scenes", type=Path, default=Path("scenes/tune"), help="the scenes' tune split")
     parser.add_argument("--qat", action="store_true", help="also run the QAT fine-tune and judge its model")
     parser.add_argument("--realworld-tune", type=Path, default=None,
@@ -291,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.mnist import DataError
 
     try:  # params.yaml, the data and the float model, checked before minutes of work
-        params = qat_params(read_params())
+        params = qat_params(read_params(args.params))
         split = load_split(args.data, params.train.validation_size, params.train.seed)
         qat.to_tf_keras(args.model, params.model.variant, to_model_input(split.x_test[:8]))
     except (ParamsError, DataError, ModelFileError) as error:

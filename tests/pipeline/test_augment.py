@@ -9,7 +9,7 @@ import pytest
 from pipeline import augment as A
 
 RECIPE = A.Augmentation(rotation=12, scale=0.12, shear=0.2, aspect=0.15, elastic=0.8, stroke=0.3, blur=0.15,
-                        gamma=0.5)
+                        gamma=0.5, fade=0.5)
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +26,9 @@ def digits(mnist_sample) -> np.ndarray:
     lambda x, rng: A.pen_width(x, rng, 1.0),
     lambda x, rng: A.blur(x, rng, 1.0),
     lambda x, rng: A.gamma(x, rng, 0.5),
+    lambda x, rng: A.fade(x, rng, 1.0),
     lambda x, rng: A.augment(x, rng, RECIPE),
-], ids=["rotation", "scale", "shear", "aspect", "elastic", "pen", "blur", "gamma", "recipe"])
+], ids=["rotation", "scale", "shear", "aspect", "elastic", "pen", "blur", "gamma", "fade", "recipe"])
 def test_each_transform_keeps_shape_dtype_range_and_changes_the_image(digits, transform):
     out = transform(digits, np.random.default_rng(0))
     assert out.shape == digits.shape and out.dtype == np.uint8
@@ -45,6 +46,19 @@ def test_pen_width_thickens_and_thins(digits):
     thin = A._neighbours(digits).min(axis=0)
     assert ((thick > 127).sum(axis=(1, 2)) > ink).all() and ((thin > 127).sum(axis=(1, 2)) < ink).all()
     assert A.pen_width(digits, rng, 0.0) is not digits and np.array_equal(A.pen_width(digits, rng, 0.0), digits)
+
+
+def test_fade_washes_out_ink_under_its_spot_only(digits):
+    n = len(digits)
+    centre, radii = np.full((n, 2), 14.0), np.tile([[6.0, 3.0]], (n, 1))
+    keep = A.fade_weights(centre, radii, np.zeros(n), np.full(n, 0.9), 28)
+    assert np.isclose(keep[:, 14, 14], 0.1).all()  # the middle keeps a tenth of its ink
+    assert (keep[:, 14, 21] == 1).all() and (keep[:, 18, 14] == 1).all()  # past the radii along and across
+    assert (keep[:, 14, 16] < keep[:, 14, 18]).all() and (keep[:, 14, 18] < 1).all()  # a soft edge
+    out = A.fade_for(digits, np.arange(n) % 2 == 0, centre, radii, np.zeros(n), np.full(n, 0.9))
+    assert (out <= digits).all()  # it takes ink away, never adds any
+    assert np.array_equal(out[1::2], digits[1::2])  # the images not chosen are untouched
+    assert (out[::2, 14, 14] <= np.rint(digits[::2, 14, 14] * 0.1) + 1).all()
 
 
 def test_identity_recipe_returns_the_input(digits):
@@ -187,6 +201,11 @@ def _host_draws(n: int, seed: int = 0) -> dict:
         "pen": rng.random(n).astype(np.float32),
         "blur": rng.random(n).astype(np.float32),
         "gamma": np.exp2(rng.uniform(-RECIPE.gamma, RECIPE.gamma, n)).astype(np.float32),
+        "fade": rng.random(n).astype(np.float32),
+        "fade_centre": rng.uniform(4, 24, (n, 2)).astype(np.float32),
+        "fade_radii": np.stack([rng.uniform(*A.FADE_RADII[0], n), rng.uniform(*A.FADE_RADII[1], n)], -1).astype(np.float32),
+        "fade_angle": rng.uniform(0, np.pi, n).astype(np.float32),
+        "fade_strength": rng.uniform(*A.FADE_STRENGTH, n).astype(np.float32),
     }
 
 
@@ -200,6 +219,7 @@ def test_device_recipe_matches_the_host_recipe_on_the_same_draws(digits):
     host = A.pen_width_for(host, d["pen"], RECIPE.stroke)
     host = A.blur_for(host, d["blur"] < RECIPE.blur)
     host = A.gamma_for(host, d["gamma"])
+    host = A.fade_for(host, d["fade"] < RECIPE.fade, d["fade_centre"], d["fade_radii"], d["fade_angle"], d["fade_strength"])
     device = ops.convert_to_numpy(D.transform(digits.astype(np.float32) / 255, d, RECIPE)) * 255
     diff = np.abs(device - host.astype(np.float32))
     # the host rounds to uint8 after every step, the device does not: a few levels at most

@@ -116,7 +116,10 @@ def test_params_is_a_leaf():
     ("train.learning_rate", 0, "train.learning_rate must be in (0.0, 10.0], got 0"),
     ("train.epochs", 2.5, "train.epochs must be an integer"),
     ("train.epochs", True, "train.epochs must be an integer"),
-    ("train.seed", -1, "train.seed must be >= 0, got -1"),
+    ("train.seed", -1, "train.seed must be between 0 and 4294967295, got -1"),
+    ("train.seed", 2**32, "train.seed must be between 0 and 4294967295, got 4294967296"),  # Keras refuses it late
+    ("train.validation_size", 0, "train.validation_size must be between 1 and 30000, got 0"),
+    ("model.variant", ["standard"], "model.variant must be one of standard, tiny, tiny_open"),  # unhashable
     ("qat.epochs", 0, "qat.epochs must be between"),
     ("export.opset", 19, "export.opset must be between 13 and 18"),
     ("model.variant", "huge", "model.variant must be one of standard, tiny, tiny_open"),
@@ -134,6 +137,13 @@ def test_bad_values_name_the_key(key, value, message):
                "evaluate": P.evaluate_params, "model": P.train_params, "data": P.data_params}[key.split(".")[0]]
     with pytest.raises(P.ParamsError, match=re.escape(message)):
         builder(bad)
+
+
+def test_a_key_that_is_a_list_is_one_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("model:\n  ? [a, b]\n  : 1\n")
+    with pytest.raises(P.ParamsError, match="a key must be a plain name"):
+        P.read_params(path)
 
 
 def test_bare_off_and_on_mean_the_words():

@@ -18,6 +18,7 @@ import yaml
 
 from conftest import ROOT, copy_heldout, write_test_params
 from export.formats import BY_NAME, FORMATS
+from runtime.manifest import sha256_of
 
 STAGES = ["check_params", "data", "train", "qat", "export", "scenes", "evaluate", "bundle", "zoo"]
 
@@ -265,6 +266,7 @@ def test_evaluate_writes_a_row_per_format_and_the_plots(evaluated):
     root, code, _ = evaluated
     assert code == 0
     result = json.loads((root / "evaluate.json").read_text())
+    assert result["gate_failures"] == []
     assert set(result["formats"]) == {"keras_float", "keras_qat", *(f.name for f in FORMATS)}
     for fmt in FORMATS:
         row = result["formats"][fmt.name]
@@ -331,8 +333,11 @@ def test_evaluate_gate_failure_is_one_line_and_keeps_the_metrics(evaluated, smal
     if json.loads(metrics.read_text())["formats"]["tflite_float"]["max_abs_diff"] > 0:
         assert code == 1 and err[-1].startswith("evaluate: error: ") and "parity gate(s) failed" in err[-1]
         assert err[-1].count("; ") == 0 and "tflite_float: max_abs_diff" in err[-1]
+        # the metrics and the figures page say the run failed, so that neither is taken for a result
+        assert json.loads(metrics.read_text())["gate_failures"] == [err[-1].split("failed: ", 1)[1]]
+        assert "Parity gates failed" in (tmp_path / "evaluate.md").read_text()
     else:  # float32 rounding happened to agree exactly on this machine: nothing to fail
-        assert code == 0
+        assert code == 0 and json.loads(metrics.read_text())["gate_failures"] == []
 
 
 def test_bundle_copies_the_bundled_formats_and_refuses_a_tampered_one(tiny_pipeline, tmp_path, capsys):
@@ -354,6 +359,21 @@ def test_bundle_copies_the_bundled_formats_and_refuses_a_tampered_one(tiny_pipel
     assert bundle.main(["--artifacts", str(tampered), "--out-dir", str(tmp_path / "again")]) == 1
     assert "does not match the manifest" in capsys.readouterr().err
     assert not (tmp_path / "again" / "manifest.json").exists()
+
+    # A newer export whose last file is broken leaves the bundle there as it was, every file its manifest's.
+    newer = tmp_path / "newer"
+    shutil.copytree(tiny_pipeline.artifacts, newer)
+    listing = json.loads((newer / "manifest.json").read_text())
+    for name in bundle.BUNDLED[:-1]:  # the others "re-exported": new bytes, listed in the new manifest
+        (newer / name).write_bytes((newer / name).read_bytes() + b"\0")
+        listing["files"][name].update(size_bytes=(newer / name).stat().st_size, sha256=sha256_of(newer / name))
+    (newer / "manifest.json").write_text(json.dumps(listing))
+    with open(newer / bundle.BUNDLED[-1], "ab") as last:
+        last.write(b"\0")
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert bundle.main(["--artifacts", str(newer), "--out-dir", str(out)]) == 1
+    assert "the manifest says" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # no temporary left either
 
 
 def test_zoo_stage_records_a_variant_and_keeps_the_others(evaluated, tiny_pipeline, tmp_path, capsys):
@@ -439,3 +459,36 @@ def test_evaluate_names_a_missing_picture_set_before_it_measures_anything(tmp_pa
     assert capsys.readouterr().err == (f"evaluate: error: {tmp_path / 'none' / 'digits'}: no pictures; "
                                        "run `python -m tools.make_realworld`\n")
     assert not (tmp_path / "e.json").exists()
+
+
+def test_a_signal_in_a_training_loop_waits_for_the_batch_end_and_a_swallowed_one_is_raised_again():
+    """A signal's exception raised by the handler can land inside a library's C code or be swallowed by
+    a garbage-collector callback (JAX's): Ctrl-C then went unheard and the stage trained on."""
+    import os
+    import signal
+    import time
+
+    from pipeline import stage
+
+    saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        stage.install_signal_handlers()
+        reached = False
+        with pytest.raises(stage.Terminated):
+            with stage.deferred_signals():  # a training loop: the handler only records it
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)
+                reached = True
+        assert reached  # raised where the loop let it, not inside it
+        stage.install_signal_handlers()
+        try:  # the handler's own exception swallowed where it landed
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+        except KeyboardInterrupt:
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            stage.raise_pending()  # what the training callbacks and the runner call
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        signal.signal(signal.SIGINT, saved[1])
+        stage._received.clear()
