@@ -23,6 +23,10 @@ def epoch_logger(keras_module, stage: str, total_epochs: int, live_dir: Path | N
             live_class = None
 
     class EpochLogger(keras_module.callbacks.Callback):
+        # Keras 3 runs the batch hooks on a worker thread, without waiting on the batch's logs, when every
+        # callback says it may; what such a hook raises comes back to the training loop a batch or two on.
+        async_safe = True
+
         def __init__(self) -> None:
             super().__init__()
             self.live = live_class(dir=str(live_dir), save_dvc_exp=False, dvcyaml=False) if live_class else None
