@@ -24,6 +24,7 @@ class Gates:
     int8_min_agreement: float
     int8_max_accuracy_drop: float
     int8_cross_agreement: float
+    min_accuracy: float  # every file's MNIST test accuracy, the float Keras model's too: a training gone wrong stops here
 
 
 def compare(reference: np.ndarray, probabilities: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -66,6 +67,9 @@ def gate_failures(rows: dict[str, dict], keras_float_accuracy: float, gates: Gat
     format's file on `int8_cross_agreement` of the images (`agreement_with_source` in its row).
     """
     failures = []
+    if keras_float_accuracy < gates.min_accuracy:
+        failures.append(f"keras_float: accuracy {keras_float_accuracy:.4%} < {gates.min_accuracy:.2%} (min_accuracy): "
+                        "the training went wrong or stopped short")
     for fmt in formats:
         row = rows.get(fmt.name)
         if row is None:
@@ -78,6 +82,8 @@ def gate_failures(rows: dict[str, dict], keras_float_accuracy: float, gates: Gat
                 )
             if row["agreement"] < 1.0:
                 failures.append(f"{fmt.name}: agreement {row['agreement']:.4%} < 100%")
+        if row["accuracy"] < gates.min_accuracy:
+            failures.append(f"{fmt.name}: accuracy {row['accuracy']:.4%} < {gates.min_accuracy:.2%} (min_accuracy)")
         else:
             if row["agreement"] < gates.int8_min_agreement:
                 failures.append(

@@ -269,6 +269,7 @@ class GateThresholds(Section):
     int8_min_agreement: float = bounded(0.0, 1.0)
     int8_max_accuracy_drop: float = bounded(0.0, 1.0)
     int8_cross_agreement: float = bounded(0.0, 1.0)
+    min_accuracy: float = bounded(0.0, 1.0)
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,20 @@ REFERENCES = [
 ZOO_COLUMNS = ("accuracy", "size_bytes", "latency_p50_ms", "agreement", "arena_bytes", "macs")
 
 
-def _json(path: Path) -> dict:
+def _json(path: Path, keys: tuple[str, ...] = (), remedy: str = "run `dvc repro` for it") -> dict:
+    """A stage's JSON, a mapping holding `keys`; else a ValueError that names the file and `remedy`."""
     try:
-        return json.loads(path.read_text())
+        loaded = json.loads(path.read_text())
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not the JSON a stage writes ({one_line(error)}); run `dvc repro` for it") from None
+        raise ValueError(f"{path}: not the JSON a stage writes ({one_line(error)}); {remedy}") from None
+    missing = [key for key in keys if not isinstance(loaded, dict) or key not in loaded]
+    if missing:
+        raise ValueError(f"{path}: not the JSON a stage writes (no {missing[0]!r}); {remedy}")
+    return loaded
+
+
+# The zoo file persists across runs (every variant's row), so `dvc repro` reads it again rather than remaking it.
+_ZOO_REMEDY = "delete it, then run the zoo stage for each variant again (dvc exp run -S model.variant=NAME)"
 
 
 def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.json"),
@@ -49,14 +58,14 @@ def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.js
     """Add (or replace) the evaluated variant's entry: every evaluate row, keras ones included.
     The parameters are the deployed model's (the qat stage's summary, where given: it counts the
     "not a digit" output that the trained model lacks), else the trained model's."""
-    rows = _json(evaluate)["formats"]
-    summary = _json(train)
+    rows = _json(evaluate, ("formats",))["formats"]
+    summary = _json(train, ("variant", "params"))
     params = summary["params"]
     if qat is not None:
         params = _json(qat).get("params", params)
     entry = {"variant": summary["variant"], "params": params,
              "formats": {name: {key: row[key] for key in ZOO_COLUMNS if key in row} for name, row in rows.items()}}
-    zoo = _json(zoo_file) if zoo_file.exists() else {"variants": {}}
+    zoo = _json(zoo_file, ("variants",), _ZOO_REMEDY) if zoo_file.exists() else {"variants": {}}
     for name, kept in zoo["variants"].items():
         if name != entry["variant"] and "formats" not in kept:
             raise ValueError(f"{zoo_file}: variant {name!r} is in an older layout (no 'formats'); re-run it "

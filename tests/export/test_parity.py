@@ -11,13 +11,14 @@ The TFLite Micro source has tests/export/test_tflm.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from export.formats import FORMATS, MANIFEST_NAME, Precision
-from export.parity import Gates, ParityError, check
+from export.parity import Gates, ParityError, check, gate_failures
 from runtime.engines.onnx import X64_QUANT_PRECISION
 from runtime.model import Classifier
 
@@ -153,7 +154,8 @@ def test_gate_check_lists_every_failure():
     rows = {f.name: {"max_abs_diff": 0.5, "agreement": 0.9, "accuracy": 0.5} for f in FORMATS}
     with pytest.raises(ParityError) as error:
         check(rows, keras_float_accuracy=0.99, gates=Gates(float_max_abs_diff=1e-4, int8_min_agreement=0.998,
-                                                           int8_max_accuracy_drop=0.002, int8_cross_agreement=0.999))
+                                                           int8_max_accuracy_drop=0.002, int8_cross_agreement=0.999,
+                                                           min_accuracy=0.5))
     message = str(error.value)
     assert all(f.name in message for f in FORMATS) and "onnx_int8 agrees with tflite_int8, which it is derived from, on unmeasured" in message
 
@@ -166,3 +168,15 @@ def test_expected_calibration_error():
     assert expected_calibration_error(confident_and_right, labels) == pytest.approx(1 - 0.9825)
     half_right_but_sure = np.array([[0.99, 0.01], [0.99, 0.01], [0.02, 0.98], [0.03, 0.97]])
     assert expected_calibration_error(half_right_but_sure, labels) == pytest.approx(0.4825)
+
+
+def test_a_model_under_the_accuracy_floor_fails_however_well_its_files_agree():
+    """The other gates compare files with each other: a 13% model whose files all agree passed them."""
+    rows = {f.name: {"max_abs_diff": 0.0, "agreement": 1.0, "accuracy": 0.134, "agreement_with_source": 1.0}
+            for f in FORMATS}
+    gates = Gates(float_max_abs_diff=1e-4, int8_min_agreement=0.998, int8_max_accuracy_drop=0.002,
+                  int8_cross_agreement=0.999, min_accuracy=0.98)
+    failures = gate_failures(rows, 0.134, gates)
+    assert failures[0].startswith("keras_float: accuracy 13.4000% < 98.00% (min_accuracy)")
+    assert len(failures) == 1 + len(FORMATS)  # and every file, each on its own line
+    assert gate_failures(rows, 0.134, dataclasses.replace(gates, min_accuracy=0.1)) == []

@@ -76,7 +76,7 @@ def test_the_gates_hold_the_new_row_to_its_precision(tiny_pipeline):
     from export.parity import Gates, gate_failures
 
     gates = Gates(float_max_abs_diff=1e-4, int8_min_agreement=0.998, int8_max_accuracy_drop=0.002,
-                  int8_cross_agreement=0.999)
+                  int8_cross_agreement=0.999, min_accuracy=0.5)
     rows = {"tflite_float16": {"accuracy": 0.95, "agreement": 0.99, "max_abs_diff": 0.01}}
     failures = gate_failures(rows, 0.99, gates, TABLE)
     assert failures == ["tflite_float16: agreement with keras_float 99.0000% < 99.80%",

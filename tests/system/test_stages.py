@@ -7,6 +7,7 @@ import ast
 import dataclasses
 import functools
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -492,3 +493,21 @@ def test_a_signal_in_a_training_loop_waits_for_the_batch_end_and_a_swallowed_one
         signal.signal(signal.SIGTERM, saved[0])
         signal.signal(signal.SIGINT, saved[1])
         stage._received.clear()
+
+
+@pytest.mark.parametrize("zoo_text, evaluate_text, message", [
+    ("[]", None, "zoo.json: not the JSON a stage writes (no 'variants'); delete it"),  # a traceback before
+    ("{oops", None, "delete it, then run the zoo stage for each variant again"),  # dvc repro cannot remake it
+    (None, "{}", "evaluate.json: not the JSON a stage writes (no 'formats')"),  # "zoo: error: 'formats'" before
+])
+def test_zoo_says_which_file_is_wrong_and_what_to_do(tmp_path, zoo_text, evaluate_text, message):
+    from pipeline import zoo
+
+    zoo_file, evaluate = tmp_path / "zoo.json", ROOT / "metrics" / "evaluate.json"
+    if zoo_text is not None:
+        zoo_file.write_text(zoo_text)
+    if evaluate_text is not None:
+        evaluate = tmp_path / "evaluate.json"
+        evaluate.write_text(evaluate_text)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        zoo.record(zoo_file, evaluate, ROOT / "metrics" / "train.json")
