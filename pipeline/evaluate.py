@@ -92,7 +92,8 @@ def evaluate(args, params: EvaluateParams, formats: tuple[Format, ...] = FORMATS
               f"{rows[name]['realworld_accuracy_always_digit']:.2%}", file=sys.stderr, flush=True)
     for fmt in (f for f in formats if f.deployed):
         outputs["realworld_deployed"] = engines[fmt.name][0].run(real.x)
-    result = {"formats": rows, "test_images": int(len(y)), "realworld_digits": real.digits,
+    result = {"formats": rows, "test_images": int(len(y)), "throughput_batch": params.throughput_batch,
+              "realworld_digits": real.digits,
               "realworld_refused": real.refused, "realworld_nondigits": real.nondigits,
               "heldout_nondigits": real.heldout, "heldout_refused_by_finder": real.heldout_refused}
     if scenes is not None:

@@ -9,7 +9,7 @@ from export.atomic import write_bytes
 
 RESULTS_HEADER = (
     "| format | accuracy | agreement with reference | max abs diff | size | p50 batch-1 | p99 batch-1 | "
-    "throughput (batch 256) | real-world accuracy | ECE MNIST | ECE real-world | non-digits rejected |\n"
+    "throughput (batch {batch}) | real-world accuracy | ECE MNIST | ECE real-world | non-digits rejected |\n"
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 FOOTPRINT_HEADER = ("| file | model bytes (flash) | source | arena (RAM) | MACs per inference | ops |\n"
                     "|---|---:|---:|---:|---:|---|")
@@ -25,7 +25,7 @@ def kib(size_bytes: int) -> str:
 
 def results_table(result: dict) -> str:
     """One line per evaluated file (the Keras references first), from metrics/evaluate.json."""
-    lines = [RESULTS_HEADER]
+    lines = [RESULTS_HEADER.format(batch=result.get("throughput_batch", 256))]  # 256: files before it was recorded
     for name, row in result["formats"].items():
         reference = row.get("reference")
         agreement = "(the reference)" if name == "keras_float" else f"{row['agreement']:.2%} vs {reference or 'keras_float'}"
