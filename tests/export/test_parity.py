@@ -180,3 +180,9 @@ def test_a_model_under_the_accuracy_floor_fails_however_well_its_files_agree():
     assert failures[0].startswith("keras_float: accuracy 13.4000% < 98.00% (min_accuracy)")
     assert len(failures) == 1 + len(FORMATS)  # and every file, each on its own line
     assert gate_failures(rows, 0.134, dataclasses.replace(gates, min_accuracy=0.1)) == []
+    # the floor is one gate more: an int8 file under it is still held to its agreement
+    int8 = next(f.name for f in FORMATS if not f.precision.exact)
+    rows[int8]["agreement"] = 0.5
+    failures = gate_failures(rows, 0.134, gates)
+    assert any(line.startswith(f"{int8}: agreement with") for line in failures)
+    assert any(line.startswith(f"{int8}: accuracy 13.4000%") for line in failures)
