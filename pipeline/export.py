@@ -7,7 +7,6 @@ same learned quantization; see export/onnx.py). TensorFlow loads only after para
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from pipeline import provenance, report
 from pipeline.dataset import DataError, load_arrays
 from pipeline.architecture import ModelFileError, output_size
 from pipeline.params import ExportParams, export_params, for_variant, read_params
-from pipeline.stage import Stage, first_paragraph
+from pipeline.stage import Stage, first_paragraph, read_stage_json
 from runtime.digits import OUTPUT_SIZES, labels_for
 from runtime.errors import ClassifierError
 from runtime.normalization import NORMALIZATION, to_model_input
@@ -65,14 +64,8 @@ def load_sources(args, params: ExportParams) -> dict[Source, object]:
 
 
 def provenance_of(args, raw_params: dict) -> dict:
-    try:
-        training = json.loads(args.train_metrics.read_text()) if args.train_metrics.exists() else {}
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise DataError(f"{args.train_metrics}: not the JSON the train stage writes ({error}); run the train "
-                        "stage again, or pass --train-metrics") from None
-    if not isinstance(training, dict):
-        raise DataError(f"{args.train_metrics}: not the JSON the train stage writes (no mapping); run the train "
-                        "stage again, or pass --train-metrics")
+    training = read_stage_json(args.train_metrics, remedy="run the train stage again, or pass --train-metrics") \
+        if args.train_metrics.exists() else {}
     return {
         "git_commit": provenance.git_commit(),
         "data": provenance.file_sha256(args.data),

@@ -11,6 +11,7 @@ A leaf: it imports no other project module, so reading params makes no stage dep
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from enum import Enum
@@ -276,8 +277,8 @@ class GateThresholds(Section):
 class EvaluateParams(Section):
     """evaluate: what the evaluate stage measures, and the gates it enforces."""
 
-    latency_runs: int = bounded(10)
-    warmup_runs: int = bounded(0)
+    latency_runs: int = bounded(10, 1_000_000)
+    warmup_runs: int = bounded(0, 1_000_000)
     throughput_batch: int = bounded(1, 10000)
     min_confidence: float = bounded(0.0, 1.0)
     gates: GateThresholds
@@ -328,6 +329,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                                            problem_mark=key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 (PyYAML) reads 4e-3, 1e5 and 1.0e5 as strings; YAML 1.2 (ruamel.yaml, which DVC reads
+# params.yaml with) reads them as numbers, and so does this loader. The 1.1 forms resolve first.
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
 
 
 def read_params(path: Path | str = PARAMS_FILE) -> dict[str, Any]:
@@ -389,7 +398,7 @@ def for_variant(params: dict[str, Any]) -> dict[str, Any]:
                 raise ParamsError(f"params.yaml: variants.{name}.{section} must be a mapping of keys to change")
     model = params.get("model")
     variant = model.get("variant") if isinstance(model, dict) else None
-    chosen = table.get(variant) or {} if isinstance(variant, str) else {}  # else model.variant's own check says
+    chosen = (table.get(variant) or {}) if isinstance(variant, str) else {}  # else model.variant's own check says
     out = {key: value for key, value in params.items() if key != VARIANTS}
     for section, changes in chosen.items():
         out[section] = _merged(params.get(section) or {}, changes, f"{VARIANTS}.{variant}.{section}")

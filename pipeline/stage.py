@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import signal
 import sys
@@ -89,6 +90,25 @@ def one_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+class StageFileError(ValueError):
+    """A file that a stage writes, read by another, is not what the stage writes."""
+
+
+def read_stage_json(path: Path, keys: tuple[str, ...] = (), remedy: str = "run `dvc repro` for it") -> dict:
+    """A stage's JSON output: a mapping that holds `keys`; else StageFileError, which names the file and
+    `remedy` (every stage reports it in one line)."""
+    try:
+        loaded = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError is a ValueError
+        raise StageFileError(f"{path}: not the JSON a stage writes ({one_line(error)}); {remedy}") from None
+    if not isinstance(loaded, dict):
+        raise StageFileError(f"{path}: not the JSON a stage writes (no mapping); {remedy}")
+    missing = [key for key in keys if key not in loaded]
+    if missing:
+        raise StageFileError(f"{path}: not the JSON a stage writes (no {missing[0]!r}); {remedy}")
+    return loaded
+
+
 def first_paragraph(doc: str) -> str:
     """A module docstring's first paragraph, on one line: the stage's --help description."""
     return " ".join(doc.strip().split("\n\n")[0].split())
@@ -151,7 +171,7 @@ class Stage:
             params = self.params(read_params(args.params)) if self.params else None
             closing = self.run(args, params)
             raise_pending()  # a signal whose exception was swallowed: the stage did not finish as asked
-        except (ParamsError, OSError, *self.catches) as error:
+        except (ParamsError, StageFileError, OSError, *self.catches) as error:
             message = one_line(error)
             if isinstance(error, ParamsError) and args.params != PARAMS_FILE:  # the file given, by its name
                 message = message.replace(f"{PARAMS_FILE}: ", f"{args.params}: ", 1)

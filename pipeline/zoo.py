@@ -18,7 +18,7 @@ from pathlib import Path
 from export.atomic import write_json
 from export.formats import FORMATS, Precision
 from pipeline import report
-from pipeline.stage import Stage, first_paragraph, one_line
+from pipeline.stage import Stage, StageFileError, first_paragraph, read_stage_json
 
 ZOO_FILE = Path("metrics/zoo.json")
 # Published points the project measures itself against: int8 size (kB as published) and MNIST
@@ -37,18 +37,6 @@ REFERENCES = [
 ZOO_COLUMNS = ("accuracy", "size_bytes", "latency_p50_ms", "agreement", "arena_bytes", "macs")
 
 
-def _json(path: Path, keys: tuple[str, ...] = (), remedy: str = "run `dvc repro` for it") -> dict:
-    """A stage's JSON, a mapping holding `keys`; else a ValueError that names the file and `remedy`."""
-    try:
-        loaded = json.loads(path.read_text())
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"{path}: not the JSON a stage writes ({one_line(error)}); {remedy}") from None
-    missing = [key for key in keys if not isinstance(loaded, dict) or key not in loaded]
-    if missing:
-        raise ValueError(f"{path}: not the JSON a stage writes (no {missing[0]!r}); {remedy}")
-    return loaded
-
-
 # The zoo file persists across runs (every variant's row), so `dvc repro` reads it again rather than remaking it.
 _ZOO_REMEDY = "delete it, then run the zoo stage for each variant again (dvc exp run -S model.variant=NAME)"
 
@@ -58,18 +46,18 @@ def record(zoo_file: Path = ZOO_FILE, evaluate: Path = Path("metrics/evaluate.js
     """Add (or replace) the evaluated variant's entry: every evaluate row, keras ones included.
     The parameters are the deployed model's (the qat stage's summary, where given: it counts the
     "not a digit" output that the trained model lacks), else the trained model's."""
-    rows = _json(evaluate, ("formats",))["formats"]
-    summary = _json(train, ("variant", "params"))
+    rows = read_stage_json(evaluate, ("formats",))["formats"]
+    summary = read_stage_json(train, ("variant", "params"))
     params = summary["params"]
     if qat is not None:
-        params = _json(qat).get("params", params)
+        params = read_stage_json(qat).get("params", params)
     entry = {"variant": summary["variant"], "params": params,
              "formats": {name: {key: row[key] for key in ZOO_COLUMNS if key in row} for name, row in rows.items()}}
-    zoo = _json(zoo_file, ("variants",), _ZOO_REMEDY) if zoo_file.exists() else {"variants": {}}
+    zoo = read_stage_json(zoo_file, ("variants",), _ZOO_REMEDY) if zoo_file.exists() else {"variants": {}}
     for name, kept in zoo["variants"].items():
         if name != entry["variant"] and "formats" not in kept:
-            raise ValueError(f"{zoo_file}: variant {name!r} is in an older layout (no 'formats'); re-run it "
-                             f"(dvc exp run -S model.variant={name}) or delete its entry")
+            raise StageFileError(f"{zoo_file}: variant {name!r} is in an older layout (no 'formats'); re-run it "
+                                 f"(dvc exp run -S model.variant={name}) or delete its entry")
     zoo["variants"][entry["variant"]] = entry
     zoo["references"] = REFERENCES
     write_json(zoo_file, zoo)

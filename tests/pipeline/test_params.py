@@ -128,7 +128,7 @@ def test_params_is_a_leaf():
     ("train.augment", [1, 2], "train.augment must be a mapping"),
     ("evaluate.gates.int8_min_agreement", 2, "evaluate.gates.int8_min_agreement must be in [0.0, 1.0], got 2"),
     ("evaluate.gates", 0.99, "evaluate.gates must be a mapping of float_max_abs_diff, int8_min_agreement"),
-    ("evaluate.latency_runs", 9, "evaluate.latency_runs must be >= 10, got 9"),
+    ("evaluate.latency_runs", 9, "evaluate.latency_runs must be between 10 and 1000000, got 9"),
     ("data.url", "ftp://example.org/mnist.npz", "data.url must be an http(s) or file URL, got 'ftp://"),
 ])
 def test_bad_values_name_the_key(key, value, message):
@@ -263,3 +263,20 @@ def test_a_variant_changes_only_its_own_training():
 def test_bad_variant_changes_are_refused_by_name(changes, message):
     with pytest.raises(P.ParamsError, match=re.escape(f"params.yaml: {message}")):
         P.validate_all(with_value(PARAMS, "variants", changes))
+
+
+def test_exponents_without_a_dot_are_numbers(tmp_path):
+    """YAML 1.1 reads 4e-3 as a string; DVC (YAML 1.2) reads it as a number, and so does read_params."""
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(PARAMS).replace("learning_rate: 0.004", "learning_rate: 4e-3", 1))
+    assert yaml.safe_load(path.read_text())["train"]["learning_rate"] == "4e-3"  # what PyYAML alone reads
+    read = P.read_params(path)
+    assert read["train"]["learning_rate"] == 0.004
+    assert P.train_params(read).train.learning_rate == 0.004
+    path.write_text("a: 1e5\nb: 1.0e-4\nc: -2E+3\nd: e5\ne: 12\n")
+    assert P.read_params(path) == {"a": 1e5, "b": 1e-4, "c": -2000.0, "d": "e5", "e": 12}
+
+
+def test_a_latency_run_count_past_the_bound_is_refused():
+    with pytest.raises(P.ParamsError, match="evaluate.latency_runs must be between 10 and 1000000, got 1000000000"):
+        P.evaluate_params(with_value(PARAMS, "evaluate.latency_runs", 10**9))

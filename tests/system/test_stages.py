@@ -496,7 +496,8 @@ def test_a_signal_in_a_training_loop_waits_for_the_batch_end_and_a_swallowed_one
 
 
 @pytest.mark.parametrize("zoo_text, evaluate_text, message", [
-    ("[]", None, "zoo.json: not the JSON a stage writes (no 'variants'); delete it"),  # a traceback before
+    ("[]", None, "zoo.json: not the JSON a stage writes (no mapping); delete it"),
+    ('{"formats": {}}', None, "zoo.json: not the JSON a stage writes (no 'variants'); delete it"),  # a traceback before
     ("{oops", None, "delete it, then run the zoo stage for each variant again"),  # dvc repro cannot remake it
     (None, "{}", "evaluate.json: not the JSON a stage writes (no 'formats')"),  # "zoo: error: 'formats'" before
 ])
@@ -511,3 +512,17 @@ def test_zoo_says_which_file_is_wrong_and_what_to_do(tmp_path, zoo_text, evaluat
         evaluate.write_text(evaluate_text)
     with pytest.raises(ValueError, match=re.escape(message)):
         zoo.record(zoo_file, evaluate, ROOT / "metrics" / "train.json")
+
+
+@pytest.mark.parametrize("text, problem", [("{oops", "Expecting property name"), ("[1, 2]", "no mapping")])
+def test_export_refuses_a_broken_train_summary_before_it_exports(tmp_path, capsys, text, problem):
+    from pipeline import export
+
+    summary = tmp_path / "train.json"
+    summary.write_text(text)
+    out = tmp_path / "artifacts"
+    assert export.main(["--train-metrics", str(summary), "--out-dir", str(out)]) == 1
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"export: error: {summary}: not the JSON a stage writes (")
+    assert problem in error and error.endswith("run the train stage again, or pass --train-metrics")
+    assert not out.exists() or not any(out.iterdir())
