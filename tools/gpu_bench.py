@@ -25,8 +25,8 @@ from pipeline.params import DeviceKind, MixedPrecision, read_params, train_param
 from tools.figures import count, tool_parser
 
 CONFIGS = {
-    # The pipeline's GPU path: large batch, bf16 compute, XLA, data prefetched on the host.
-    "pipeline": {"batch_size": 512, "learning_rate_scale": 2.0, "mixed_precision": MixedPrecision.ON},
+    # What `dvc repro` trains: params.yaml's train section as it is (on a GPU: bf16, XLA, the recipe on the device).
+    "pipeline": {},
     # Plain Keras defaults for comparison: batch 128, float32.
     "keras_defaults": {"batch_size": 128, "learning_rate_scale": 1.0, "mixed_precision": MixedPrecision.OFF},
 }
@@ -41,9 +41,9 @@ def run_one(name: str, data: Path, params_path: Path, epochs: int | None, device
     config = CONFIGS[name]
     params = replace(base, train=replace(
         base.train,
-        batch_size=config["batch_size"],
-        learning_rate=base.train.learning_rate * config["learning_rate_scale"],
-        mixed_precision=config["mixed_precision"],
+        batch_size=config.get("batch_size", base.train.batch_size),
+        learning_rate=base.train.learning_rate * config.get("learning_rate_scale", 1.0),
+        mixed_precision=config.get("mixed_precision", base.train.mixed_precision),
         device=DeviceKind(device),
         epochs=epochs or base.train.epochs,
     ))
