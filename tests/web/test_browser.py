@@ -356,3 +356,63 @@ def test_a_tampered_model_is_refused_with_a_visible_message(browser, site):
     status = browser.find_element(By.ID, "status")
     assert status.is_displayed()
     assert "model integrity check failed" in status.text and "sha256" in status.text
+
+
+def _answer_after(browser, before: int) -> tuple[str, str]:
+    """The page's answer label and status once input number `before` + 1 or later has been answered."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 60).until(lambda d: d.execute_script("return window.edgeDigits.answered()") > before)
+    return (browser.find_element(By.ID, "answer").get_attribute("data-label"),
+            browser.find_element(By.ID, "status").text)
+
+
+def test_the_newest_picture_is_the_one_answered(browser, site, tmp_path):
+    """A large photo chosen first and a small picture right after: whichever is decoded first, the
+    page ends on the small one's answer (a photo that finished later used to replace it, in a real
+    browser). The same file chosen twice is read twice (the picker fired no change event before)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tools.synthetic import draw_digit
+
+    large, small = tmp_path / "large_2.jpg", tmp_path / "small_7.png"
+    page = Image.new("L", (10000, 7500), 235)  # plain, so a small file that takes seconds to decode
+    page.paste(draw_digit(2, 2000, 2000, (250, 250), ink=20, paper=235), (4000, 2700))
+    page.save(large, quality=90)
+    draw_digit(7, 160, 160, (20, 20), ink=0, paper=255).save(small)
+    assert open_page(browser, site["url"]) == "true"
+    picker = browser.find_element(By.ID, "file")
+    settled = browser.execute_script("return window.edgeDigits.filesSettled()")
+    picker.send_keys(str(large))
+    picker.send_keys(str(small))
+    WebDriverWait(browser, 120).until(lambda d: d.execute_script("return window.edgeDigits.filesSettled()") >= settled + 2)
+    assert browser.find_element(By.ID, "answer").get_attribute("data-label") == "7"
+    browser.find_element(By.ID, "clear").click()
+    count = browser.execute_script("return window.edgeDigits.answered()")
+    picker.send_keys(str(small))
+    assert _answer_after(browser, count)[0] == "7"
+
+
+def test_a_picture_over_the_canvas_limit_is_read_smaller_not_blank(browser, site, tmp_path):
+    """Over 16.7 megapixels (Safari's canvas limit; Chromium's own is larger) the page draws the
+    picture smaller: past a browser's limit the canvas stays empty and the digit read as blank paper."""
+    from selenium.webdriver.common.by import By
+
+    from tools.synthetic import draw_digit
+
+    path = tmp_path / "wide_3.png"
+    page = Image.new("L", (5200, 3600), 255)
+    page.paste(draw_digit(3, 1400, 1400, (180, 180), ink=0, paper=255), (1900, 1100))
+    page.save(path)
+    assert open_page(browser, site["url"]) == "true"
+    count = browser.execute_script("return window.edgeDigits.answered()")
+    browser.find_element(By.ID, "file").send_keys(str(path))
+    label, status = _answer_after(browser, count)
+    assert label == "3", status
+    pixels = browser.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0]).then((r) => r.blob()).then(window.edgeDigits.decode)"
+        ".then((p) => done([p.width, p.height]));", "images/mnist_000.png")
+    assert pixels == [28, 28]  # a small picture is decoded at its own size

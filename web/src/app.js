@@ -14,6 +14,10 @@ ort.env.wasm.numThreads = 1; // threads need cross-origin isolation, which a pla
 
 const $ = (id) => document.getElementById(id);
 let session = null;
+let latest = 0; // the newest input's turn: an older picture that finishes later is not shown over it
+let pending = null; // the newest input given while the model loads, read once it is ready
+let answered = 0; // answers and errors shown, and files whose turn has ended, shown or not: for the browser tests
+let filesSettled = 0;
 
 async function sha256Hex(buffer) {
   const digest = await crypto.subtle.digest("SHA-256", buffer);
@@ -43,14 +47,42 @@ export async function classifyTensor(tensor, active = session) {
   return Array.from(outputs[active.outputNames[0]].data);
 }
 
-// An image URL or Blob -> RGBA pixels, decoded by the browser (EXIF orientation applied).
+// A canvas holds at most this many pixels in every common browser (Safari's limit; Chromium's is
+// larger): past its own limit a browser draws nothing, and the picture would read as blank paper.
+const CANVAS_PIXELS = 16_777_216;
+
+// An image URL or Blob -> RGBA pixels, decoded by the browser (EXIF orientation applied). A picture
+// over CANVAS_PIXELS is drawn smaller by a whole factor (the finder works at 640 px anyway; Python
+// decodes such a JPEG at reduced scale too, so there the two paths may differ slightly).
 export async function decode(source) {
   const blob = source instanceof Blob ? source : await (await fetch(source, { cache: "no-store" })).blob();
-  const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none", premultiplyAlpha: "none" });
+  const options = { colorSpaceConversion: "none", premultiplyAlpha: "none" };
+  let bitmap = await createImageBitmap(blob, options);
+  const factor = Math.ceil(Math.sqrt(bitmap.width * bitmap.height / CANVAS_PIXELS));
+  if (factor > 1) {
+    const [width, height] = [Math.ceil(bitmap.width / factor), Math.ceil(bitmap.height / factor)];
+    bitmap.close();
+    bitmap = await createImageBitmap(blob, { ...options, resizeWidth: width, resizeHeight: height, resizeQuality: "high" });
+  }
   const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
   const context = canvas.getContext("2d", { willReadFrequently: true });
   context.drawImage(bitmap, 0, 0);
   return context.getImageData(0, 0, bitmap.width, bitmap.height);
+}
+
+// How many frames an animated picture holds (1 where the browser cannot tell): like the Python
+// runtime, the page classifies the first and says so.
+async function frameCount(blob) {
+  if (!("ImageDecoder" in window) || !/^image\/(gif|png|apng|webp)$/.test(blob.type)) return 1;
+  try {
+    const decoder = new ImageDecoder({ data: await blob.arrayBuffer(), type: blob.type });
+    await decoder.tracks.ready;
+    const frames = decoder.tracks.selectedTrack?.frameCount ?? 1;
+    decoder.close();
+    return frames;
+  } catch {
+    return 1;
+  }
 }
 
 const DIGITS = 10;
@@ -76,14 +108,15 @@ export function choose(rows) {
   return refuses(rows[0]) || Math.min(...rows.slice(1).map(best)) > best(rows[0]) ? 1 : 0;
 }
 
-function show(probabilities, timings, tensor, digits = 1) {
-  const answered = answer(probabilities);
-  if (answered.noDigit) {
-    showError(answered.noDigit);
+function show(probabilities, timings, tensor, digits = 1, note = "") {
+  const given = answer(probabilities);
+  if (given.noDigit) {
+    showError([given.noDigit, note].filter(Boolean).join("; "));
     drawSeen(tensor);
     return;
   }
-  const order = answered.order;
+  answered++;
+  const order = given.order;
   const [label, top] = order[0];
   const uncertain = top < MIN_CONFIDENCE;
   $("answer").textContent = uncertain ? `${label}?` : String(label);
@@ -95,7 +128,7 @@ function show(probabilities, timings, tensor, digits = 1) {
     `<span>${(p * 100).toFixed(1)}%</span></li>`).join("");
   $("status").className = "status";
   const several = digits > 1 ? `found ${digits} digits: the one with the most ink was classified` : "";
-  $("status").textContent = [uncertain ? `uncertain: the best guess has ${(top * 100).toFixed(0)}%` : "", several]
+  $("status").textContent = [uncertain ? `uncertain: the best guess has ${(top * 100).toFixed(0)}%` : "", several, note]
     .filter(Boolean).join("; ");
   $("timing").textContent = `inference ${timings.inference.toFixed(2)} ms, preprocessing ${timings.preprocess.toFixed(2)} ms, in this browser`;
   drawSeen(tensor);
@@ -115,15 +148,36 @@ function drawSeen(tensor) {
 }
 
 function showError(message) {
+  answered++;
   $("answer").textContent = "–";
   $("answer").dataset.label = "";
   $("bars").innerHTML = "";
+  $("timing").textContent = "";
   $("status").className = "status error";
   $("status").textContent = message;
 }
 
-async function classifyPixels(imageData) {
-  if (!session) return;
+function showStatus(message) {
+  $("status").className = "status";
+  $("status").textContent = message;
+}
+
+function clearSeen() {
+  const seen = $("seen").getContext("2d");
+  seen.fillStyle = "#000";
+  seen.fillRect(0, 0, $("seen").width, $("seen").height);
+}
+
+// Let the browser paint a status line before a long step.
+const painted = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+
+// Classify decoded pixels as input number `turn`; only the newest input's answer is shown.
+async function classifyPixels(imageData, turn = ++latest, note = "") {
+  if (!session) {
+    pending = { imageData, turn, note };
+    showStatus("The model is still loading: your picture will be read as soon as it is ready.");
+    return;
+  }
   try {
     const start = performance.now();
     const { tensor, digits, parts } = prepareRgba(imageData.data, imageData.width, imageData.height);
@@ -132,12 +186,14 @@ async function classifyPixels(imageData) {
     const rows = [];
     for (const t of tensors) rows.push(await classifyTensor(t));
     const done = performance.now();
+    if (turn !== latest) return;
     const chosen = choose(rows);
     show(rows[chosen], { preprocess: prepared - start, inference: done - prepared }, tensors[chosen],
-      chosen ? digits - 1 + parts.length : digits);
+      chosen ? digits - 1 + parts.length : digits, note);
   } catch (error) {
-    if (error instanceof NoDigitError || error instanceof InputError) showError(error.message);
-    else throw error;
+    if (turn !== latest) return;
+    if (error instanceof NoDigitError || error instanceof InputError) showError([error.message, note].filter(Boolean).join("; "));
+    else showError(`could not classify this picture (${error?.message ?? error}); reload the page and try again`);
   }
 }
 
@@ -145,12 +201,15 @@ function setUpPad() {
   const pad = $("pad");
   const context = pad.getContext("2d", { willReadFrequently: true });
   const clear = () => {
+    latest++; // an answer still on its way belongs to what was cleared
     context.fillStyle = "#fff";
     context.fillRect(0, 0, pad.width, pad.height);
     $("answer").textContent = "–";
     $("answer").dataset.label = "";
     $("bars").innerHTML = "";
     $("timing").textContent = "";
+    clearSeen();
+    if (session) showStatus("Ready: draw a digit.");
   };
   clear();
   context.lineCap = "round";
@@ -182,15 +241,30 @@ function setUpPad() {
   pad.addEventListener("pointerleave", finish);
   $("clear").addEventListener("click", clear);
 
-  const fromFile = async (file) => {
+  const fromFile = (file) => readFile(file).finally(() => filesSettled++);
+  const readFile = async (file) => {
     if (!file) return;
-    try {
-      await classifyPixels(await decode(file));
-    } catch (error) {
-      showError(`${file.name}: not an image the browser can decode`);
+    const turn = ++latest;
+    if (file.size === 0) {
+      showError(`${file.name}: empty file (0 bytes)`);
+      return;
     }
+    showStatus(`Reading ${file.name}…`);
+    await painted();
+    let pixels, frames;
+    try {
+      [pixels, frames] = await Promise.all([decode(file), frameCount(file)]);
+    } catch {
+      if (turn === latest) showError(`${file.name}: not an image this browser can decode (a corrupt or truncated file, or another format); try a PNG or a JPEG`);
+      return;
+    }
+    if (turn !== latest) return;
+    await classifyPixels(pixels, turn, frames > 1 ? `animated image with ${frames} frames: the first frame was classified` : "");
   };
-  $("file").addEventListener("change", (event) => fromFile(event.target.files[0]));
+  $("file").addEventListener("change", (event) => {
+    fromFile(event.target.files[0]);
+    event.target.value = ""; // choosing the same file again reads it again
+  });
   pad.addEventListener("dragover", (event) => { event.preventDefault(); pad.classList.add("dragging"); });
   pad.addEventListener("dragleave", () => pad.classList.remove("dragging"));
   pad.addEventListener("drop", (event) => {
@@ -224,6 +298,8 @@ async function main() {
     session = loaded.session;
     await warmUp();
     $("status").textContent = "Ready: draw a digit.";
+    if (pending && pending.turn === latest) classifyPixels(pending.imageData, pending.turn, pending.note);
+    pending = null;
     $("integrity").textContent = `model_int8.onnx, sha256 ${loaded.digest.slice(0, 16)}… verified against the manifest; ` +
       `onnxruntime-web ${ort.env.versions?.web ?? ""} (WebAssembly)`;
     document.body.dataset.ready = "true";
@@ -234,5 +310,6 @@ async function main() {
 }
 
 // For the browser tests: the same functions the page uses, nothing else.
-window.edgeDigits = { decode, preprocessRgba, prepareRgba, choose, classifyTensor: (t) => classifyTensor(t), loadModel };
+window.edgeDigits = { decode, preprocessRgba, prepareRgba, choose, classifyTensor: (t) => classifyTensor(t), loadModel,
+  answered: () => answered, filesSettled: () => filesSettled };
 main();
