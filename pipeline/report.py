@@ -11,9 +11,11 @@ RESULTS_HEADER = (
     "| format | accuracy | agreement with reference | max abs diff | size | p50 batch-1 | p99 batch-1 | "
     "throughput (batch {batch}) | real-world accuracy | ECE MNIST | ECE real-world | non-digits rejected |\n"
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-FOOTPRINT_HEADER = ("| file | model bytes (flash) | source | arena (RAM) | MACs per inference | ops |\n"
+FOOTPRINT_HEADER = ("| file | model data (flash) | source | arena (RAM) | MACs per inference | ops |\n"
                     "|---|---:|---:|---:|---:|---|")
-FOOTPRINT_NOTE = ("The arena of `tflm_int8` is what TFLite Micro's allocator reports on the host; that of `c_int8` "
+FOOTPRINT_NOTE = ("*Model data* is the .tflite file that `tflm_int8` reads, and the weight arrays of `c_int8`; the code "
+                  "that runs them (the interpreter, the kernels and their layer tables) comes on top. "
+                  "The arena of `tflm_int8` is what TFLite Micro's allocator reports on the host; that of `c_int8` "
                   "is the static buffer the generator sizes exactly. Neither counts the stack: `make test-mcu` "
                   "measures flash, RAM and instructions on an emulated Cortex-M4 (docs/figures/mcu.md).")
 
