@@ -16,8 +16,8 @@ const $ = (id) => document.getElementById(id);
 let session = null;
 let latest = 0; // the newest input's turn: an older picture that finishes later is not shown over it
 let pending = null; // the newest input given while the model loads, read once it is ready
-let answered = 0; // answers and errors shown, and files whose turn has ended, shown or not: for the browser tests
-let filesSettled = 0;
+let answered = 0; // answers and errors shown (for the browser tests)
+let filesSettled = 0; // files whose turn has ended, shown or not (for the browser tests)
 
 async function sha256Hex(buffer) {
   const digest = await crypto.subtle.digest("SHA-256", buffer);
@@ -168,8 +168,11 @@ function clearSeen() {
   seen.fillRect(0, 0, $("seen").width, $("seen").height);
 }
 
-// Let the browser paint a status line before a long step.
-const painted = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+// Let the browser paint a status line before a long step (a hidden tab paints no frame: 100 ms at most).
+const painted = () => new Promise((resolve) => {
+  requestAnimationFrame(() => setTimeout(resolve, 0));
+  setTimeout(resolve, 100);
+});
 
 // Classify decoded pixels as input number `turn`; only the newest input's answer is shown.
 async function classifyPixels(imageData, turn = ++latest, note = "") {
