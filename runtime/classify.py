@@ -137,8 +137,18 @@ def format_text(result: dict) -> str:
     return line
 
 
+def _prog() -> str:
+    """The command as it was run, for usage and errors: `python -m runtime.classify` in a checkout,
+    `python -m edge_digits.classify` or `classify-digit` from the wheel (where `runtime` is no module)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name.endswith(".classify"):
+        return f"python -m {spec.name}"
+    command = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return command if command.startswith("classify-digit") else f"python -m {__package__}.classify"
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m runtime.classify", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_prog(), description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     parser.add_argument("--model", type=_model_path, help="a .tflite or .onnx model, the .cc of a TFLite Micro build, or the .c of the plain C "
                         "build (default: the bundled int8 model)")

@@ -324,3 +324,24 @@ def test_bundled_int8_onnx_answers_as_the_bundled_int8_tflite(mnist_sample):
     assert np.abs(lite - onnx)[decisive].max() <= 16 / 256
     assert np.array_equal(lite.argmax(1)[decisive], onnx.argmax(1)[decisive])
     assert (lite.argmax(1) == onnx.argmax(1)).mean() >= 0.999  # evaluate.gates.int8_cross_agreement
+
+
+@pytest.mark.parametrize("argv0, main_spec, prog", [
+    ("/venv/bin/classify-digit", None, "classify-digit"),  # the wheel's console script
+    ("-m", "edge_digits.classify", "python -m edge_digits.classify"),  # the wheel, as a module
+    ("-m", "runtime.classify", "python -m runtime.classify"),  # a checkout
+    ("app.py", "__main__", "python -m runtime.classify"),  # main() called from an app
+])
+def test_usage_names_the_command_that_was_run(monkeypatch, capsys, argv0, main_spec, prog):
+    """`python -m runtime.classify` is no command where only the wheel is installed."""
+    import types
+
+    from runtime import classify
+
+    fake_main = types.ModuleType("__main__")
+    fake_main.__spec__ = None if main_spec is None else types.SimpleNamespace(name=main_spec)
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    monkeypatch.setattr(sys, "argv", [argv0])
+    with pytest.raises(SystemExit):
+        classify.parse_args([])
+    assert capsys.readouterr().err.splitlines()[-1].startswith(f"{prog}: error: the following arguments are required")
