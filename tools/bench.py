@@ -27,7 +27,8 @@ import numpy as np
 from runtime.engines import ENGINE_BY_SUFFIX, ENGINES
 from runtime.model import BUNDLED_DIR
 from runtime.timing import latencies_ms, summary, throughput
-from tools.figures import command_line, count, figures_path, write_figures, tool_parser
+from pipeline.provenance import file_sha256
+from tools.figures import command_line, count, figures_path, machine_facts, run_tool, tool_parser, write_figures
 
 
 def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:
@@ -164,13 +165,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--app", action="store_true",
                         help="also time what an app sees: predict(path) vs Pillow decoding, predict(array) vs "
                              "the raw engine call, and 1 vs 2 threads sharing one Classifier")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON instead of the table")
     parser.add_argument("--figures", type=Path, metavar="PATH",
                         help="also write what is printed as a Markdown page at PATH (e.g. docs/figures/bench.md)")
     parser.add_argument("--one", nargs=2, metavar=("PATH", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
-        print(json.dumps(measure_one(Path(args.one[0]), args.one[1], args.runs, args.threads)))
+        from runtime.errors import ClassifierError
+
+        try:
+            print(json.dumps(measure_one(Path(args.one[0]), args.one[1], args.runs, args.threads)))
+        except ClassifierError as error:  # one line, which the parent names the model by
+            print(error, file=sys.stderr)
+            return 1
         return 0
     figures = figures_path(parser, args.figures)
     if not args.models.is_dir():
@@ -178,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     models = models_in(args.models)
     if not models:
         parser.error(f"--models {args.models}: no .tflite or .onnx files in it")
-    rows, skipped = [], []
+    rows, skipped, failed = [], [], []
     for path in models:
         engine = ENGINE_BY_SUFFIX[path.suffix.lower()]
         if not ENGINES[engine].installed():
@@ -187,10 +194,14 @@ def main(argv: list[str] | None = None) -> int:
         out = subprocess.run([sys.executable, "-m", "tools.bench", "--one", str(path), engine,
                               "--runs", str(args.runs), "--threads", str(args.threads)],
                              capture_output=True, text=True)
-        if out.returncode != 0:
-            skipped.append(f"{path.name} (failed: {(out.stderr.strip().splitlines() or ['?'])[-1][:160]})")
+        if out.returncode != 0:  # a model that does not load is an error, not a row left out
+            failed.append(f"{path.name}: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
             continue
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows.append({**json.loads(out.stdout.strip().splitlines()[-1]), "size_bytes": path.stat().st_size,
+                     "sha256": file_sha256(path)})
+    if failed:
+        print("\n".join(f"error: {line}" for line in failed), file=sys.stderr)
+        return 1
     report: dict = {"cpu_count": os.cpu_count(), "models": rows, "skipped": skipped}
     if args.app and rows:
         from tools.bench_app import app_rows
@@ -204,9 +215,12 @@ def main(argv: list[str] | None = None) -> int:
     status = 0 if rows else 1  # every model skipped: nothing was measured
     lines = report_lines(report)
     if figures and rows:  # a page with no rows would only replace the last good one
+        threads = f"{args.threads} threads for batch 256" if args.threads else "the runtime's default threads"
+        models_text = "; ".join(f"`{r['model']}` {r['size_bytes']:,} B, {r['sha256'][:19]}…" for r in rows)
         write_figures(figures, "Runtime benchmark", command_line(parser.prog, argv),
-                      f"Machine: {os.cpu_count()} CPUs. Each model is timed in its own process (its peak RSS is its own), "
-                      f"with the runtime's default threads; batch-1 latency over {args.runs} calls after warm-up.",
+                      f"{machine_facts()} Each model is timed in its own process (its peak RSS is its own), "
+                      f"with {threads}; batch-1 latency over {args.runs} calls after warm-up, batch-256 throughput "
+                      f"the best of {throughput_repeats(args.runs)} calls. Models: {models_text}.",
                       lines)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -217,4 +231,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_tool(main)

@@ -254,12 +254,12 @@ def print_app(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools.figures import command_line, count, figures_path, write_figures, tool_parser
+    from tools.figures import command_line, count, figures_path, machine_facts, tool_parser, write_figures
 
     parser = tool_parser("python -m tools.bench_app", __doc__)
     parser.add_argument("--runs", type=count(20, 200), default=200,
                         help="timed calls per case, 20 to 200 (the 28x28 array cases: 5 times as many)")
-    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON instead of the table")
     parser.add_argument("--figures", type=Path, metavar="PATH",
                         help="also write what is printed as a Markdown page at PATH (e.g. docs/figures/bench_app.md)")
     args = parser.parse_args(argv)
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no engine installed: {hint}", file=sys.stderr)
         return 1
     runs = max(20, min(args.runs, 200))
-    facts = (f"Machine: {os.cpu_count()} CPUs. Times in ms are medians over {runs} calls per case ({runs * 5} for the "
+    facts = (f"{machine_facts()} The bundled int8 models. Times in ms are medians over {runs} calls per case ({runs * 5} for the "
              f"28x28 arrays, 64 in turn; for a picture over 1 MP, {runs} divided by its megapixels, at least 5), each case's "
              "calls alternated with its baseline's in one loop; the thread rows "
              f"count images classified per second (over 1 s for the arrays, 3 s for the photos). The {len(PICTURES)} photos are generated: a digit on uneven "
@@ -281,7 +281,9 @@ def main(argv: list[str] | None = None) -> int:
     if figures:
         write_figures(figures, "What an app sees", command_line(parser.prog, argv), facts, app_lines(rows))
     if args.json:
-        print(json.dumps({"cpu_count": os.cpu_count(), "app": rows}, indent=2))
+        plain = [{key: (None if isinstance(value, float) and value != value else value) for key, value in row.items()}
+                 for row in rows]  # a summary row's empty columns: null, not NaN (which is no JSON)
+        print(json.dumps({"cpu_count": os.cpu_count(), "app": plain}, indent=2, allow_nan=False))
         return 0
     print(f"runtime benchmark, {os.cpu_count()} CPUs")
     print("\n".join(app_lines(rows)))
@@ -289,4 +291,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from tools.figures import run_tool
+
+    run_tool(main)

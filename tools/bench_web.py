@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from tools.figures import tool_parser
+from tools.figures import figures_path, machine_facts, run_tool, tool_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "web" / "dist"
@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    figures_path(parser, args.figures)  # refused before the browser runs, not after
     rows, agent = run(args.runs)
     printed = lines(rows, args.runs)
     print("\n".join(printed))
@@ -172,11 +173,12 @@ def main(argv: list[str] | None = None) -> int:
 
         page = ["# The page's preprocessing and inference", "",
                 f"Written by `python -m tools.bench_web --runs {args.runs} --figures {args.figures}`; do not edit.",
-                f"Headless Chromium (`{agent}`), onnxruntime-web's WebAssembly backend, OpenCV.js.", "",
+                f"Headless Chromium (`{agent}`), onnxruntime-web's WebAssembly backend, OpenCV.js. "
+                f"{machine_facts(engines=False)}", "",
                 "```", *printed, "```", ""]
         write_bytes(args.figures, "\n".join(page).encode())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_tool(main)

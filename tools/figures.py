@@ -11,7 +11,10 @@ from pathlib import Path
 
 
 def figures_path(parser: argparse.ArgumentParser, path: Path | None, option: str = "--figures") -> Path | None:
-    """--figures PATH (or `option`): refused at once (before minutes of timing) if it cannot be written there."""
+    """--figures PATH (or `option`): refused at once (before minutes of timing) if it cannot be written there,
+    or if it is something other than a plain file (a device, a link), which the page would replace."""
+    if path is not None and (path.is_symlink() or (path.exists() and not path.is_file() and not path.is_dir())):
+        parser.error(f"{option} {path}: not a plain file; give the path of a Markdown page")
     if path is not None and (path.is_dir() or not path.parent.is_dir()):
         parser.error(f"{option} {path}: " + ("is a folder" if path.is_dir() else f"no such folder {path.parent}"))
     if path is not None and not os.access(path.parent, os.W_OK):
@@ -32,6 +35,39 @@ def write_figures(path: Path, title: str, command: str, facts: str, lines: list[
         raise SystemExit(f"{path}: cannot write the page ({error.strerror}); the figures are printed above") from None
 
 
+def machine_facts(engines: bool = True) -> str:
+    """What the figures depend on, for the page: the CPU and its instruction sets, the commit, and the
+    engines' versions (int8 speed turns on VNNI, and on each engine's kernels)."""
+    from pipeline.provenance import git_commit, machine
+
+    facts = machine()
+    flags = ", ".join(facts["cpu_flags"]) or "none of those the pipeline records"
+    line = (f"Machine: {facts['cpu']}, {facts['cpu_count']} CPUs (instruction sets: {flags}); Python {facts['python']}; "
+            f"commit {git_commit()[:12]}{'-dirty' if git_commit().endswith('-dirty') else ''}")
+    if engines:
+        import importlib.metadata
+
+        versions = []
+        for name in ("onnxruntime", "ai-edge-litert", "numpy", "opencv-python-headless", "pillow"):
+            try:
+                versions.append(f"{name} {importlib.metadata.version(name)}")
+            except importlib.metadata.PackageNotFoundError:
+                continue
+        line += f"; {', '.join(versions)}"
+    return line + "."
+
+
+def run_tool(main) -> None:
+    """`sys.exit(main())`, where Ctrl-C (or SIGINT) ends the tool with "interrupted" and 130, as the
+    runtime's CLI does, not with a traceback; a page is written all at once, so none is half-written."""
+    try:
+        code = main()
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code)
+
+
 def command_line(prog: str, argv: list[str] | None) -> str:
     return " ".join([prog, shlex.join(sys.argv[1:] if argv is None else argv)]).strip()
 
@@ -41,7 +77,9 @@ def tool_parser(prog: str, doc: str) -> argparse.ArgumentParser:
     ends in a colon, the example commands it introduces, laid out as written."""
     paragraphs = doc.strip().split("\n\n")
     summary = "\n\n".join(paragraphs[:2] if paragraphs[0].rstrip().endswith(":") else paragraphs[:1])
-    return argparse.ArgumentParser(prog=prog, description=summary, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # No abbreviations: `--model FILE` would be taken for `--models` and refused as "no such folder".
+    return argparse.ArgumentParser(prog=prog, description=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
 
 
 def seconds(text: str) -> float:

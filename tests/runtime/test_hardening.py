@@ -350,6 +350,41 @@ def test_bench_finds_models_whatever_the_suffix_case_and_refuses_an_empty_folder
     assert empty.returncode == 2 and "no .tflite or .onnx files in it" in empty.stderr
 
 
+def test_bench_fails_on_a_model_that_does_not_load_and_keeps_the_last_page(tmp_path):
+    """A damaged model is an error (exit 1, named), not a row quietly left out of a new page."""
+    for name in ("model_int8.tflite", "model_int8.onnx", "manifest.json"):
+        shutil.copyfile(BUNDLED_DIR / name, tmp_path / name)
+    damaged = bytearray((BUNDLED_DIR / "model_int8.onnx").read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF  # its sha256 no longer matches the manifest beside it
+    (tmp_path / "model_int8.onnx").write_bytes(bytes(damaged))
+    page = tmp_path / "bench.md"
+    page.write_text("the last page\n")
+    done = bench("--models", str(tmp_path), "--runs", "20", "--figures", str(page))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: model_int8.onnx: ")
+    assert page.read_text() == "the last page\n"
+
+
+def test_bench_pages_name_the_machine_and_refuse_what_is_not_a_file(tmp_path):
+    from tools.figures import figures_path, machine_facts, run_tool, tool_parser
+
+    facts = machine_facts()
+    assert facts.startswith("Machine: ") and " CPUs (instruction sets: " in facts and "; commit " in facts
+    (tmp_path / "target.md").write_text("kept\n")
+    (tmp_path / "link.md").symlink_to(tmp_path / "target.md")
+    parser = tool_parser("python -m tools.bench", "A benchmark.")
+    with pytest.raises(SystemExit):
+        figures_path(parser, tmp_path / "link.md")
+    with pytest.raises(SystemExit) as stopped:
+        run_tool(lambda: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert stopped.value.code == 130
+
+
+def test_bench_takes_no_abbreviated_options():
+    done = bench("--model", str(BUNDLED_DIR / "model_int8.onnx"))
+    assert done.returncode == 2 and "unrecognized arguments: --model" in done.stderr
+
+
 def test_bench_peak_rss_counts_the_workers_too():
     from tools.bench import TreePeakRss
 
