@@ -28,7 +28,8 @@ from runtime.engines import ENGINE_BY_SUFFIX, ENGINES
 from runtime.model import BUNDLED_DIR
 from runtime.timing import latencies_ms, summary, throughput
 from pipeline.provenance import file_sha256
-from tools.figures import command_line, count, figures_path, machine_facts, run_tool, tool_parser, write_figures
+from tools.figures import command_line, count, figures_path, run_tool, tool_parser, write_figures
+from tools.machine import machine_facts
 
 
 def measure_one(path: Path, engine: str, runs: int, threads: int) -> dict:

@@ -254,7 +254,8 @@ def print_app(rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tools.figures import command_line, count, figures_path, machine_facts, tool_parser, write_figures
+    from tools.figures import command_line, count, figures_path, tool_parser, write_figures
+    from tools.machine import machine_facts
 
     parser = tool_parser("python -m tools.bench_app", __doc__)
     parser.add_argument("--runs", type=count(20, 200), default=200,

@@ -23,7 +23,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from tools.figures import figures_path, machine_facts, run_tool, tool_parser
+from tools.figures import figures_path, run_tool, tool_parser
+from tools.machine import machine_facts
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "web" / "dist"

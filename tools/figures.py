@@ -35,28 +35,6 @@ def write_figures(path: Path, title: str, command: str, facts: str, lines: list[
         raise SystemExit(f"{path}: cannot write the page ({error.strerror}); the figures are printed above") from None
 
 
-def machine_facts(engines: bool = True) -> str:
-    """What the figures depend on, for the page: the CPU and its instruction sets, the commit, and the
-    engines' versions (int8 speed turns on VNNI, and on each engine's kernels)."""
-    from pipeline.provenance import git_commit, machine
-
-    facts = machine()
-    flags = ", ".join(facts["cpu_flags"]) or "none of those the pipeline records"
-    line = (f"Machine: {facts['cpu']}, {facts['cpu_count']} CPUs (instruction sets: {flags}); Python {facts['python']}; "
-            f"commit {git_commit()[:12]}{'-dirty' if git_commit().endswith('-dirty') else ''}")
-    if engines:
-        import importlib.metadata
-
-        versions = []
-        for name in ("onnxruntime", "ai-edge-litert", "numpy", "opencv-python-headless", "pillow"):
-            try:
-                versions.append(f"{name} {importlib.metadata.version(name)}")
-            except importlib.metadata.PackageNotFoundError:
-                continue
-        line += f"; {', '.join(versions)}"
-    return line + "."
-
-
 def run_tool(main) -> None:
     """`sys.exit(main())`, where Ctrl-C (or SIGINT) ends the tool with "interrupted" and 130, as the
     runtime's CLI does, not with a traceback; a page is written all at once, so none is half-written."""

@@ -366,7 +366,8 @@ def test_bench_fails_on_a_model_that_does_not_load_and_keeps_the_last_page(tmp_p
 
 
 def test_bench_pages_name_the_machine_and_refuse_what_is_not_a_file(tmp_path):
-    from tools.figures import figures_path, machine_facts, run_tool, tool_parser
+    from tools.figures import figures_path, run_tool, tool_parser
+    from tools.machine import machine_facts
 
     facts = machine_facts()
     assert facts.startswith("Machine: ") and " CPUs (instruction sets: " in facts and "; commit " in facts
