@@ -224,7 +224,10 @@ def main(argv: list[str] | None = None) -> int:
                       f"the best of {throughput_repeats(args.runs)} calls. Models: {models_text}.",
                       lines)
     if args.json:
-        print(json.dumps(report, indent=2))
+        from tools.bench_app import json_rows
+
+        print(json.dumps({**report, "app": json_rows(report["app"])} if "app" in report else report, indent=2,
+                         allow_nan=False))
         return status
     print(f"runtime benchmark, {os.cpu_count()} CPUs, batch-1 latency over {args.runs} calls after warm-up")
     print("\n".join(lines))

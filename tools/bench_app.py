@@ -187,9 +187,16 @@ def bundled_engines() -> list[str]:
     return names
 
 
+def json_rows(rows: list[dict]) -> list[dict]:
+    """The rows for JSON: a summary row's empty columns are null, not NaN (which is no JSON)."""
+    return [{key: (None if isinstance(value, float) and value != value else value) for key, value in row.items()}
+            for row in rows]
+
+
 def app_rows(runs: int) -> list[dict]:
     """`runs` timed calls per case, held to 20-200: `python -m tools.bench --app` passes its own
-    --runs (2000 by default, sized for one model call each), ten times what these cases need."""
+    --runs (2000 by default, sized for one model call each), ten times what these cases need. A row's
+    `unit` says what its `ms` and `baseline_ms` hold: ms, or calls/s and img/s in the thread rows."""
     from runtime.model import Classifier
 
     rows = []
@@ -214,28 +221,28 @@ def app_rows(runs: int) -> list[dict]:
                 predict, baseline = side_by_side_ms(lambda: classifier.predict(path),
                                                     lambda: _pillow_baseline(path), repeats)
                 ratios.append(predict / baseline)
-                rows.append({"engine": engine, "case": f"predict({path.name})", "ms": predict,
+                rows.append({"engine": engine, "case": f"predict({path.name})", "unit": "ms", "ms": predict,
                              "baseline": "Pillow open+L+resize", "baseline_ms": baseline, "ratio": predict / baseline})
             rows.append({"engine": engine, "case": f"predict(path), {len(pictures)} pictures: median ratio",
-                         "ms": float("nan"), "baseline": "", "baseline_ms": float("nan"), "ratio": float(np.median(ratios))})
+                         "unit": None, "ms": float("nan"), "baseline": "", "baseline_ms": float("nan"), "ratio": float(np.median(ratios))})
             rows.append({"engine": engine, "case": f"predict(path), {len(pictures)} pictures: worst ratio",
-                         "ms": float("nan"), "baseline": "", "baseline_ms": float("nan"), "ratio": max(ratios)})
+                         "unit": None, "ms": float("nan"), "baseline": "", "baseline_ms": float("nan"), "ratio": max(ratios)})
             raw_call = _raw_call(classifier)
             for name, arrays in (("MNIST form", mnist_form), ("drawn", drawn)):
                 predict, raw = side_by_side_ms(rotation(classifier, arrays), raw_call, runs * 5)
-                rows.append({"engine": engine, "case": f"predict(28x28 uint8, {name})", "ms": predict,
+                rows.append({"engine": engine, "case": f"predict(28x28 uint8, {name})", "unit": "ms", "ms": predict,
                              "baseline": "raw engine call", "baseline_ms": raw, "ratio": predict / raw})
             # The engine alone, each thread its own raw call: what two threads could gain, were the
             # runtime's own steps free.
             one, two = (calls_per_second([_ignore_count(_raw_call(classifier)) for _ in range(n)]) for n in (1, 2))
-            rows.append({"engine": engine, "case": "2 threads, raw engine call each (calls/s)", "ms": two,
+            rows.append({"engine": engine, "case": "2 threads, raw engine call each (calls/s)", "unit": "calls/s", "ms": two,
                          "baseline": "1 thread (calls/s)", "baseline_ms": one, "ratio": two / one})
             # The pictures too: their decoding (Pillow) and finding (OpenCV) release the GIL.
             for name, arrays, seconds in (("MNIST form", mnist_form, 1.0), ("drawn", drawn, 1.0),
                                           ("the photos", pictures, 3.0)):
                 one = threaded_throughput(classifier, 1, arrays, seconds)
                 two = threaded_throughput(classifier, 2, arrays, seconds)
-                rows.append({"engine": engine, "case": f"2 threads, one Classifier, {name} (img/s)", "ms": two,
+                rows.append({"engine": engine, "case": f"2 threads, one Classifier, {name} (img/s)", "unit": "img/s", "ms": two,
                              "baseline": "1 thread (img/s)", "baseline_ms": one, "ratio": two / one})
     return rows
 
@@ -282,9 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     if figures:
         write_figures(figures, "What an app sees", command_line(parser.prog, argv), facts, app_lines(rows))
     if args.json:
-        plain = [{key: (None if isinstance(value, float) and value != value else value) for key, value in row.items()}
-                 for row in rows]  # a summary row's empty columns: null, not NaN (which is no JSON)
-        print(json.dumps({"cpu_count": os.cpu_count(), "app": plain}, indent=2, allow_nan=False))
+        print(json.dumps({"cpu_count": os.cpu_count(), "app": json_rows(rows)}, indent=2, allow_nan=False))
         return 0
     print(f"runtime benchmark, {os.cpu_count()} CPUs")
     print("\n".join(app_lines(rows)))

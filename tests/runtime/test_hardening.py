@@ -381,6 +381,14 @@ def test_bench_pages_name_the_machine_and_refuse_what_is_not_a_file(tmp_path):
     assert stopped.value.code == 130
 
 
+def test_bench_json_is_strict_json():
+    """A summary row's empty columns are null: NaN is no JSON (JSON.parse and strict parsers refuse it)."""
+    from tools.bench_app import json_rows
+
+    rows = json_rows([{"case": "median ratio", "unit": None, "ms": float("nan"), "ratio": 1.2}])
+    assert json.loads(json.dumps(rows, allow_nan=False)) == [{"case": "median ratio", "unit": None, "ms": None, "ratio": 1.2}]
+
+
 def test_bench_takes_no_abbreviated_options():
     done = bench("--model", str(BUNDLED_DIR / "model_int8.onnx"))
     assert done.returncode == 2 and "unrecognized arguments: --model" in done.stderr
