@@ -9,10 +9,10 @@ def machine_facts(engines: bool = True) -> str:
     engines' versions (int8 speed turns on VNNI, and on each engine's kernels)."""
     from pipeline.provenance import git_commit, machine
 
-    facts = machine()
+    facts, commit = machine(), git_commit()
     flags = ", ".join(facts["cpu_flags"]) or "none of those the pipeline records"
     line = (f"Machine: {facts['cpu']}, {facts['cpu_count']} CPUs (instruction sets: {flags}); Python {facts['python']}; "
-            f"commit {git_commit()[:12]}{'-dirty' if git_commit().endswith('-dirty') else ''}")
+            f"commit {commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''}")
     if engines:
         import importlib.metadata
 
