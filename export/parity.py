@@ -107,11 +107,6 @@ def gate_failures(rows: dict[str, dict], keras_float_accuracy: float, gates: Gat
     return failures
 
 
-def check(rows: dict[str, dict], keras_float_accuracy: float, gates: Gates,
-          formats: tuple[Format, ...] = FORMATS) -> None:
-    raise_failures(gate_failures(rows, keras_float_accuracy, gates, formats))
-
-
 def raise_failures(failures: list[str]) -> None:
     """ParityError listing `gate_failures`' lines, on one line; nothing when there are none."""
     if failures:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from export.formats import FORMATS, MANIFEST_NAME, Precision
-from export.parity import Gates, ParityError, check, gate_failures
+from export.parity import Gates, ParityError, gate_failures, raise_failures
 from runtime.engines.onnx import X64_QUANT_PRECISION
 from runtime.model import Classifier
 
@@ -153,9 +153,10 @@ def test_each_file_carries_its_own_metadata(converted, fmt):
 def test_gate_check_lists_every_failure():
     rows = {f.name: {"max_abs_diff": 0.5, "agreement": 0.9, "accuracy": 0.5} for f in FORMATS}
     with pytest.raises(ParityError) as error:
-        check(rows, keras_float_accuracy=0.99, gates=Gates(float_max_abs_diff=1e-4, int8_min_agreement=0.998,
-                                                           int8_max_accuracy_drop=0.002, int8_cross_agreement=0.999,
-                                                           min_accuracy=0.5))
+        raise_failures(gate_failures(rows, keras_float_accuracy=0.99,
+                                     gates=Gates(float_max_abs_diff=1e-4, int8_min_agreement=0.998,
+                                                 int8_max_accuracy_drop=0.002, int8_cross_agreement=0.999,
+                                                 min_accuracy=0.5)))
     message = str(error.value)
     assert all(f.name in message for f in FORMATS) and "onnx_int8 agrees with tflite_int8, which it is derived from, on unmeasured" in message
 
